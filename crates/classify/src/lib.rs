@@ -1,0 +1,1 @@
+//! mediawatch-classify (being written).

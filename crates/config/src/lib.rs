@@ -1,0 +1,1 @@
+//! mediawatch-config (being written).

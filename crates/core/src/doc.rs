@@ -1,0 +1,171 @@
+//! Documents and their stable identity.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{CoreError, Labels};
+
+/// Stable document id: 32 lowercase hex chars (the first 128 bits of a SHA-256).
+///
+/// Derived from the canonical URL for web documents, or from platform + post
+/// id for social posts, so that fetching the same item twice yields the same
+/// id and the index can upsert instead of duplicating.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DocId(String);
+
+impl DocId {
+    /// Id of a web document, from its canonical URL (see [`crate::canonicalize_url`]).
+    pub fn from_url(canonical_url: &str) -> Self {
+        Self::hash_parts(&["url", canonical_url])
+    }
+
+    /// Id of a platform item (e.g. `("mastodon", "109876")`).
+    pub fn from_platform(platform: &str, post_id: &str) -> Self {
+        Self::hash_parts(&["post", platform, post_id])
+    }
+
+    fn hash_parts(parts: &[&str]) -> Self {
+        let mut h = Sha256::new();
+        for p in parts {
+            // Length-prefix each part so ("ab","c") and ("a","bc") differ.
+            h.update((p.len() as u64).to_le_bytes());
+            h.update(p.as_bytes());
+        }
+        let digest = h.finalize();
+        let mut s = String::with_capacity(32);
+        for b in &digest[..16] {
+            s.push_str(&format!("{b:02x}"));
+        }
+        DocId(s)
+    }
+
+    /// Wraps an id read back from storage; no validation beyond non-emptiness.
+    pub fn from_stored(s: impl Into<String>) -> Self {
+        DocId(s.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What kind of item a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DocKind {
+    /// A news article or blog post from a web outlet.
+    #[default]
+    Article,
+    /// A social media post.
+    Post,
+    /// A reader comment below an article.
+    Comment,
+}
+
+impl DocKind {
+    /// Lowercase name, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Article => "article",
+            DocKind::Post => "post",
+            DocKind::Comment => "comment",
+        }
+    }
+}
+
+impl FromStr for DocKind {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "article" => Ok(DocKind::Article),
+            "post" => Ok(DocKind::Post),
+            "comment" => Ok(DocKind::Comment),
+            other => Err(CoreError::InvalidValue {
+                what: "document kind",
+                value: other.to_string(),
+                expected: "article, post, comment",
+            }),
+        }
+    }
+}
+
+/// One monitored item: an article, a social post or a comment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// Stable id (see [`DocId`]).
+    pub id: DocId,
+    /// Id of the configured source it came from.
+    pub source_id: String,
+    /// Canonical URL.
+    pub url: String,
+    /// Headline or post title (may be empty for posts).
+    pub title: String,
+    /// Main text, paragraphs separated by blank lines.
+    pub text: String,
+    /// Author or byline, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Publication time, when the item states one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<DateTime<Utc>>,
+    /// When mediawatch fetched it.
+    pub fetched: DateTime<Utc>,
+    /// ISO 639-1 language code, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    /// Article, post or comment.
+    #[serde(default)]
+    pub kind: DocKind,
+    /// For comments: the id of the article they belong to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<DocId>,
+    /// Classifier output, once classified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Labels>,
+}
+
+impl Document {
+    /// The time used for trends: publication time, else fetch time.
+    pub fn effective_time(&self) -> DateTime<Utc> {
+        self.published.unwrap_or(self.fetched)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        let a = DocId::from_url("https://example.org/a");
+        assert_eq!(a, DocId::from_url("https://example.org/a"));
+        assert_ne!(a, DocId::from_url("https://example.org/b"));
+        assert_eq!(a.as_str().len(), 32);
+        // A URL and a platform post with the same text must not collide.
+        assert_ne!(
+            DocId::from_platform("x", "y"),
+            DocId::from_url("x/y"),
+        );
+        assert_ne!(DocId::from_platform("ab", "c"), DocId::from_platform("a", "bc"));
+    }
+
+    #[test]
+    fn kind_round_trip() {
+        for k in [DocKind::Article, DocKind::Post, DocKind::Comment] {
+            assert_eq!(k.as_str().parse::<DocKind>().unwrap(), k);
+        }
+        assert!("tweet".parse::<DocKind>().is_err());
+    }
+}

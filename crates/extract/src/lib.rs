@@ -1,0 +1,1 @@
+//! mediawatch-extract (being written).

@@ -1,0 +1,1 @@
+//! mediawatch-fetch (being written).

@@ -1,0 +1,1 @@
+//! mediawatch-index (being written).

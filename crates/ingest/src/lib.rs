@@ -1,0 +1,1 @@
+//! mediawatch-ingest (being written).

@@ -1,0 +1,1 @@
+//! mediawatch-pipeline (being written).

@@ -1,0 +1,1 @@
+//! mediawatch-report (being written).

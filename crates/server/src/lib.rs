@@ -1,0 +1,1 @@
+//! mediawatch-server (being written).

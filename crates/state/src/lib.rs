@@ -1,0 +1,1 @@
+//! mediawatch-state (being written).
