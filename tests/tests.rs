@@ -1,1 +1,8 @@
+//! The one integration test binary (one link step for all end-to-end tests).
+//! Every test drives the real `mediawatch` binary against a real HTTP server
+//! on loopback, a real tantivy index and a real SQLite state file.
 
+mod api;
+mod cli;
+mod ingest;
+mod util;

@@ -286,7 +286,10 @@ mod tests {
         assert_eq!(v["hate"]["class"], "none");
         assert!(v["relevance"]["score"].is_number());
         assert_eq!(v["collective_labelling"]["spans"][0]["cue"], "wave");
-        assert_eq!(v["collective_labelling"]["spans"][0]["cue_type"], "water_metaphor");
+        assert_eq!(
+            v["collective_labelling"]["spans"][0]["cue_type"],
+            "water_metaphor"
+        );
         assert!(v["frame"]["threat"].is_number());
         assert!(v["solutions"]["score"].is_number());
         // Optional details stay out of the JSON when absent.
@@ -300,7 +303,12 @@ mod tests {
         let mut l = Labels::default();
         l.frame.threat = 0.9;
         l.hate.class = HateClass::Offensive;
-        let on: Vec<_> = l.flags().iter().filter(|f| f.present).map(|f| f.name).collect();
+        let on: Vec<_> = l
+            .flags()
+            .iter()
+            .filter(|f| f.present)
+            .map(|f| f.name)
+            .collect();
         assert_eq!(on, ["offensive", "threat"]);
         assert_eq!(l.score("collective"), Some(0.0));
         assert_eq!(l.score("nope"), None);

@@ -6,8 +6,21 @@ use crate::CoreError;
 
 /// Query parameters that only track clicks and never select content.
 const TRACKING_PARAMS: &[&str] = &[
-    "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_ga", "ref_src",
-    "cmpid", "ocid", "ns_source", "ns_mchannel", "ns_campaign",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "yclid",
+    "_ga",
+    "ref_src",
+    "cmpid",
+    "ocid",
+    "ns_source",
+    "ns_mchannel",
+    "ns_campaign",
 ];
 
 /// Canonical form of a URL: lower-case scheme and host, no fragment, no
@@ -44,7 +57,8 @@ mod tests {
     #[test]
     fn strips_tracking_and_fragment() {
         assert_eq!(
-            canonicalize_url("HTTPS://Example.ORG:443/a/b?utm_source=x&id=7&fbclid=abc#top").unwrap(),
+            canonicalize_url("HTTPS://Example.ORG:443/a/b?utm_source=x&id=7&fbclid=abc#top")
+                .unwrap(),
             "https://example.org/a/b?id=7"
         );
         assert_eq!(

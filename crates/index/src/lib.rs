@@ -1,1 +1,544 @@
-//! mediawatch-index (being written).
+//! The mediawatch document index: tantivy storage, search and the fact rows
+//! that trend reports count.
+//!
+//! - [`Index`] is a cheap-to-clone handle (an `Arc` inside) for searching and
+//!   reading; many threads may use it at once.
+//! - [`Index::writer`] starts the single writer thread and returns an
+//!   [`IndexWriterHandle`]; writes go through a bounded channel so the
+//!   writer's pace limits producers (backpressure), and async code never
+//!   blocks on a commit except by choice.
+//! - Text goes through the `mw` analyzer ([`analyzer`]) at index and query
+//!   time, so Cyrillic and Latin spellings, and text with or without
+//!   diacritics, find each other.
+//! - [`Index::facts`] reads only fast fields, so reports over hundreds of
+//!   thousands of documents never touch the document store.
+//!
+//! Other processes may open the same directory for reading while one process
+//! writes; only one writer may exist per index (see [`IndexError::Locked`]).
+
+pub mod analyzer;
+mod facts;
+mod query;
+mod schema;
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use mediawatch_core::{DocId, DocKind, Document, Labels};
+use serde::Serialize;
+use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::directory::error::LockError;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::TermQuery;
+use tantivy::schema::IndexRecordOption;
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, IndexReader, Order, ReloadPolicy, TantivyDocument, TantivyError, Term};
+
+pub use mediawatch_report::DocFacts;
+pub use query::snippet_to_text;
+pub use schema::UNKNOWN_LANG;
+pub use writer::IndexWriterHandle;
+
+use crate::schema::{build_schema, Fields};
+
+/// Hits returned when a request asks for `limit: 0`.
+pub const DEFAULT_LIMIT: usize = 10;
+/// Largest page a request may ask for.
+pub const MAX_LIMIT: usize = 1_000;
+/// Deepest `offset + limit` a request may reach; deeper paging costs memory
+/// on every search, and nobody reads result 100 001.
+pub const MAX_WINDOW: usize = 100_000;
+/// Snippet length, in characters.
+pub const SNIPPET_CHARS: usize = 200;
+/// Writer heap below which tantivy refuses to start; smaller requests are
+/// raised to it.
+pub const MIN_WRITER_HEAP: usize = 15_000_000;
+
+/// Errors from the index.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The index directory could not be created.
+    #[error("cannot create index directory {}: {cause}", dir.display())]
+    CreateDir {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// The OS error.
+        cause: std::io::Error,
+    },
+    /// The index could not be opened or created.
+    #[error("cannot open index at {location}: {message}")]
+    Open {
+        /// Directory, or `memory`.
+        location: String,
+        /// What tantivy reported.
+        message: String,
+    },
+    /// The directory holds an index built with another schema (an older or
+    /// newer mediawatch).
+    #[error(
+        "index at {location} was built with a different schema ({details}); move the directory \
+         away and re-index, or use the mediawatch version that created it"
+    )]
+    SchemaMismatch {
+        /// Directory.
+        location: String,
+        /// Which fields differ.
+        details: String,
+    },
+    /// Another writer (usually another mediawatch process) holds the lock.
+    #[error(
+        "index at {location} is locked by another writer (is another mediawatch process \
+         running?); stop it, or delete {location}/.tantivy-writer.lock if you are sure none is"
+    )]
+    Locked {
+        /// Directory.
+        location: String,
+    },
+    /// The search query is not valid query syntax.
+    #[error("invalid search query {query:?}: {message}")]
+    Query {
+        /// The query as given.
+        query: String,
+        /// What is wrong and where.
+        message: String,
+    },
+    /// A search or facts request is inconsistent (e.g. `from` after `to`).
+    #[error("invalid search request: {message}")]
+    InvalidRequest {
+        /// What is wrong.
+        message: String,
+    },
+    /// A document could not be converted for indexing.
+    #[error("cannot index document {id}: {message}")]
+    Encode {
+        /// Document id.
+        id: String,
+        /// Why.
+        message: String,
+    },
+    /// A stored document could not be read back.
+    #[error("stored document {id:?} is unreadable: {message}")]
+    Corrupt {
+        /// Document id, when known.
+        id: String,
+        /// Why.
+        message: String,
+    },
+    /// The writer thread failed or was closed.
+    #[error("index writer for {location} failed: {message}")]
+    Writer {
+        /// Directory, or `memory`.
+        location: String,
+        /// Why.
+        message: String,
+    },
+    /// tantivy failed while searching or reading.
+    #[error("index at {location}: {what} failed: {cause}")]
+    Tantivy {
+        /// Directory, or `memory`.
+        location: String,
+        /// The operation.
+        what: &'static str,
+        /// tantivy's error.
+        cause: TantivyError,
+    },
+}
+
+/// A search request. `limit: 0` means [`DEFAULT_LIMIT`].
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// tantivy query syntax over title (boost 2) and text; all words must
+    /// match by default. Empty = every document, newest first.
+    pub query: String,
+    /// Inclusive lower bound on the trend time (published, else fetched).
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound on the trend time.
+    pub to: Option<DateTime<Utc>>,
+    /// Source id.
+    pub source: Option<String>,
+    /// Country code (case-insensitive).
+    pub country: Option<String>,
+    /// Language code (case-insensitive).
+    pub lang: Option<String>,
+    /// Document kind.
+    pub kind: Option<DocKind>,
+    /// Page size.
+    pub limit: usize,
+    /// Hits to skip.
+    pub offset: usize,
+    /// Newest first instead of by relevance (ties by relevance).
+    pub sort_by_date: bool,
+}
+
+/// Search results. The JSON form is the CLI/API contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResults {
+    /// Matching documents in the whole index (not just this page).
+    pub total: usize,
+    /// This page.
+    pub hits: Vec<Hit>,
+}
+
+/// One search hit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    /// Document id.
+    pub id: String,
+    /// Canonical URL.
+    pub url: String,
+    /// Title.
+    pub title: String,
+    /// Source id.
+    pub source: String,
+    /// Publication time; null when the item stated none.
+    pub published: Option<DateTime<Utc>>,
+    /// Relevance score (BM25).
+    pub score: f32,
+    /// HTML-safe excerpt: matches wrapped in `<b>`, everything else escaped.
+    /// Falls back to the start of the text when nothing in the text matched.
+    pub snippet: String,
+    /// Classifier output, when classified.
+    pub labels: Option<Labels>,
+}
+
+/// Which documents [`Index::facts`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct FactsFilter {
+    /// Inclusive lower bound on the trend time.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound on the trend time.
+    pub to: Option<DateTime<Utc>>,
+    /// Source id.
+    pub source: Option<String>,
+    /// Country code (case-insensitive).
+    pub country: Option<String>,
+    /// Language code (case-insensitive).
+    pub lang: Option<String>,
+    /// Optional query (same syntax as search) to narrow the documents.
+    pub query: Option<String>,
+}
+
+struct Inner {
+    index: tantivy::Index,
+    reader: IndexReader,
+    fields: Fields,
+    location: String,
+}
+
+/// A handle on one index. Clone freely; all clones share one reader.
+#[derive(Clone)]
+pub struct Index {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("location", &self.inner.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Describes how two schemas differ, field by field.
+fn schema_diff(expected: &tantivy::schema::Schema, actual: &tantivy::schema::Schema) -> String {
+    let mut out = Vec::new();
+    for (_, e) in expected.fields() {
+        match actual.get_field(e.name()) {
+            Err(_) => out.push(format!("field `{}` missing", e.name())),
+            Ok(f) if actual.get_field_entry(f) != e => {
+                out.push(format!("field `{}` has other options", e.name()))
+            }
+            Ok(_) => {}
+        }
+    }
+    for (_, a) in actual.fields() {
+        if expected.get_field(a.name()).is_err() {
+            out.push(format!("unexpected field `{}`", a.name()));
+        }
+    }
+    if out.is_empty() {
+        "field order differs".to_string()
+    } else {
+        out.join(", ")
+    }
+}
+
+impl Index {
+    /// Opens the index in `dir`, creating the directory and an empty index
+    /// when there is none.
+    pub fn open_or_create(dir: &Path) -> Result<Self, IndexError> {
+        let location = dir.display().to_string();
+        std::fs::create_dir_all(dir).map_err(|cause| IndexError::CreateDir {
+            dir: dir.to_path_buf(),
+            cause,
+        })?;
+        let open_err = |e: &dyn std::fmt::Display| IndexError::Open {
+            location: location.clone(),
+            message: e.to_string(),
+        };
+        let mmap = MmapDirectory::open(dir).map_err(|e| open_err(&e))?;
+        let (schema, fields) = build_schema();
+        let exists = tantivy::Index::exists(&mmap).map_err(|e| open_err(&e))?;
+        let index = if exists {
+            let index = tantivy::Index::open(mmap).map_err(|e| open_err(&e))?;
+            let actual = index.schema();
+            if actual != schema {
+                return Err(IndexError::SchemaMismatch {
+                    details: schema_diff(&schema, &actual),
+                    location,
+                });
+            }
+            index
+        } else {
+            tantivy::Index::create(mmap, schema, tantivy::IndexSettings::default())
+                .map_err(|e| open_err(&e))?
+        };
+        Self::from_tantivy(index, fields, location)
+    }
+
+    /// An empty index in memory, for tests and benchmarks.
+    pub fn create_in_ram() -> Result<Self, IndexError> {
+        let (schema, fields) = build_schema();
+        Self::from_tantivy(
+            tantivy::Index::create_in_ram(schema),
+            fields,
+            "memory".into(),
+        )
+    }
+
+    fn from_tantivy(
+        index: tantivy::Index,
+        fields: Fields,
+        location: String,
+    ) -> Result<Self, IndexError> {
+        // Tokenizers are not persisted by tantivy: register on every open.
+        index
+            .tokenizers()
+            .register(analyzer::ANALYZER_NAME, analyzer::analyzer());
+        // OnCommitWithDelay also picks up commits made by another process;
+        // our own commits reload explicitly and are visible at once.
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()
+            .map_err(|e: TantivyError| IndexError::Open {
+                location: location.clone(),
+                message: format!("cannot start a reader: {e}"),
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                index,
+                reader,
+                fields,
+                location,
+            }),
+        })
+    }
+
+    /// Where the index lives (`memory` for in-RAM indexes).
+    pub fn location(&self) -> &str {
+        &self.inner.location
+    }
+
+    fn tantivy_err(&self, what: &'static str) -> impl Fn(TantivyError) -> IndexError + '_ {
+        move |cause| IndexError::Tantivy {
+            location: self.inner.location.clone(),
+            what,
+            cause,
+        }
+    }
+
+    /// Starts the writer thread with `heap_bytes` of indexing memory (raised
+    /// to [`MIN_WRITER_HEAP`] if smaller). Fails with
+    /// [`IndexError::Locked`] while another writer holds this index.
+    pub fn writer(&self, heap_bytes: usize) -> Result<IndexWriterHandle, IndexError> {
+        let heap = heap_bytes.max(MIN_WRITER_HEAP);
+        let writer = self.inner.index.writer(heap).map_err(|e| match e {
+            TantivyError::LockFailure(LockError::LockBusy, _) => IndexError::Locked {
+                location: self.inner.location.clone(),
+            },
+            other => IndexError::Writer {
+                location: self.inner.location.clone(),
+                message: format!("cannot start the writer: {other}"),
+            },
+        })?;
+        IndexWriterHandle::spawn(
+            writer,
+            self.inner.reader.clone(),
+            self.inner.fields,
+            self.inner.location.clone(),
+        )
+    }
+
+    /// Makes changes committed by any writer (including other processes)
+    /// visible now.
+    pub fn reload(&self) -> Result<(), IndexError> {
+        self.inner
+            .reader
+            .reload()
+            .map_err(self.tantivy_err("reload"))
+    }
+
+    /// Number of live documents.
+    pub fn num_docs(&self) -> Result<u64, IndexError> {
+        Ok(self.inner.reader.searcher().num_docs())
+    }
+
+    fn find_id(
+        &self,
+        searcher: &tantivy::Searcher,
+        id: &DocId,
+    ) -> Result<Option<DocAddress>, IndexError> {
+        let q = TermQuery::new(
+            Term::from_field_text(self.inner.fields.id, id.as_str()),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher
+            .search(&q, &TopDocs::with_limit(1).order_by_score())
+            .map_err(self.tantivy_err("lookup by id"))?;
+        Ok(top.first().map(|(_, addr)| *addr))
+    }
+
+    /// The stored document with this id, if indexed.
+    ///
+    /// `lang` comes back as indexed: the source's default language when the
+    /// document had none.
+    pub fn get(&self, id: &DocId) -> Result<Option<Document>, IndexError> {
+        let searcher = self.inner.reader.searcher();
+        let Some(addr) = self.find_id(&searcher, id)? else {
+            return Ok(None);
+        };
+        let d: TantivyDocument = searcher
+            .doc(addr)
+            .map_err(self.tantivy_err("reading a stored document"))?;
+        schema::from_tantivy(&self.inner.fields, &d).map(Some)
+    }
+
+    /// Whether a document with this id is indexed (and committed).
+    pub fn contains(&self, id: &DocId) -> Result<bool, IndexError> {
+        let searcher = self.inner.reader.searcher();
+        Ok(self.find_id(&searcher, id)?.is_some())
+    }
+
+    /// Runs a search. See [`SearchRequest`] for the semantics of each field.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, IndexError> {
+        let f = &self.inner.fields;
+        let limit = match req.limit {
+            0 => DEFAULT_LIMIT,
+            n => n.min(MAX_LIMIT),
+        };
+        if req.offset.saturating_add(limit) > MAX_WINDOW {
+            return Err(IndexError::InvalidRequest {
+                message: format!(
+                    "offset {} + limit {limit} goes past the deepest page ({MAX_WINDOW} hits); \
+                     narrow the query or the date range instead",
+                    req.offset
+                ),
+            });
+        }
+        let user_query = query::parse_user_query(&self.inner.index, f, &req.query)?;
+        let filters = query::Filters {
+            from: req.from,
+            to: req.to,
+            source: req.source.as_deref(),
+            country: req.country.as_deref(),
+            lang: req.lang.as_deref(),
+            kind: req.kind,
+        };
+        let full = query::with_filters(f, user_query.as_ref().map(|q| q.box_clone()), &filters)?;
+        let searcher = self.inner.reader.searcher();
+        let top = TopDocs::with_limit(limit).and_offset(req.offset);
+        let (total, page): (usize, Vec<(f32, DocAddress)>) =
+            if req.sort_by_date || user_query.is_none() {
+                let by_date = top.order_by((
+                    (
+                        SortByStaticFastValue::<tantivy::DateTime>::for_field(schema::F_PUBLISHED),
+                        Order::Desc,
+                    ),
+                    (SortBySimilarityScore, Order::Desc),
+                ));
+                let (total, docs) = searcher
+                    .search(&*full, &(Count, by_date))
+                    .map_err(self.tantivy_err("search"))?;
+                (total, docs.into_iter().map(|((_, s), a)| (s, a)).collect())
+            } else {
+                searcher
+                    .search(&*full, &(Count, top.order_by_score()))
+                    .map_err(self.tantivy_err("search"))?
+            };
+
+        let snippets = match &user_query {
+            Some(q) => {
+                let mut g = SnippetGenerator::create(&searcher, &**q, f.text)
+                    .map_err(self.tantivy_err("snippet preparation"))?;
+                g.set_max_num_chars(SNIPPET_CHARS);
+                Some(g)
+            }
+            None => None,
+        };
+        let mut hits = Vec::with_capacity(page.len());
+        for (score, addr) in page {
+            let d: TantivyDocument = searcher
+                .doc(addr)
+                .map_err(self.tantivy_err("reading a stored document"))?;
+            let s = schema::hit_fields(f, &d);
+            let snippet = snippets
+                .as_ref()
+                .map(|g| g.snippet(&s.text))
+                .filter(|sn| !sn.is_empty())
+                .map(|sn| sn.to_html())
+                .unwrap_or_else(|| query::fallback_snippet(&s.text, SNIPPET_CHARS));
+            let labels = schema::stored_labels(f, &d, &s.id)?;
+            hits.push(Hit {
+                id: s.id,
+                url: s.url,
+                title: s.title,
+                source: s.source,
+                published: s.published,
+                score,
+                snippet,
+                labels,
+            });
+        }
+        Ok(SearchResults { total, hits })
+    }
+
+    /// One [`DocFacts`] row per matching document, read from fast fields
+    /// only (no stored documents are loaded). Row order is unspecified.
+    pub fn facts(&self, filter: &FactsFilter) -> Result<Vec<DocFacts>, IndexError> {
+        let f = &self.inner.fields;
+        let user_query = match filter.query.as_deref() {
+            Some(q) => query::parse_user_query(&self.inner.index, f, q)?,
+            None => None,
+        };
+        let filters = query::Filters {
+            from: filter.from,
+            to: filter.to,
+            source: filter.source.as_deref(),
+            country: filter.country.as_deref(),
+            lang: filter.lang.as_deref(),
+            kind: None,
+        };
+        let full = query::with_filters(f, user_query, &filters)?;
+        let searcher = self.inner.reader.searcher();
+        searcher
+            .search(&*full, &facts::FactsCollector)
+            .map_err(self.tantivy_err("reading facts"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_is_shareable() {
+        fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+        assert_send_sync_clone::<Index>();
+        fn assert_send_clone<T: Send + Clone>() {}
+        assert_send_clone::<IndexWriterHandle>();
+    }
+}

@@ -1,1 +1,773 @@
-//! mediawatch-report (being written).
+//! Trend reports: how often each label occurs per time bucket, optionally
+//! per source, country or language.
+//!
+//! This crate only counts. It knows nothing about the index: the caller reads
+//! one [`DocFacts`] row per document (the index crate does that from fast
+//! fields, without loading stored documents) and passes the rows to
+//! [`build_report`]. Keeping the counting here, over plain rows, means a
+//! report can be rebuilt from any store (tantivy today, a shared database in
+//! the scale-out setup) and tested without an index.
+//!
+//! Conventions:
+//! - Buckets are computed in UTC. Weeks are ISO 8601 weeks (Monday first, the
+//!   week belongs to the ISO year that holds its Thursday), so 2024-12-30 is
+//!   in `2025-W01`.
+//! - The time range is half-open: `from <= time < to`.
+//! - A label share is `count / labelled documents` in the same bucket (not
+//!   `/ documents`), because unlabelled documents say nothing about labels.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, Utc};
+use mediawatch_core::{DocKind, LABEL_NAMES};
+use serde::Serialize;
+
+/// Errors from parsing report options and writing reports.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// An option value outside its allowed set (e.g. `--interval hour`).
+    #[error("invalid {what}: {value:?} (expected one of: {expected})")]
+    InvalidOption {
+        /// Which option was being parsed.
+        what: &'static str,
+        /// The offending text.
+        value: String,
+        /// The accepted values.
+        expected: &'static str,
+    },
+    /// Writing CSV output failed (for example, the output file is not writable).
+    #[error("cannot write CSV report: {0}")]
+    Csv(#[from] csv::Error),
+    /// Writing the report to its destination failed.
+    #[error("cannot write report: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What the index knows about one document, for counting.
+///
+/// Produced by `mediawatch_index::Index::facts` from fast fields only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocFacts {
+    /// Trend time: publication time, else fetch time.
+    pub time: DateTime<Utc>,
+    /// Source id from the config.
+    pub source: String,
+    /// ISO 3166-1 alpha-2 country code of the source.
+    pub country: String,
+    /// ISO 639-1 language code (`und` when unknown).
+    pub lang: String,
+    /// Article, post or comment.
+    pub kind: DocKind,
+    /// Label flags in the order of [`LABEL_NAMES`]; all false when unlabelled.
+    pub flags: [bool; 8],
+    /// Whether the document has been classified at all.
+    pub labelled: bool,
+}
+
+/// Alias kept for callers that think of the rows as a table.
+pub type FactRow = DocFacts;
+
+/// Width of a time bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Interval {
+    /// Calendar day (UTC), key `2024-03-04`.
+    #[default]
+    Day,
+    /// ISO week, Monday to Sunday, key `2024-W10`.
+    Week,
+    /// Calendar month, key `2024-03`.
+    Month,
+}
+
+impl Interval {
+    /// Lowercase name, as accepted by [`FromStr`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Day => "day",
+            Interval::Week => "week",
+            Interval::Month => "month",
+        }
+    }
+
+    /// A number that identifies the bucket of a time and sorts like
+    /// [`Interval::bucket_key`] (for years 0 to 9999), so counting needs no
+    /// string per row.
+    fn bucket_ord(self, t: DateTime<Utc>) -> i64 {
+        match self {
+            Interval::Day => i64::from(t.date_naive().num_days_from_ce()),
+            Interval::Week => {
+                let w = t.iso_week();
+                i64::from(w.year()) * 100 + i64::from(w.week())
+            }
+            Interval::Month => i64::from(t.year()) * 100 + i64::from(t.month()),
+        }
+    }
+
+    /// The bucket key of a time. Keys of one interval sort chronologically
+    /// as plain strings (zero-padded), which is what the report relies on.
+    pub fn bucket_key(self, t: DateTime<Utc>) -> String {
+        match self {
+            Interval::Day => format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day()),
+            Interval::Week => {
+                let w = t.iso_week();
+                format!("{:04}-W{:02}", w.year(), w.week())
+            }
+            Interval::Month => format!("{:04}-{:02}", t.year(), t.month()),
+        }
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Interval {
+    type Err = ReportError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "day" | "daily" => Ok(Interval::Day),
+            "week" | "weekly" => Ok(Interval::Week),
+            "month" | "monthly" => Ok(Interval::Month),
+            _ => Err(ReportError::InvalidOption {
+                what: "report interval",
+                value: s.to_string(),
+                expected: "day, week, month",
+            }),
+        }
+    }
+}
+
+/// Optional second dimension of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum GroupBy {
+    /// One row per bucket.
+    #[default]
+    None,
+    /// One row per bucket and source id.
+    Source,
+    /// One row per bucket and source country.
+    Country,
+    /// One row per bucket and document language.
+    Language,
+}
+
+impl GroupBy {
+    /// Lowercase name, or `None` when not grouped.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            GroupBy::None => None,
+            GroupBy::Source => Some("source"),
+            GroupBy::Country => Some("country"),
+            GroupBy::Language => Some("language"),
+        }
+    }
+
+    fn key(self, row: &DocFacts) -> Option<&str> {
+        match self {
+            GroupBy::None => None,
+            GroupBy::Source => Some(&row.source),
+            GroupBy::Country => Some(&row.country),
+            GroupBy::Language => Some(&row.lang),
+        }
+    }
+}
+
+impl FromStr for GroupBy {
+    type Err = ReportError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "none" => Ok(GroupBy::None),
+            "source" => Ok(GroupBy::Source),
+            "country" => Ok(GroupBy::Country),
+            "language" | "lang" => Ok(GroupBy::Language),
+            _ => Err(ReportError::InvalidOption {
+                what: "report grouping",
+                value: s.to_string(),
+                expected: "source, country, language (or none)",
+            }),
+        }
+    }
+}
+
+/// What to report.
+#[derive(Debug, Clone, Default)]
+pub struct ReportRequest {
+    /// Bucket width.
+    pub interval: Interval,
+    /// Optional grouping inside each bucket.
+    pub by: GroupBy,
+    /// Inclusive lower bound on the trend time.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound on the trend time.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Count and share of one label.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LabelCount {
+    /// Documents with the label.
+    pub count: u64,
+    /// `count / labelled` documents, rounded to 4 decimals; 0 when nothing
+    /// is labelled.
+    pub share: f64,
+}
+
+/// One row of a report: a time bucket, optionally narrowed to one group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bucket {
+    /// Bucket key (`2024-03-04`, `2024-W10` or `2024-03`).
+    pub bucket: String,
+    /// Group value (source id, country or language) when grouped.
+    pub group: Option<String>,
+    /// Documents in the bucket.
+    pub documents: u64,
+    /// Of which classified.
+    pub labelled: u64,
+    /// Every name in [`LABEL_NAMES`], present even when zero.
+    pub labels: BTreeMap<String, LabelCount>,
+}
+
+/// Sums over the whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Totals {
+    /// Documents in range.
+    pub documents: u64,
+    /// Of which classified.
+    pub labelled: u64,
+    /// Every name in [`LABEL_NAMES`].
+    pub labels: BTreeMap<String, LabelCount>,
+}
+
+/// A trend report. Its JSON form is what `render_json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// `day`, `week` or `month`.
+    pub interval: String,
+    /// `source`, `country`, `language`, or null.
+    pub by: Option<String>,
+    /// Inclusive lower bound, as requested.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound, as requested.
+    pub to: Option<DateTime<Utc>>,
+    /// Rows sorted by bucket, then group. Buckets without documents are
+    /// omitted.
+    pub buckets: Vec<Bucket>,
+    /// Sums over all buckets.
+    pub totals: Totals,
+}
+
+/// Running counts for one bucket (or the totals).
+#[derive(Debug, Default, Clone, Copy)]
+struct Acc {
+    /// A time inside the bucket, to render its key once.
+    sample: Option<DateTime<Utc>>,
+    documents: u64,
+    labelled: u64,
+    counts: [u64; 8],
+}
+
+impl Acc {
+    fn add(&mut self, row: &DocFacts) {
+        self.sample.get_or_insert(row.time);
+        self.documents += 1;
+        if row.labelled {
+            self.labelled += 1;
+            for (c, &on) in self.counts.iter_mut().zip(row.flags.iter()) {
+                *c += u64::from(on);
+            }
+        }
+    }
+
+    fn labels(&self) -> BTreeMap<String, LabelCount> {
+        LABEL_NAMES
+            .iter()
+            .zip(self.counts.iter())
+            .map(|(name, &count)| {
+                let share = if self.labelled == 0 {
+                    0.0
+                } else {
+                    round4(count as f64 / self.labelled as f64)
+                };
+                (name.to_string(), LabelCount { count, share })
+            })
+            .collect()
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Counts documents and labels per bucket (and group).
+///
+/// Rows outside `[from, to)` are ignored. Flags of unlabelled rows are
+/// ignored even if set, so a share never exceeds 1.
+pub fn build_report(rows: &[DocFacts], req: &ReportRequest) -> Report {
+    // Keyed by (bucket number, borrowed group): no allocation per row.
+    let mut buckets: BTreeMap<(i64, Option<&str>), Acc> = BTreeMap::new();
+    let mut totals = Acc::default();
+    for row in rows {
+        if req.from.is_some_and(|from| row.time < from) || req.to.is_some_and(|to| row.time >= to) {
+            continue;
+        }
+        let key = (req.interval.bucket_ord(row.time), req.by.key(row));
+        buckets.entry(key).or_default().add(row);
+        totals.add(row);
+    }
+    Report {
+        interval: req.interval.as_str().to_string(),
+        by: req.by.name().map(str::to_string),
+        from: req.from,
+        to: req.to,
+        buckets: buckets
+            .into_iter()
+            .map(|((_, group), acc)| Bucket {
+                bucket: acc
+                    .sample
+                    .map(|t| req.interval.bucket_key(t))
+                    .unwrap_or_default(),
+                group: group.map(str::to_string),
+                documents: acc.documents,
+                labelled: acc.labelled,
+                labels: acc.labels(),
+            })
+            .collect(),
+        totals: Totals {
+            documents: totals.documents,
+            labelled: totals.labelled,
+            labels: totals.labels(),
+        },
+    }
+}
+
+/// The report as pretty-printed JSON.
+pub fn render_json(r: &Report) -> String {
+    // Serialising these plain structs (string keys, finite or null floats)
+    // cannot fail; the fallback keeps the signature infallible without a panic.
+    serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":{:?}}}", e.to_string()))
+}
+
+/// The CSV header: `bucket,group,documents,labelled`, then
+/// `<label>_count,<label>_share` for every name in [`LABEL_NAMES`], in that
+/// order. Part of the CLI contract: only ever append columns.
+pub fn csv_header() -> Vec<String> {
+    let mut h: Vec<String> = ["bucket", "group", "documents", "labelled"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for name in LABEL_NAMES {
+        h.push(format!("{name}_count"));
+        h.push(format!("{name}_share"));
+    }
+    h
+}
+
+/// Writes the report's buckets as CSV (see [`csv_header`]); totals are not
+/// written, so every line is one bucket row. `group` is empty when the
+/// report is not grouped.
+pub fn write_csv<W: std::io::Write>(r: &Report, out: W) -> Result<(), ReportError> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(csv_header())?;
+    for b in &r.buckets {
+        let mut rec = vec![
+            b.bucket.clone(),
+            b.group.clone().unwrap_or_default(),
+            b.documents.to_string(),
+            b.labelled.to_string(),
+        ];
+        for name in LABEL_NAMES {
+            let lc = b.labels.get(name).copied().unwrap_or(LabelCount {
+                count: 0,
+                share: 0.0,
+            });
+            rec.push(lc.count.to_string());
+            rec.push(lc.share.to_string());
+        }
+        w.write_record(&rec)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// The report's buckets as CSV text (see [`write_csv`]).
+pub fn render_csv(r: &Report) -> String {
+    let mut buf = Vec::new();
+    // Writing to memory cannot fail (records always have the header's width);
+    // should it ever, the text written so far is returned instead of panicking.
+    let _ = write_csv(r, &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Escapes text for a Markdown table cell.
+fn md_cell(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
+fn md_label(lc: Option<&LabelCount>) -> String {
+    match lc {
+        Some(lc) if lc.count > 0 => format!("{} ({:.1}%)", lc.count, lc.share * 100.0),
+        _ => "0".to_string(),
+    }
+}
+
+/// The report as a Markdown document: a heading, the range, one table row
+/// per bucket (label cells read `count (share%)`), and a totals row.
+pub fn render_markdown(r: &Report) -> String {
+    let mut s = String::new();
+    s.push_str(&format!("# Trend report: by {}", r.interval));
+    if let Some(by) = &r.by {
+        s.push_str(&format!(" and {by}"));
+    }
+    s.push_str("\n\n");
+    let fmt_t = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| "open".to_string())
+    };
+    s.push_str(&format!(
+        "Range: {} to {} (end exclusive). {} documents, {} labelled. Shares are of labelled documents.\n\n",
+        fmt_t(r.from),
+        fmt_t(r.to),
+        r.totals.documents,
+        r.totals.labelled
+    ));
+    let mut header = vec!["bucket".to_string()];
+    if r.by.is_some() {
+        header.push(md_cell(r.by.as_deref().unwrap_or("group")));
+    }
+    header.push("documents".into());
+    header.push("labelled".into());
+    header.extend(LABEL_NAMES.iter().map(|n| n.to_string()));
+    s.push_str(&format!("| {} |\n", header.join(" | ")));
+    let align: Vec<&str> = header
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            if i == 0 || (i == 1 && r.by.is_some()) {
+                "---"
+            } else {
+                "---:"
+            }
+        })
+        .collect();
+    s.push_str(&format!("|{}|\n", align.join("|")));
+    let mut row = |bucket: &str,
+                   group: Option<&str>,
+                   documents: u64,
+                   labelled: u64,
+                   labels: &BTreeMap<String, LabelCount>| {
+        let mut cells = vec![md_cell(bucket)];
+        if r.by.is_some() {
+            cells.push(md_cell(group.unwrap_or("")));
+        }
+        cells.push(documents.to_string());
+        cells.push(labelled.to_string());
+        cells.extend(LABEL_NAMES.iter().map(|n| md_label(labels.get(*n))));
+        s.push_str(&format!("| {} |\n", cells.join(" | ")));
+    };
+    for b in &r.buckets {
+        row(
+            &b.bucket,
+            b.group.as_deref(),
+            b.documents,
+            b.labelled,
+            &b.labels,
+        );
+    }
+    row(
+        "**total**",
+        None,
+        r.totals.documents,
+        r.totals.labelled,
+        &r.totals.labels,
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, 0, 0)
+            .single()
+            .expect("valid test date")
+    }
+
+    fn row(time: DateTime<Utc>, source: &str, country: &str, lang: &str) -> DocFacts {
+        DocFacts {
+            time,
+            source: source.into(),
+            country: country.into(),
+            lang: lang.into(),
+            kind: DocKind::Article,
+            flags: [false; 8],
+            labelled: false,
+        }
+    }
+
+    fn labelled(mut r: DocFacts, on: &[&str]) -> DocFacts {
+        r.labelled = true;
+        for name in on {
+            let i = LABEL_NAMES
+                .iter()
+                .position(|n| n == name)
+                .expect("known label");
+            r.flags[i] = true;
+        }
+        r
+    }
+
+    #[test]
+    fn parses_options() {
+        assert_eq!("week".parse::<Interval>().unwrap(), Interval::Week);
+        assert_eq!("Month".parse::<Interval>().unwrap(), Interval::Month);
+        assert_eq!("day".parse::<Interval>().unwrap(), Interval::Day);
+        let e = "hour".parse::<Interval>().unwrap_err().to_string();
+        assert!(e.contains("hour") && e.contains("day, week, month"), "{e}");
+        assert_eq!("source".parse::<GroupBy>().unwrap(), GroupBy::Source);
+        assert_eq!("country".parse::<GroupBy>().unwrap(), GroupBy::Country);
+        assert_eq!("language".parse::<GroupBy>().unwrap(), GroupBy::Language);
+        assert_eq!("none".parse::<GroupBy>().unwrap(), GroupBy::None);
+        assert!("outlet".parse::<GroupBy>().is_err());
+    }
+
+    #[test]
+    fn day_keys_and_month_ends() {
+        assert_eq!(Interval::Day.bucket_key(t(2024, 3, 4, 23)), "2024-03-04");
+        assert_eq!(Interval::Month.bucket_key(t(2024, 2, 29, 23)), "2024-02");
+        assert_eq!(Interval::Month.bucket_key(t(2024, 3, 1, 0)), "2024-03");
+        assert_eq!(Interval::Month.bucket_key(t(2023, 12, 31, 23)), "2023-12");
+        assert_eq!(Interval::Month.bucket_key(t(2024, 1, 1, 0)), "2024-01");
+    }
+
+    #[test]
+    fn iso_week_boundaries() {
+        // Monday 2024-03-04 starts week 10; Sunday 2024-03-10 ends it.
+        assert_eq!(Interval::Week.bucket_key(t(2024, 3, 4, 0)), "2024-W10");
+        assert_eq!(Interval::Week.bucket_key(t(2024, 3, 10, 23)), "2024-W10");
+        assert_eq!(Interval::Week.bucket_key(t(2024, 3, 11, 0)), "2024-W11");
+        assert_eq!(Interval::Week.bucket_key(t(2024, 3, 3, 23)), "2024-W09");
+        // Year boundaries follow the ISO year, not the calendar year.
+        assert_eq!(Interval::Week.bucket_key(t(2024, 12, 30, 12)), "2025-W01");
+        assert_eq!(Interval::Week.bucket_key(t(2021, 1, 3, 12)), "2020-W53");
+        assert_eq!(Interval::Week.bucket_key(t(2021, 1, 4, 0)), "2021-W01");
+    }
+
+    #[test]
+    fn buckets_groups_and_shares() {
+        let rows = vec![
+            labelled(
+                row(t(2024, 3, 4, 8), "n1", "RS", "sr"),
+                &["relevant", "threat"],
+            ),
+            labelled(row(t(2024, 3, 5, 9), "n1", "RS", "sr"), &["relevant"]),
+            labelled(row(t(2024, 3, 6, 9), "blic", "RS", "sr"), &[]),
+            row(t(2024, 3, 7, 9), "blic", "RS", "sr"),
+            // Next ISO week.
+            labelled(
+                row(t(2024, 3, 11, 0), "index", "HR", "hr"),
+                &["hate", "relevant"],
+            ),
+        ];
+        let req = ReportRequest {
+            interval: Interval::Week,
+            ..Default::default()
+        };
+        let r = build_report(&rows, &req);
+        assert_eq!(r.interval, "week");
+        assert_eq!(r.by, None);
+        assert_eq!(r.buckets.len(), 2);
+        let w10 = &r.buckets[0];
+        assert_eq!(w10.bucket, "2024-W10");
+        assert_eq!(w10.group, None);
+        assert_eq!(w10.documents, 4);
+        assert_eq!(w10.labelled, 3);
+        assert_eq!(w10.labels.len(), LABEL_NAMES.len());
+        assert_eq!(w10.labels["relevant"].count, 2);
+        assert_eq!(w10.labels["relevant"].share, 0.6667);
+        assert_eq!(w10.labels["threat"].share, 0.3333);
+        assert_eq!(w10.labels["hate"].count, 0);
+        assert_eq!(w10.labels["hate"].share, 0.0);
+        assert_eq!(r.buckets[1].bucket, "2024-W11");
+        assert_eq!(r.buckets[1].labels["hate"].share, 1.0);
+        assert_eq!(r.totals.documents, 5);
+        assert_eq!(r.totals.labelled, 4);
+        assert_eq!(r.totals.labels["relevant"].count, 3);
+        assert_eq!(r.totals.labels["relevant"].share, 0.75);
+
+        let by_source = build_report(
+            &rows,
+            &ReportRequest {
+                interval: Interval::Week,
+                by: GroupBy::Source,
+                ..Default::default()
+            },
+        );
+        let keys: Vec<(&str, Option<&str>)> = by_source
+            .buckets
+            .iter()
+            .map(|b| (b.bucket.as_str(), b.group.as_deref()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("2024-W10", Some("blic")),
+                ("2024-W10", Some("n1")),
+                ("2024-W11", Some("index"))
+            ]
+        );
+        // Nothing labelled in a group -> share 0, not NaN.
+        let blic = &by_source.buckets[0];
+        assert_eq!(blic.labelled, 1);
+        assert_eq!(blic.labels["relevant"].share, 0.0);
+
+        let by_country = build_report(
+            &rows,
+            &ReportRequest {
+                interval: Interval::Month,
+                by: GroupBy::Country,
+                ..Default::default()
+            },
+        );
+        assert_eq!(by_country.buckets.len(), 2);
+        assert_eq!(by_country.buckets[0].group.as_deref(), Some("HR"));
+        assert_eq!(by_country.buckets[1].documents, 4);
+        let by_lang = build_report(
+            &rows,
+            &ReportRequest {
+                interval: Interval::Day,
+                by: GroupBy::Language,
+                ..Default::default()
+            },
+        );
+        assert_eq!(by_lang.buckets.len(), 5);
+        assert_eq!(by_lang.by.as_deref(), Some("language"));
+    }
+
+    #[test]
+    fn unlabelled_flags_are_ignored() {
+        let mut r = row(t(2024, 1, 1, 0), "a", "RS", "sr");
+        r.flags[0] = true;
+        let rep = build_report(&[r], &ReportRequest::default());
+        assert_eq!(rep.buckets[0].labels["relevant"].count, 0);
+    }
+
+    #[test]
+    fn range_is_half_open() {
+        let rows = vec![
+            row(t(2024, 3, 1, 0), "a", "RS", "sr"),
+            row(t(2024, 3, 31, 23), "a", "RS", "sr"),
+            row(t(2024, 4, 1, 0), "a", "RS", "sr"),
+            row(t(2024, 2, 29, 23), "a", "RS", "sr"),
+        ];
+        let req = ReportRequest {
+            interval: Interval::Day,
+            by: GroupBy::None,
+            from: Some(t(2024, 3, 1, 0)),
+            to: Some(t(2024, 4, 1, 0)),
+        };
+        let r = build_report(&rows, &req);
+        let keys: Vec<&str> = r.buckets.iter().map(|b| b.bucket.as_str()).collect();
+        assert_eq!(keys, ["2024-03-01", "2024-03-31"]);
+        assert_eq!(r.totals.documents, 2);
+        assert_eq!(r.from, req.from);
+    }
+
+    fn sample_report() -> Report {
+        let rows = vec![
+            labelled(
+                row(t(2024, 3, 4, 8), "n1", "RS", "sr"),
+                &["relevant", "threat"],
+            ),
+            labelled(
+                row(t(2024, 3, 4, 9), "a|b, \"c\"", "RS", "sr"),
+                &["relevant"],
+            ),
+            row(t(2024, 3, 5, 9), "n1", "RS", "sr"),
+        ];
+        build_report(
+            &rows,
+            &ReportRequest {
+                interval: Interval::Day,
+                by: GroupBy::Source,
+                ..Default::default()
+            },
+        )
+    }
+
+    #[test]
+    fn csv_is_parsable_with_stable_header() {
+        let r = sample_report();
+        let text = render_csv(&r);
+        let mut rd = csv::Reader::from_reader(text.as_bytes());
+        let header: Vec<String> = rd.headers().unwrap().iter().map(str::to_string).collect();
+        assert_eq!(header, csv_header());
+        assert_eq!(
+            &header[..6],
+            [
+                "bucket",
+                "group",
+                "documents",
+                "labelled",
+                "relevant_count",
+                "relevant_share"
+            ]
+        );
+        assert_eq!(header.len(), 4 + 2 * LABEL_NAMES.len());
+        let recs: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+        assert_eq!(recs.len(), r.buckets.len());
+        // The awkward source id survives quoting.
+        assert!(recs.iter().any(|rec| &rec[1] == "a|b, \"c\""));
+        let n1 = recs
+            .iter()
+            .find(|rec| &rec[0] == "2024-03-04" && &rec[1] == "n1")
+            .unwrap();
+        assert_eq!(&n1[2], "1");
+        assert_eq!(&n1[3], "1");
+        let threat_share = header.iter().position(|h| h == "threat_share").unwrap();
+        assert_eq!(n1[threat_share].parse::<f64>().unwrap(), 1.0);
+        // Ungrouped reports leave the group column empty.
+        let ungrouped = build_report(&[], &ReportRequest::default());
+        let text = render_csv(&ungrouped);
+        assert_eq!(text.lines().count(), 1);
+    }
+
+    #[test]
+    fn json_shape() {
+        let r = sample_report();
+        let v: serde_json::Value = serde_json::from_str(&render_json(&r)).unwrap();
+        assert_eq!(v["interval"], "day");
+        assert_eq!(v["by"], "source");
+        assert!(v["from"].is_null());
+        let b = &v["buckets"][0];
+        assert_eq!(b["bucket"], "2024-03-04");
+        assert!(b["documents"].is_u64());
+        assert!(b["labels"]["collective_labelling"]["share"].is_number());
+        assert_eq!(b["labels"].as_object().unwrap().len(), LABEL_NAMES.len());
+        assert_eq!(v["totals"]["documents"], 3);
+        assert_eq!(v["totals"]["labels"]["relevant"]["count"], 2);
+    }
+
+    #[test]
+    fn markdown_table() {
+        let r = sample_report();
+        let md = render_markdown(&r);
+        assert!(md.starts_with("# Trend report: by day and source"));
+        let table: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+        // header + alignment + 3 buckets + total
+        assert_eq!(table.len(), 6, "{md}");
+        let cols = table[0].matches(" | ").count() + 1;
+        assert_eq!(cols, 4 + LABEL_NAMES.len());
+        // A pipe inside a group value must not add a column.
+        assert!(md.contains("a\\|b"));
+        assert!(md.contains("| **total** |"));
+        assert!(md.contains("1 (100.0%)"));
+    }
+}

@@ -1,1 +1,293 @@
-//! mediawatch-server (being written).
+//! The HTTP API: `GET /api/health`, `/api/search`, `/api/documents/{id}`,
+//! `/api/report`, `/api/sources`. JSON in and out; every error maps to an
+//! HTTP status in one place ([`ApiError`]) with a JSON body
+//! `{"error": "..."}` that says what was wrong.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use mediawatch_core::{DocId, SourceMeta};
+use mediawatch_index::{FactsFilter, Index, SearchRequest};
+use mediawatch_report::{GroupBy, Interval, ReportRequest};
+use mediawatch_state::StateStore;
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// Most hits one search returns.
+pub const MAX_LIMIT: usize = 500;
+
+/// Errors of the server itself (binding, serving).
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Errors of a request, mapped to HTTP statuses in [`IntoResponse`].
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed (bad query syntax, bad date, bad parameter).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The thing asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Something failed on our side.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status.is_server_error() {
+            tracing::error!("API error: {self}");
+        }
+        (status, Json(json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+impl From<mediawatch_index::IndexError> for ApiError {
+    fn from(e: mediawatch_index::IndexError) -> Self {
+        match e {
+            mediawatch_index::IndexError::Query { .. }
+            | mediawatch_index::IndexError::InvalidRequest { .. } => {
+                ApiError::BadRequest(e.to_string())
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The document index.
+    pub index: Index,
+    /// Crawl state (health).
+    pub state: Arc<StateStore>,
+    /// The configured sources.
+    pub sources: Arc<Vec<SourceMeta>>,
+    /// Age after which a failing source is flagged unhealthy.
+    pub unhealthy_after: chrono::Duration,
+}
+
+/// The API router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/api/search", get(search))
+        .route("/api/documents/{id}", get(document))
+        .route("/api/report", get(report))
+        .route("/api/sources", get(sources))
+        .with_state(state)
+}
+
+/// Serves the API on `addr` until `shutdown` is cancelled.
+pub async fn serve(
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    serve_on(listener, state, shutdown).await
+}
+
+/// Serves the API on an already bound listener.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    if let Ok(a) = listener.local_addr() {
+        tracing::info!("API listening on http://{a}");
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(ServerError::Serve)
+}
+
+async fn health(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let docs = s.index.num_docs()?;
+    Ok(Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "documents": docs,
+        "sources": s.sources.len(),
+    })))
+}
+
+/// Parses `YYYY-MM-DD` or RFC 3339. `end_of_day` makes a bare date inclusive
+/// as an upper bound.
+pub fn parse_date(name: &str, v: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let d = NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map_err(|_| format!("{name}: {v:?} is not a date (use YYYY-MM-DD or RFC 3339)"))?;
+    let t = if end_of_day {
+        d.and_hms_opt(23, 59, 59)
+    } else {
+        d.and_hms_opt(0, 0, 0)
+    };
+    t.map(|t| t.and_utc())
+        .ok_or_else(|| format!("{name}: {v:?} is out of range"))
+}
+
+fn opt_date(name: &str, v: &Option<String>, end: bool) -> Result<Option<DateTime<Utc>>, ApiError> {
+    v.as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_date(name, s, end))
+        .transpose()
+        .map_err(ApiError::BadRequest)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchParams {
+    #[serde(default)]
+    q: String,
+    from: Option<String>,
+    to: Option<String>,
+    source: Option<String>,
+    country: Option<String>,
+    lang: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+    sort: Option<String>,
+}
+
+async fn search(
+    State(s): State<AppState>,
+    Query(p): Query<SearchParams>,
+) -> Result<Json<mediawatch_index::SearchResults>, ApiError> {
+    let sort_by_date = match p.sort.as_deref() {
+        None | Some("relevance") => false,
+        Some("date") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "sort: {other:?} is not one of relevance, date"
+            )))
+        }
+    };
+    let req = SearchRequest {
+        query: p.q,
+        from: opt_date("from", &p.from, false)?,
+        to: opt_date("to", &p.to, true)?,
+        source: p.source.filter(|v| !v.is_empty()),
+        country: p.country.filter(|v| !v.is_empty()),
+        lang: p.lang.filter(|v| !v.is_empty()),
+        kind: None,
+        limit: p.limit.unwrap_or(20).min(MAX_LIMIT),
+        offset: p.offset.unwrap_or(0),
+        sort_by_date,
+    };
+    let index = s.index.clone();
+    let r = tokio::task::spawn_blocking(move || index.search(&req))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(r))
+}
+
+async fn document(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<mediawatch_core::Document>, ApiError> {
+    let id = DocId::from_stored(id);
+    s.index
+        .get(&id)?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no document with id {id}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportParams {
+    from: Option<String>,
+    to: Option<String>,
+    interval: Option<String>,
+    by: Option<String>,
+    source: Option<String>,
+    country: Option<String>,
+    lang: Option<String>,
+    q: Option<String>,
+}
+
+async fn report(
+    State(s): State<AppState>,
+    Query(p): Query<ReportParams>,
+) -> Result<Json<mediawatch_report::Report>, ApiError> {
+    let interval: Interval = p
+        .interval
+        .as_deref()
+        .unwrap_or("month")
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("interval: {e}")))?;
+    let by: GroupBy = match p.by.as_deref() {
+        None | Some("") => GroupBy::None,
+        Some(v) => v
+            .parse()
+            .map_err(|e| ApiError::BadRequest(format!("by: {e}")))?,
+    };
+    let from = opt_date("from", &p.from, false)?;
+    let to = opt_date("to", &p.to, true)?;
+    let filter = FactsFilter {
+        from,
+        to,
+        source: p.source,
+        country: p.country,
+        lang: p.lang,
+        query: p.q.filter(|q| !q.is_empty()),
+    };
+    let index = s.index.clone();
+    let rows = tokio::task::spawn_blocking(move || index.facts(&filter))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let req = ReportRequest {
+        interval,
+        by,
+        from,
+        to,
+    };
+    Ok(Json(mediawatch_report::build_report(&rows, &req)))
+}
+
+async fn sources(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for m in s.sources.iter() {
+        let h = s
+            .state
+            .health(&m.id, now)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        out.push(json!({
+            "source": m,
+            "status": h.status(now, s.unhealthy_after),
+            "health": h,
+        }));
+    }
+    Ok(Json(json!({ "sources": out })))
+}

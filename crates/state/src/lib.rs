@@ -1,1 +1,559 @@
-//! mediawatch-state (being written).
+//! Crawl state in SQLite (the embedded default; a later issue adds
+//! PostgreSQL for scale-out behind the same operations).
+//!
+//! What lives here is what makes re-polling cheap and exact:
+//! - per source: conditional-GET validators (ETag, Last-Modified), when it is
+//!   next due, counters and health (last success, consecutive failures, last
+//!   error, latencies);
+//! - per source: the item keys already stored in the index ("seen"), so a
+//!   second pass over the same feed adds nothing.
+//!
+//! Items are marked seen only *after* the index committed them (see the
+//! pipeline): a crash in between makes the next pass fetch them again, and
+//! the index's upsert by document id keeps that from duplicating anything.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+/// Errors from the state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The database could not be opened or migrated.
+    #[error("cannot open state database {path}: {source}")]
+    Open {
+        /// The file.
+        path: String,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// A query failed.
+    #[error("state database error during {op}: {source}")]
+    Sql {
+        /// What was being done.
+        op: &'static str,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+}
+
+type Result<T> = std::result::Result<T, StateError>;
+
+fn sql(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StateError {
+    move |source| StateError::Sql { op, source }
+}
+
+/// Conditional-GET validators and schedule of a source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrawlState {
+    /// ETag of the last 200 response.
+    pub etag: Option<String>,
+    /// Last-Modified of the last 200 response.
+    pub last_modified: Option<String>,
+    /// When the source is next due.
+    pub next_due: Option<DateTime<Utc>>,
+    /// Consecutive failures so far.
+    pub consecutive_failures: u32,
+}
+
+/// What happened in one poll of a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollResult {
+    /// Fetched and parsed.
+    Success {
+        /// New ETag, if the server sent one.
+        etag: Option<String>,
+        /// New Last-Modified, if the server sent one.
+        last_modified: Option<String>,
+        /// Items listed in the feed.
+        items: u64,
+        /// Items new to the index.
+        new_items: u64,
+    },
+    /// 304 Not Modified: nothing was parsed.
+    NotModified,
+    /// The poll failed; `message` is the precise error.
+    Failure {
+        /// The error's short code (e.g. `timeout`, `http_503`, `parse`).
+        kind: String,
+        /// The full error message.
+        message: String,
+    },
+}
+
+/// Health of one source, for `sources check` and the API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SourceHealth {
+    /// Source id.
+    pub source_id: String,
+    /// Polls attempted.
+    pub polls: u64,
+    /// Polls that failed.
+    pub failures: u64,
+    /// 304 answers.
+    pub not_modified: u64,
+    /// Items stored in the index from this source.
+    pub items_total: u64,
+    /// Items stored in the last 7 days, per day.
+    pub items_per_day: f64,
+    /// Last poll attempt.
+    pub last_poll: Option<DateTime<Utc>>,
+    /// Last successful poll (200 or 304).
+    pub last_success: Option<DateTime<Utc>>,
+    /// Failures since the last success.
+    pub consecutive_failures: u32,
+    /// When the current failure streak began.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Short code of the last error.
+    pub last_error_kind: Option<String>,
+    /// Message of the last error.
+    pub last_error: Option<String>,
+    /// When the last error happened.
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// Median latency of the last polls, in milliseconds.
+    pub median_latency_ms: Option<u64>,
+    /// When the source is next due.
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+impl SourceHealth {
+    /// Status word: `ok`, `never` (not polled yet), `failing`, or `unhealthy`
+    /// (failing for longer than `unhealthy_after`). A source failing for days
+    /// is flagged, never dropped.
+    pub fn status(&self, now: DateTime<Utc>, unhealthy_after: Duration) -> &'static str {
+        match (self.last_poll, self.failing_since) {
+            (None, _) => "never",
+            (Some(_), None) => "ok",
+            (Some(_), Some(since)) if now - since >= unhealthy_after => "unhealthy",
+            (Some(_), Some(_)) => "failing",
+        }
+    }
+}
+
+/// An item stored in the index, to be marked seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenItem {
+    /// Source it came from.
+    pub source_id: String,
+    /// The feed's item key (entry id, else link).
+    pub item_key: String,
+    /// Document id in the index.
+    pub doc_id: String,
+}
+
+/// The crawl-state store. One SQLite connection behind a mutex: every
+/// operation is a few indexed statements, far below the ~500 µs an async
+/// task may block.
+pub struct StateStore {
+    conn: Mutex<Connection>,
+}
+
+const LATENCY_WINDOW: i64 = 50;
+
+const SCHEMA: &str = r#"
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS sources (
+    id TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    next_due INTEGER,
+    polls INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    not_modified INTEGER NOT NULL DEFAULT 0,
+    items_total INTEGER NOT NULL DEFAULT 0,
+    last_poll INTEGER,
+    last_success INTEGER,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    failing_since INTEGER,
+    last_error_kind TEXT,
+    last_error TEXT,
+    last_error_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS seen (
+    source_id TEXT NOT NULL,
+    item_key TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    PRIMARY KEY (source_id, item_key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_by_time ON seen (source_id, first_seen);
+CREATE TABLE IF NOT EXISTS latencies (
+    source_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS latencies_by_source ON latencies (source_id, at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
+"#;
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn from_ts(v: Option<i64>) -> Option<DateTime<Utc>> {
+    v.and_then(|s| Utc.timestamp_opt(s, 0).single())
+}
+
+impl StateStore {
+    /// Opens (creating if needed) the database file.
+    pub fn open(path: &Path) -> Result<Self> {
+        let open_err = |source| StateError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        conn.execute_batch(SCHEMA).map_err(open_err)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// An in-memory store, for tests.
+    pub fn in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory().map_err(|source| StateError::Open {
+            path: ":memory:".into(),
+            source,
+        })?;
+        conn.execute_batch(SCHEMA).map_err(sql("create schema"))?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent
+        // (statements are atomic), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Validators and schedule of a source (defaults when never polled).
+    pub fn crawl_state(&self, source_id: &str) -> Result<CrawlState> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT etag, last_modified, next_due, consecutive_failures FROM sources WHERE id = ?1",
+                params![source_id],
+                |r| {
+                    Ok(CrawlState {
+                        etag: r.get(0)?,
+                        last_modified: r.get(1)?,
+                        next_due: from_ts(r.get(2)?),
+                        consecutive_failures: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(sql("read crawl state"))?;
+        Ok(row.unwrap_or_default())
+    }
+
+    /// Records the outcome of a poll and when the source is next due.
+    pub fn record_poll(
+        &self,
+        source_id: &str,
+        at: DateTime<Utc>,
+        latency_ms: u64,
+        result: &PollResult,
+        next_due: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(sql("begin"))?;
+        tx.execute(
+            "INSERT INTO sources (id) VALUES (?1) ON CONFLICT(id) DO NOTHING",
+            params![source_id],
+        )
+        .map_err(sql("insert source"))?;
+        tx.execute(
+            "UPDATE sources SET polls = polls + 1, last_poll = ?2, next_due = ?3 WHERE id = ?1",
+            params![source_id, ts(at), ts(next_due)],
+        )
+        .map_err(sql("update poll"))?;
+        match result {
+            PollResult::Success {
+                etag,
+                last_modified,
+                ..
+            } => {
+                tx.execute(
+                    "UPDATE sources SET etag = ?2, last_modified = ?3, last_success = ?4,
+                     consecutive_failures = 0, failing_since = NULL WHERE id = ?1",
+                    params![source_id, etag, last_modified, ts(at)],
+                )
+                .map_err(sql("record success"))?;
+            }
+            PollResult::NotModified => {
+                tx.execute(
+                    "UPDATE sources SET not_modified = not_modified + 1, last_success = ?2,
+                     consecutive_failures = 0, failing_since = NULL WHERE id = ?1",
+                    params![source_id, ts(at)],
+                )
+                .map_err(sql("record not-modified"))?;
+            }
+            PollResult::Failure { kind, message } => {
+                tx.execute(
+                    "UPDATE sources SET failures = failures + 1,
+                     consecutive_failures = consecutive_failures + 1,
+                     failing_since = COALESCE(failing_since, ?2),
+                     last_error_kind = ?3, last_error = ?4, last_error_at = ?2 WHERE id = ?1",
+                    params![source_id, ts(at), kind, message],
+                )
+                .map_err(sql("record failure"))?;
+            }
+        }
+        if !matches!(result, PollResult::Failure { .. }) {
+            tx.execute(
+                "INSERT INTO latencies (source_id, at, ms) VALUES (?1, ?2, ?3)",
+                params![source_id, ts(at), latency_ms as i64],
+            )
+            .map_err(sql("record latency"))?;
+            // Keep a fixed window per source: bounded size over months.
+            tx.execute(
+                "DELETE FROM latencies WHERE source_id = ?1 AND rowid NOT IN
+                 (SELECT rowid FROM latencies WHERE source_id = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2)",
+                params![source_id, LATENCY_WINDOW],
+            )
+            .map_err(sql("trim latencies"))?;
+        }
+        tx.commit().map_err(sql("commit poll"))
+    }
+
+    /// Postpones a source (e.g. a 429 with a long Retry-After) without
+    /// touching its counters.
+    pub fn set_next_due(&self, source_id: &str, next_due: DateTime<Utc>) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO sources (id, next_due) VALUES (?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET next_due = excluded.next_due",
+            params![source_id, ts(next_due)],
+        )
+        .map_err(sql("set next due"))?;
+        Ok(())
+    }
+
+    /// Whether an item of a source is already stored.
+    pub fn is_seen(&self, source_id: &str, item_key: &str) -> Result<bool> {
+        let conn = self.conn();
+        conn.query_row(
+            "SELECT 1 FROM seen WHERE source_id = ?1 AND item_key = ?2",
+            params![source_id, item_key],
+            |_| Ok(()),
+        )
+        .optional()
+        .map(|r| r.is_some())
+        .map_err(sql("check seen"))
+    }
+
+    /// Marks items as stored (after the index committed them). Returns how
+    /// many were new; items already marked are left as they were.
+    pub fn mark_seen(&self, items: &[SeenItem], at: DateTime<Utc>) -> Result<u64> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(sql("begin"))?;
+        let mut added = 0u64;
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO seen (source_id, item_key, doc_id, first_seen)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(sql("prepare mark seen"))?;
+            let mut bump = tx
+                .prepare_cached(
+                    "INSERT INTO sources (id, items_total) VALUES (?1, 1)
+                     ON CONFLICT(id) DO UPDATE SET items_total = items_total + 1",
+                )
+                .map_err(sql("prepare count item"))?;
+            for it in items {
+                let n = ins
+                    .execute(params![it.source_id, it.item_key, it.doc_id, ts(at)])
+                    .map_err(sql("mark seen"))?;
+                if n > 0 {
+                    added += 1;
+                    bump.execute(params![it.source_id])
+                        .map_err(sql("count item"))?;
+                }
+            }
+        }
+        tx.commit().map_err(sql("commit seen"))?;
+        Ok(added)
+    }
+
+    /// Number of items marked seen for a source.
+    pub fn seen_count(&self, source_id: &str) -> Result<u64> {
+        let conn = self.conn();
+        conn.query_row(
+            "SELECT COUNT(*) FROM seen WHERE source_id = ?1",
+            params![source_id],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n as u64)
+        .map_err(sql("count seen"))
+    }
+
+    /// Health of a source as of `now` (defaults when never polled).
+    pub fn health(&self, source_id: &str, now: DateTime<Utc>) -> Result<SourceHealth> {
+        let conn = self.conn();
+        let mut h = conn
+            .query_row(
+                "SELECT polls, failures, not_modified, items_total, last_poll, last_success,
+                        consecutive_failures, failing_since, last_error_kind, last_error,
+                        last_error_at, next_due
+                 FROM sources WHERE id = ?1",
+                params![source_id],
+                |r| {
+                    Ok(SourceHealth {
+                        source_id: source_id.to_string(),
+                        polls: r.get::<_, i64>(0)? as u64,
+                        failures: r.get::<_, i64>(1)? as u64,
+                        not_modified: r.get::<_, i64>(2)? as u64,
+                        items_total: r.get::<_, i64>(3)? as u64,
+                        last_poll: from_ts(r.get(4)?),
+                        last_success: from_ts(r.get(5)?),
+                        consecutive_failures: r.get(6)?,
+                        failing_since: from_ts(r.get(7)?),
+                        last_error_kind: r.get(8)?,
+                        last_error: r.get(9)?,
+                        last_error_at: from_ts(r.get(10)?),
+                        next_due: from_ts(r.get(11)?),
+                        ..Default::default()
+                    })
+                },
+            )
+            .optional()
+            .map_err(sql("read health"))?
+            .unwrap_or_else(|| SourceHealth {
+                source_id: source_id.to_string(),
+                ..Default::default()
+            });
+        let week_ago = ts(now - Duration::days(7));
+        let recent: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM seen WHERE source_id = ?1 AND first_seen >= ?2",
+                params![source_id, week_ago],
+                |r| r.get(0),
+            )
+            .map_err(sql("count recent items"))?;
+        h.items_per_day = recent as f64 / 7.0;
+        let mut stmt = conn
+            .prepare_cached("SELECT ms FROM latencies WHERE source_id = ?1 ORDER BY ms")
+            .map_err(sql("prepare latencies"))?;
+        let lat: Vec<i64> = stmt
+            .query_map(params![source_id], |r| r.get(0))
+            .map_err(sql("read latencies"))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(sql("read latencies"))?;
+        if !lat.is_empty() {
+            h.median_latency_ms = Some(lat[lat.len() / 2] as u64);
+        }
+        Ok(h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_760_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn validators_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        {
+            let s = StateStore::open(&path).unwrap();
+            s.record_poll(
+                "a",
+                t(0),
+                120,
+                &PollResult::Success {
+                    etag: Some("\"v1\"".into()),
+                    last_modified: Some("Mon, 01 Jan 2026 00:00:00 GMT".into()),
+                    items: 3,
+                    new_items: 3,
+                },
+                t(1800),
+            )
+            .unwrap();
+        }
+        let s = StateStore::open(&path).unwrap();
+        let c = s.crawl_state("a").unwrap();
+        assert_eq!(c.etag.as_deref(), Some("\"v1\""));
+        assert_eq!(c.next_due, Some(t(1800)));
+        assert_eq!(s.crawl_state("never").unwrap(), CrawlState::default());
+    }
+
+    #[test]
+    fn seen_items_are_not_counted_twice() {
+        let s = StateStore::in_memory().unwrap();
+        let item = |k: &str| SeenItem {
+            source_id: "a".into(),
+            item_key: k.into(),
+            doc_id: format!("doc-{k}"),
+        };
+        assert_eq!(s.mark_seen(&[item("1"), item("2")], t(0)).unwrap(), 2);
+        assert_eq!(s.mark_seen(&[item("2"), item("3")], t(5)).unwrap(), 1);
+        assert!(s.is_seen("a", "1").unwrap());
+        assert!(!s.is_seen("a", "4").unwrap());
+        assert!(!s.is_seen("b", "1").unwrap());
+        assert_eq!(s.seen_count("a").unwrap(), 3);
+        assert_eq!(s.health("a", t(10)).unwrap().items_total, 3);
+    }
+
+    #[test]
+    fn failure_streaks_flag_then_recover() {
+        let s = StateStore::in_memory().unwrap();
+        let fail = PollResult::Failure {
+            kind: "http_503".into(),
+            message: "source x: HTTP 503 from http://h/feed".into(),
+        };
+        s.record_poll("a", t(0), 0, &fail, t(60)).unwrap();
+        s.record_poll("a", t(3 * 86400), 0, &fail, t(3 * 86400 + 60))
+            .unwrap();
+        let h = s.health("a", t(3 * 86400)).unwrap();
+        assert_eq!(h.consecutive_failures, 2);
+        assert_eq!(h.failing_since, Some(t(0)));
+        assert_eq!(h.status(t(3 * 86400), Duration::days(2)), "unhealthy");
+        assert_eq!(h.status(t(3600), Duration::days(2)), "failing");
+        assert!(h.last_error.unwrap().contains("503"));
+
+        s.record_poll(
+            "a",
+            t(4 * 86400),
+            40,
+            &PollResult::NotModified,
+            t(4 * 86400 + 60),
+        )
+        .unwrap();
+        let h = s.health("a", t(4 * 86400)).unwrap();
+        assert_eq!(h.status(t(4 * 86400), Duration::days(2)), "ok");
+        assert_eq!(h.consecutive_failures, 0);
+        assert_eq!(h.polls, 3);
+        assert_eq!(h.failures, 2);
+        assert_eq!(h.median_latency_ms, Some(40));
+        // The last error stays visible after recovery, for the record.
+        assert_eq!(h.last_error_kind.as_deref(), Some("http_503"));
+    }
+
+    #[test]
+    fn latency_window_is_bounded() {
+        let s = StateStore::in_memory().unwrap();
+        for i in 0..(LATENCY_WINDOW + 20) {
+            s.record_poll("a", t(i), i as u64, &PollResult::NotModified, t(i + 1))
+                .unwrap();
+        }
+        let n: i64 = s
+            .conn()
+            .query_row("SELECT COUNT(*) FROM latencies", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, LATENCY_WINDOW);
+    }
+}

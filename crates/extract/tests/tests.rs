@@ -1,0 +1,5 @@
+//! Integration tests for mediawatch-extract (one test binary, modules per topic).
+
+mod api;
+mod hostile;
+mod wcxb;

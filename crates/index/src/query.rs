@@ -1,0 +1,282 @@
+//! Query parsing, filters and snippet fallback.
+
+use std::ops::Bound;
+
+use chrono::{DateTime, Utc};
+use mediawatch_core::DocKind;
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, QueryParserError,
+    RangeQuery, TermQuery,
+};
+use tantivy::schema::IndexRecordOption;
+use tantivy::Term;
+
+use crate::schema::{norm_country, norm_lang, to_tantivy_time, Fields};
+use crate::IndexError;
+
+/// Reminder appended to query errors, because most errors come from people
+/// who do not know the syntax yet.
+const SYNTAX_HINT: &str = "query syntax: words (all must match), \"exact phrase\", a OR b, \
+                           -excluded, title:word, (grouping)";
+
+/// Fields a query may name explicitly (`field:value`).
+const QUERYABLE_FIELDS: &str = "title, text, source, country, lang, kind, id, parent_id, \
+                                hate_class, published";
+
+/// Finds unbalanced quotes and parentheses, which tantivy's parser reports
+/// only as a bare "syntax error". Columns are 1-based characters.
+fn check_balance(q: &str) -> Result<(), String> {
+    let mut quote_open: Option<usize> = None;
+    let mut parens: Vec<usize> = Vec::new();
+    let mut escaped = false;
+    for (col, c) in q.chars().enumerate().map(|(i, c)| (i + 1, c)) {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        if c == '\\' {
+            escaped = true;
+            continue;
+        }
+        if quote_open.is_some() {
+            if c == '"' {
+                quote_open = None;
+            }
+            continue;
+        }
+        match c {
+            '"' => quote_open = Some(col),
+            '(' => parens.push(col),
+            // The guard pops the matching '(' when there is one.
+            ')' if parens.pop().is_none() => {
+                return Err(format!(
+                    "unmatched ')' at character {col}: remove it or add a '(' before it"
+                ));
+            }
+            _ => {}
+        }
+    }
+    if let Some(col) = quote_open {
+        return Err(format!(
+            "unterminated phrase: the '\"' at character {col} has no closing '\"'"
+        ));
+    }
+    if let Some(col) = parens.last() {
+        return Err(format!(
+            "unclosed '(' at character {col}: add a matching ')'"
+        ));
+    }
+    Ok(())
+}
+
+fn explain(e: QueryParserError) -> String {
+    match e {
+        QueryParserError::FieldDoesNotExist(field) => {
+            format!("unknown field '{field}' (searchable fields: {QUERYABLE_FIELDS})")
+        }
+        QueryParserError::FieldNotIndexed(field) => format!(
+            "field '{field}' is stored but not searchable (searchable fields: {QUERYABLE_FIELDS})"
+        ),
+        QueryParserError::SyntaxError(near) => format!("syntax error near {near:?}"),
+        QueryParserError::AllButQueryForbidden => {
+            "the query only excludes words; add at least one word to search for".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Parses the user's query with the `mw` analyzer over title (boost 2) and
+/// text, all words required. `Ok(None)` means "everything" (empty query).
+pub(crate) fn parse_user_query(
+    index: &tantivy::Index,
+    f: &Fields,
+    raw: &str,
+) -> Result<Option<Box<dyn Query>>, IndexError> {
+    let q = raw.trim();
+    if q.is_empty() {
+        return Ok(None);
+    }
+    let bad = |message: String| IndexError::Query {
+        query: raw.to_string(),
+        message: format!("{message}; {SYNTAX_HINT}"),
+    };
+    check_balance(q).map_err(bad)?;
+    if q != "*" && !q.chars().any(char::is_alphanumeric) {
+        return Err(bad("the query has no words to search for".to_string()));
+    }
+    let mut parser = QueryParser::for_index(index, vec![f.title, f.text]);
+    parser.set_conjunction_by_default();
+    parser.set_field_boost(f.title, 2.0);
+    parser.parse_query(q).map(Some).map_err(|e| bad(explain(e)))
+}
+
+/// Structured filters shared by search and facts.
+pub(crate) struct Filters<'a> {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub source: Option<&'a str>,
+    pub country: Option<&'a str>,
+    pub lang: Option<&'a str>,
+    pub kind: Option<DocKind>,
+}
+
+/// A filter clause: matches exactly, adds nothing to the relevance score.
+fn filter_clause(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
+    (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)))
+}
+
+fn term_clause(field: tantivy::schema::Field, value: &str) -> (Occur, Box<dyn Query>) {
+    filter_clause(Box::new(TermQuery::new(
+        Term::from_field_text(field, value),
+        IndexRecordOption::Basic,
+    )))
+}
+
+/// Combines the user query (or "everything") with the filters.
+pub(crate) fn with_filters(
+    f: &Fields,
+    user: Option<Box<dyn Query>>,
+    flt: &Filters<'_>,
+) -> Result<Box<dyn Query>, IndexError> {
+    if let (Some(from), Some(to)) = (flt.from, flt.to) {
+        if from > to {
+            return Err(IndexError::InvalidRequest {
+                message: format!("the range starts ({from}) after it ends ({to})"),
+            });
+        }
+    }
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    if let Some(s) = flt.source {
+        clauses.push(term_clause(f.source, s.trim()));
+    }
+    if let Some(c) = flt.country {
+        clauses.push(term_clause(f.country, &norm_country(c)));
+    }
+    if let Some(l) = flt.lang {
+        clauses.push(term_clause(f.lang, &norm_lang(l)));
+    }
+    if let Some(k) = flt.kind {
+        clauses.push(term_clause(f.kind, k.as_str()));
+    }
+    if flt.from.is_some() || flt.to.is_some() {
+        let bound = |t: Option<DateTime<Utc>>, inclusive: bool| match t {
+            None => Bound::Unbounded,
+            Some(t) => {
+                let term = Term::from_field_date_for_search(f.published, to_tantivy_time(t));
+                if inclusive {
+                    Bound::Included(term)
+                } else {
+                    Bound::Excluded(term)
+                }
+            }
+        };
+        clauses.push(filter_clause(Box::new(RangeQuery::new(
+            bound(flt.from, true),
+            bound(flt.to, false),
+        ))));
+    }
+    let main = user.unwrap_or_else(|| Box::new(AllQuery));
+    if clauses.is_empty() {
+        return Ok(main);
+    }
+    clauses.insert(0, (Occur::Must, main));
+    Ok(Box::new(BooleanQuery::new(clauses)))
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The start of the text, cut at a word boundary near `max_chars`, HTML
+/// escaped like highlighted snippets so the field is always HTML-safe.
+pub(crate) fn fallback_snippet(text: &str, max_chars: usize) -> String {
+    let text = text.trim();
+    let cut = text.char_indices().nth(max_chars).map(|(i, _)| i);
+    match cut {
+        None => html_escape(text),
+        Some(end) => {
+            let head = &text[..end];
+            // Prefer the last whitespace in the second half of the window.
+            let at = head
+                .rfind(char::is_whitespace)
+                .filter(|&i| i > end / 2)
+                .unwrap_or(end);
+            format!("{}…", html_escape(head[..at].trim_end()))
+        }
+    }
+}
+
+/// Turns an HTML snippet back into plain text for terminals: `<b>` and
+/// `</b>` become `mark` (e.g. `*`), and the entities escaped by the snippet
+/// generator are decoded.
+pub fn snippet_to_text(snippet: &str, mark: &str) -> String {
+    snippet
+        .replace("<b>", mark)
+        .replace("</b>", mark)
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        // Last, so "&amp;lt;" becomes "&lt;" and not "<".
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balance_errors_point_at_the_problem() {
+        let e = check_balance("title:(unclosed").unwrap_err();
+        assert!(
+            e.contains("unclosed '('") && e.contains("character 7"),
+            "{e}"
+        );
+        let e = check_balance("\"unterminated").unwrap_err();
+        assert!(
+            e.contains("unterminated phrase") && e.contains("character 1"),
+            "{e}"
+        );
+        let e = check_balance("a) b").unwrap_err();
+        assert!(
+            e.contains("unmatched ')'") && e.contains("character 2"),
+            "{e}"
+        );
+        assert!(check_balance("(a OR b) \"x (y\" c\\)").is_ok());
+    }
+
+    #[test]
+    fn snippets_convert_to_plain_text() {
+        let html = format!("{} <b>x</b>", html_escape("a<b> & 'q' \"&lt;\""));
+        assert_eq!(snippet_to_text(&html, "*"), "a<b> & 'q' \"&lt;\" *x*");
+    }
+
+    #[test]
+    fn fallback_snippet_is_escaped_and_short() {
+        assert_eq!(
+            fallback_snippet(" <b>x</b> & y ", 200),
+            "&lt;b&gt;x&lt;/b&gt; &amp; y"
+        );
+        let long = "word ".repeat(100);
+        let s = fallback_snippet(&long, 200);
+        assert!(s.ends_with('…'));
+        assert!(s.chars().count() <= 201);
+        // Multi-byte text is cut on a character boundary.
+        let cyr = "мигранти".repeat(50);
+        let s = fallback_snippet(&cyr, 200);
+        assert_eq!(s.chars().count(), 201);
+    }
+}

@@ -1,0 +1,665 @@
+//! Behaviour of the index through its public API.
+
+use chrono::{DateTime, TimeZone, Utc};
+use mediawatch_core::{
+    DocId, DocKind, Document, HateClass, Labels, SourceMeta, SourceScope, LABEL_NAMES,
+};
+use mediawatch_index::{FactsFilter, Index, IndexError, SearchRequest};
+
+fn t(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0)
+        .single()
+        .expect("valid test date")
+}
+
+fn source(id: &str, country: &str, lang: &str) -> SourceMeta {
+    SourceMeta {
+        id: id.into(),
+        name: id.to_uppercase(),
+        country: country.into(),
+        languages: vec![lang.into()],
+        scope: SourceScope::National,
+        audience: vec![],
+        reach: None,
+    }
+}
+
+fn doc(
+    url: &str,
+    source_id: &str,
+    title: &str,
+    text: &str,
+    published: Option<DateTime<Utc>>,
+) -> Document {
+    Document {
+        id: DocId::from_url(url),
+        source_id: source_id.into(),
+        url: url.into(),
+        title: title.into(),
+        text: text.into(),
+        author: None,
+        published,
+        fetched: t(2024, 6, 1),
+        lang: None,
+        kind: DocKind::Article,
+        parent_id: None,
+        labels: None,
+    }
+}
+
+fn query(index: &Index, q: &str) -> Vec<String> {
+    let res = index
+        .search(&SearchRequest {
+            query: q.into(),
+            limit: 50,
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("query {q:?} failed: {e}"));
+    res.hits.into_iter().map(|h| h.url).collect()
+}
+
+/// A small multilingual corpus, committed.
+fn corpus() -> Index {
+    let index = Index::create_in_ram().unwrap();
+    let w = index.writer(20_000_000).unwrap();
+    let rs = source("n1", "rs", "sr");
+    let pl = source("wp", "PL", "pl");
+    let hr = source("index-hr", "HR", "hr");
+    w.upsert(
+        doc(
+            "https://n1.rs/1",
+            "n1",
+            "Вести",
+            "Мигранти су стигли на границу у Суботици.",
+            Some(t(2024, 3, 4)),
+        ),
+        &rs,
+    )
+    .unwrap();
+    w.upsert(
+        doc(
+            "https://wp.pl/2",
+            "wp",
+            "Migrantów przybywa",
+            "Na granicy czeka coraz więcej osób; Migrantów jest więcej niż rok temu.",
+            Some(t(2024, 3, 12)),
+        ),
+        &pl,
+    )
+    .unwrap();
+    w.upsert(
+        doc(
+            "https://index.hr/3",
+            "index-hr",
+            "Izbjeglice na granici",
+            "Izbjeglice iz Sirije čekaju u kampu. Lokalni volonteri pomažu obiteljima.",
+            None,
+        ),
+        &hr,
+    )
+    .unwrap();
+    w.upsert(
+        doc(
+            "https://n1.rs/4",
+            "n1",
+            "Lokalni izbori",
+            "Kampanja za lokalne izbore počela je u Novom Sadu. Nema reči o migrantima.",
+            Some(t(2024, 4, 2)),
+        ),
+        &rs,
+    )
+    .unwrap();
+    w.close().unwrap();
+    index
+}
+
+#[test]
+fn upsert_never_duplicates() {
+    let index = Index::create_in_ram().unwrap();
+    let w = index.writer(0).unwrap();
+    let s = source("n1", "RS", "sr");
+    let mut d = doc(
+        "https://n1.rs/a",
+        "n1",
+        "Prvi naslov",
+        "prvi tekst",
+        Some(t(2024, 1, 1)),
+    );
+    w.upsert(d.clone(), &s).unwrap();
+    // Same id twice before a commit: the later one wins.
+    d.title = "Drugi naslov".into();
+    w.upsert(d.clone(), &s).unwrap();
+    w.commit().unwrap();
+    assert_eq!(index.num_docs().unwrap(), 1);
+    // And again after the commit.
+    d.title = "Treći naslov".into();
+    w.upsert(d.clone(), &s).unwrap();
+    w.commit().unwrap();
+    assert_eq!(index.num_docs().unwrap(), 1);
+    let got = index.get(&d.id).unwrap().expect("document is indexed");
+    assert_eq!(got.title, "Treći naslov");
+    assert!(index.contains(&d.id).unwrap());
+    assert!(!index
+        .contains(&DocId::from_url("https://n1.rs/other"))
+        .unwrap());
+    assert_eq!(query(&index, "treci"), ["https://n1.rs/a"]);
+    assert!(query(&index, "drugi").is_empty());
+    w.close().unwrap();
+}
+
+#[test]
+fn scripts_and_diacritics_find_the_same_document() {
+    let index = corpus();
+    for q in ["migranti", "мигранти", "MIGRANTI", "migrantí", "Мигранти"] {
+        assert_eq!(query(&index, q), ["https://n1.rs/1"], "query {q:?}");
+    }
+    for q in ["migrantow", "Migrantów", "MIGRANTOW"] {
+        assert_eq!(query(&index, q), ["https://wp.pl/2"], "query {q:?}");
+    }
+    // Latin query, Cyrillic text, diacritic-less form of "Суботици".
+    assert_eq!(query(&index, "subotici"), ["https://n1.rs/1"]);
+    // Diacritics in the text, none in the query.
+    assert_eq!(query(&index, "cekaju"), ["https://index.hr/3"]);
+    assert_eq!(query(&index, "čekaju"), ["https://index.hr/3"]);
+    // Conjunction by default: both words must occur.
+    assert_eq!(
+        query(&index, "izbjeglice volonteri"),
+        ["https://index.hr/3"]
+    );
+    assert!(query(&index, "izbjeglice migranti").is_empty());
+    assert_eq!(query(&index, "izbjeglice OR migranti").len(), 2);
+}
+
+#[test]
+fn phrases_use_positions() {
+    let index = corpus();
+    assert_eq!(query(&index, "\"мигранти су стигли\""), ["https://n1.rs/1"]);
+    assert_eq!(query(&index, "\"migranti su stigli\""), ["https://n1.rs/1"]);
+    // Same words, wrong order: not a phrase match.
+    assert!(query(&index, "\"stigli su migranti\"").is_empty());
+    assert_eq!(
+        query(&index, "\"lokalni volonteri\""),
+        ["https://index.hr/3"]
+    );
+    assert_eq!(
+        query(&index, "title:\"na granici\""),
+        ["https://index.hr/3"]
+    );
+}
+
+#[test]
+fn bad_queries_explain_themselves() {
+    let index = corpus();
+    for (q, needle) in [
+        ("title:(unclosed", "unclosed '('"),
+        ("\"unterminated", "unterminated phrase"),
+        ("migranti)", "unmatched ')'"),
+        ("nosuchfield:x", "unknown field 'nosuchfield'"),
+        ("url:x", "not searchable"),
+        ("-migranti", "only excludes"),
+        ("!!!", "no words"),
+    ] {
+        match index.search(&SearchRequest {
+            query: q.into(),
+            ..Default::default()
+        }) {
+            Err(IndexError::Query { query, message }) => {
+                assert_eq!(query, q);
+                assert!(message.contains(needle), "{q:?}: {message}");
+                let shown = IndexError::Query {
+                    query: query.clone(),
+                    message: message.clone(),
+                }
+                .to_string();
+                assert!(shown.contains(q), "{shown}");
+            }
+            other => panic!("{q:?} should be a query error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn odd_queries_never_panic() {
+    let index = corpus();
+    for q in [
+        "title:",
+        "a AND",
+        "AND",
+        "OR OR",
+        "[a TO",
+        "published:[2024-01-01T00:00:00Z TO *]",
+        "published:[yesterday TO *]",
+        "title:migranti^",
+        "migranti^abc",
+        "*",
+        "\\",
+        "\"\"",
+        "()",
+        "+",
+        "a~2",
+        "lang:sr",
+        "kind:article",
+        "labelled:true",
+        "мигранти~",
+        "a:b:c",
+        "\u{0}",
+        "x ".repeat(2000).as_str(),
+    ] {
+        match index.search(&SearchRequest {
+            query: q.into(),
+            ..Default::default()
+        }) {
+            Ok(_) => {}
+            Err(IndexError::Query { message, .. }) => assert!(!message.is_empty()),
+            Err(other) => panic!("{q:?}: unexpected error kind: {other}"),
+        }
+    }
+    // Structured fields in the query language work too.
+    assert_eq!(query(&index, "source:wp").len(), 1);
+    assert_eq!(query(&index, "migranti AND lang:sr"), ["https://n1.rs/1"]);
+}
+
+#[test]
+fn filters_and_date_ranges() {
+    let index = corpus();
+    let search = |req: SearchRequest| {
+        let mut urls: Vec<String> = index
+            .search(&req)
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| h.url)
+            .collect();
+        urls.sort();
+        urls
+    };
+    // Empty query browses everything, newest first (unknown publication
+    // date falls back to the fetch time, 2024-06-01).
+    let all = index.search(&SearchRequest::default()).unwrap();
+    assert_eq!(all.total, 4);
+    let order: Vec<&str> = all.hits.iter().map(|h| h.url.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "https://index.hr/3",
+            "https://n1.rs/4",
+            "https://wp.pl/2",
+            "https://n1.rs/1"
+        ]
+    );
+    assert_eq!(
+        search(SearchRequest {
+            source: Some("n1".into()),
+            ..Default::default()
+        }),
+        ["https://n1.rs/1", "https://n1.rs/4"]
+    );
+    // Country and language are case-insensitive; the source default
+    // language applies when the document has none.
+    assert_eq!(
+        search(SearchRequest {
+            country: Some("rs".into()),
+            lang: Some("SR".into()),
+            ..Default::default()
+        }),
+        ["https://n1.rs/1", "https://n1.rs/4"]
+    );
+    assert_eq!(
+        search(SearchRequest {
+            query: "granici OR granicu OR granicy".into(),
+            country: Some("PL".into()),
+            ..Default::default()
+        }),
+        ["https://wp.pl/2"]
+    );
+    assert!(search(SearchRequest {
+        kind: Some(DocKind::Comment),
+        ..Default::default()
+    })
+    .is_empty());
+    assert_eq!(
+        search(SearchRequest {
+            kind: Some(DocKind::Article),
+            ..Default::default()
+        })
+        .len(),
+        4
+    );
+    // March 2024, end exclusive.
+    assert_eq!(
+        search(SearchRequest {
+            from: Some(t(2024, 3, 1)),
+            to: Some(t(2024, 4, 1)),
+            ..Default::default()
+        }),
+        ["https://n1.rs/1", "https://wp.pl/2"]
+    );
+    assert_eq!(
+        search(SearchRequest {
+            from: Some(t(2024, 3, 4)),
+            to: Some(t(2024, 3, 12)),
+            ..Default::default()
+        }),
+        ["https://n1.rs/1"]
+    );
+    // The fetch time stands in for a missing publication date.
+    assert_eq!(
+        search(SearchRequest {
+            from: Some(t(2024, 5, 1)),
+            ..Default::default()
+        }),
+        ["https://index.hr/3"]
+    );
+    assert!(matches!(
+        index.search(&SearchRequest {
+            from: Some(t(2024, 5, 1)),
+            to: Some(t(2024, 3, 1)),
+            ..Default::default()
+        }),
+        Err(IndexError::InvalidRequest { .. })
+    ));
+}
+
+#[test]
+fn paging_sorting_and_hit_fields() {
+    let index = corpus();
+    let res = index
+        .search(&SearchRequest {
+            query: "granici OR granicu OR granicy OR izbore".into(),
+            sort_by_date: true,
+            limit: 2,
+            offset: 1,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(res.total, 4);
+    let order: Vec<&str> = res.hits.iter().map(|h| h.url.as_str()).collect();
+    assert_eq!(order, ["https://n1.rs/4", "https://wp.pl/2"]);
+    let res = index
+        .search(&SearchRequest {
+            query: "izbjeglice".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let hit = &res.hits[0];
+    assert_eq!(hit.source, "index-hr");
+    assert_eq!(hit.title, "Izbjeglice na granici");
+    assert!(hit.published.is_none(), "unknown publication date is null");
+    assert!(hit.score > 0.0);
+    let v = serde_json::to_value(&res).unwrap();
+    assert_eq!(v["total"], 1);
+    for key in [
+        "id",
+        "url",
+        "title",
+        "source",
+        "published",
+        "score",
+        "snippet",
+        "labels",
+    ] {
+        assert!(v["hits"][0].get(key).is_some(), "missing {key}");
+    }
+    assert!(v["hits"][0]["published"].is_null());
+    // Title matches weigh more than text matches.
+    let res = index
+        .search(&SearchRequest {
+            query: "lokalni".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(res.hits[0].url, "https://n1.rs/4");
+}
+
+#[test]
+fn snippets_highlight_and_escape() {
+    let index = Index::create_in_ram().unwrap();
+    let w = index.writer(0).unwrap();
+    let s = source("n1", "RS", "sr");
+    w.upsert(
+        doc(
+            "https://n1.rs/s",
+            "n1",
+            "Naslov",
+            "Uvod <script>alert(1)</script> & više. Мигранти су стигли у град.",
+            Some(t(2024, 1, 1)),
+        ),
+        &s,
+    )
+    .unwrap();
+    w.commit().unwrap();
+    let res = index
+        .search(&SearchRequest {
+            query: "migranti".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let sn = &res.hits[0].snippet;
+    assert!(sn.contains("<b>Мигранти</b>"), "{sn}");
+    assert!(!sn.contains("<script>"), "{sn}");
+    // A title-only match falls back to the (escaped) start of the text.
+    let res = index
+        .search(&SearchRequest {
+            query: "naslov".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let sn = &res.hits[0].snippet;
+    assert!(sn.starts_with("Uvod &lt;script&gt;"), "{sn}");
+    assert!(!sn.contains("<b>"), "{sn}");
+}
+
+#[test]
+fn reopen_from_disk_keeps_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let d = doc(
+        "https://n1.rs/disk",
+        "n1",
+        "Na disku",
+        "Мигранти",
+        Some(t(2024, 2, 2)),
+    );
+    {
+        let index = Index::open_or_create(&path).unwrap();
+        let w = index.writer(0).unwrap();
+        // Only one writer per index.
+        match index.writer(0) {
+            Err(e @ IndexError::Locked { .. }) => {
+                assert!(e.to_string().contains("locked"), "{e}")
+            }
+            other => panic!("second writer should be refused, got {other:?}"),
+        }
+        w.upsert(d.clone(), &source("n1", "RS", "sr")).unwrap();
+        w.close().unwrap();
+    }
+    let index = Index::open_or_create(&path).unwrap();
+    assert_eq!(index.num_docs().unwrap(), 1);
+    assert_eq!(query(&index, "migranti"), ["https://n1.rs/disk"]);
+    let got = index.get(&d.id).unwrap().unwrap();
+    assert_eq!(got.published, d.published);
+    assert_eq!(got.fetched, d.fetched);
+    assert_eq!(got.lang.as_deref(), Some("sr"));
+    // The lock was released by close(): a new writer works.
+    let w = index.writer(0).unwrap();
+    // A second handle on the same directory (as a server process would
+    // open it) sees the writer's commits after reload().
+    let reader = Index::open_or_create(&path).unwrap();
+    w.upsert(
+        doc("https://n1.rs/d2", "n1", "Drugi", "tekst", None),
+        &source("n1", "RS", "sr"),
+    )
+    .unwrap();
+    w.commit().unwrap();
+    reader.reload().unwrap();
+    assert_eq!(reader.num_docs().unwrap(), 2);
+    w.close().unwrap();
+}
+
+#[test]
+fn foreign_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = tantivy::schema::Schema::builder();
+    b.add_text_field("title", tantivy::schema::TEXT);
+    tantivy::Index::create_in_dir(dir.path(), b.build()).unwrap();
+    match Index::open_or_create(dir.path()) {
+        Err(e @ IndexError::SchemaMismatch { .. }) => {
+            let m = e.to_string();
+            assert!(
+                m.contains("different schema") && m.contains("`id` missing"),
+                "{m}"
+            );
+        }
+        other => panic!("expected a schema mismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn documents_round_trip_with_labels() {
+    let index = Index::create_in_ram().unwrap();
+    let w = index.writer(0).unwrap();
+    let mut d = doc("https://x.ba/c", "klix", "T", "Komentar", None);
+    d.kind = DocKind::Comment;
+    d.parent_id = Some(DocId::from_url("https://x.ba/a"));
+    d.author = Some("Ana".into());
+    d.lang = Some("BS".into());
+    let mut l = Labels {
+        model_version: "lexicon-1".into(),
+        ..Default::default()
+    };
+    l.hate.class = HateClass::Offensive;
+    l.hate.score = 0.8;
+    l.frame.threat = 0.7;
+    d.labels = Some(l.clone());
+    w.upsert(d.clone(), &source("klix", "BA", "bs")).unwrap();
+    w.commit().unwrap();
+    let got = index.get(&d.id).unwrap().unwrap();
+    let mut expected = d.clone();
+    expected.lang = Some("bs".into());
+    assert_eq!(got, expected);
+    let hit = &index
+        .search(&SearchRequest {
+            query: "komentar".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .hits[0];
+    assert_eq!(hit.labels.as_ref(), Some(&l));
+}
+
+#[test]
+fn facts_carry_flags_and_filters() {
+    let index = Index::create_in_ram().unwrap();
+    let w = index.writer(0).unwrap();
+    let rs = source("n1", "RS", "sr");
+    let hu = source("hvg", "HU", "hu");
+    let mut a = doc(
+        "https://n1.rs/f1",
+        "n1",
+        "A",
+        "migranti talas",
+        Some(t(2024, 3, 4)),
+    );
+    let mut l = Labels::default();
+    l.relevance.score = 0.9;
+    l.collective_labelling.score = 0.6;
+    l.hate.class = HateClass::Hate;
+    a.labels = Some(l);
+    let b = doc("https://n1.rs/f2", "n1", "B", "sport", Some(t(2024, 3, 5)));
+    let mut c = doc("https://hvg.hu/f3", "hvg", "C", "migránsok", None);
+    c.kind = DocKind::Post;
+    let mut l = Labels::default();
+    l.solutions.score = 0.5;
+    c.labels = Some(l);
+    for (d, s) in [(&a, &rs), (&b, &rs), (&c, &hu)] {
+        w.upsert(d.clone(), s).unwrap();
+    }
+    w.commit().unwrap();
+
+    let mut rows = index.facts(&FactsFilter::default()).unwrap();
+    rows.sort_by_key(|r| r.time);
+    assert_eq!(rows.len(), 3);
+    let on = |flags: &[bool; 8]| -> Vec<&str> {
+        LABEL_NAMES
+            .iter()
+            .zip(flags)
+            .filter(|(_, &f)| f)
+            .map(|(n, _)| *n)
+            .collect()
+    };
+    assert_eq!(rows[0].source, "n1");
+    assert_eq!(rows[0].country, "RS");
+    assert_eq!(rows[0].lang, "sr");
+    assert!(rows[0].labelled);
+    assert_eq!(
+        on(&rows[0].flags),
+        ["relevant", "hate", "collective_labelling"]
+    );
+    assert_eq!(rows[0].time, t(2024, 3, 4));
+    assert!(!rows[1].labelled);
+    assert_eq!(rows[1].flags, [false; 8]);
+    // Unknown publication date: the fetch time is the trend time.
+    assert_eq!(rows[2].time, t(2024, 6, 1));
+    assert_eq!(rows[2].kind, DocKind::Post);
+    assert_eq!(rows[2].lang, "hu");
+    assert_eq!(on(&rows[2].flags), ["solutions"]);
+
+    let n = |f: FactsFilter| index.facts(&f).unwrap().len();
+    assert_eq!(
+        n(FactsFilter {
+            country: Some("hu".into()),
+            ..Default::default()
+        }),
+        1
+    );
+    assert_eq!(
+        n(FactsFilter {
+            source: Some("n1".into()),
+            from: Some(t(2024, 3, 5)),
+            ..Default::default()
+        }),
+        1
+    );
+    assert_eq!(
+        n(FactsFilter {
+            query: Some("migranti OR migransok".into()),
+            ..Default::default()
+        }),
+        2
+    );
+    assert!(matches!(
+        index.facts(&FactsFilter {
+            query: Some("(".into()),
+            ..Default::default()
+        }),
+        Err(IndexError::Query { .. })
+    ));
+
+    // The rows feed a report directly.
+    let report = mediawatch_report::build_report(
+        &rows,
+        &mediawatch_report::ReportRequest {
+            interval: mediawatch_report::Interval::Month,
+            ..Default::default()
+        },
+    );
+    assert_eq!(report.totals.documents, 3);
+    assert_eq!(report.totals.labelled, 2);
+    assert_eq!(report.totals.labels["hate"].share, 0.5);
+}
+
+#[test]
+fn closed_writer_reports_errors() {
+    let index = Index::create_in_ram().unwrap();
+    let w = index.writer(0).unwrap();
+    let other = w.clone();
+    w.close().unwrap();
+    let e = other
+        .upsert(
+            doc("https://a/b", "s", "t", "x", None),
+            &source("s", "RS", "sr"),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("closed"), "{e}");
+    assert!(other.commit().is_err());
+}

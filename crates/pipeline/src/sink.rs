@@ -1,0 +1,211 @@
+//! The classify + index stage, on its own thread.
+//!
+//! Documents arrive through a bounded channel; they are classified in
+//! batches (model inference must not run on async workers), upserted into
+//! the index, and on each flush the index is committed *before* their items
+//! are marked seen in the state store. That order is what makes a crash safe:
+//! an item is either committed and marked, or fetched again next time, and
+//! the upsert by document id means fetching again never duplicates it.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use chrono::Utc;
+use mediawatch_classify::{Classifier, ClassifyInput};
+use mediawatch_core::{Document, SourceMeta};
+use mediawatch_index::{Index, IndexWriterHandle};
+use mediawatch_state::{SeenItem, StateStore};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{PipelineError, Result};
+
+/// Documents in flight between fetching and indexing. Small on purpose: a
+/// full channel makes pollers wait (backpressure) rather than buffer.
+const CHANNEL_CAPACITY: usize = 64;
+/// Largest classification batch.
+const BATCH: usize = 32;
+
+/// A document on its way to the index.
+pub(crate) struct PendingDoc {
+    pub doc: Document,
+    pub source: Arc<SourceMeta>,
+    /// Marked seen once the index has committed the document.
+    pub seen: Option<SeenItem>,
+}
+
+/// Messages to the stage.
+pub(crate) enum SinkMsg {
+    Doc(Box<PendingDoc>),
+    /// Commit now; answers with the number of documents committed.
+    Flush(oneshot::Sender<std::result::Result<u64, String>>),
+}
+
+/// Counters of the stage, returned when it finishes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkStats {
+    /// Documents upserted into the index.
+    pub indexed: u64,
+    /// Documents that failed classification and were indexed unlabelled.
+    pub unlabelled: u64,
+    /// Commits made.
+    pub commits: u64,
+}
+
+/// Handle to the running stage.
+pub struct SinkHandle {
+    tx: mpsc::Sender<SinkMsg>,
+    thread: JoinHandle<Result<SinkStats>>,
+}
+
+impl SinkHandle {
+    pub(crate) fn start(
+        index: &Index,
+        heap_bytes: usize,
+        classifier: Arc<dyn Classifier>,
+        state: Arc<StateStore>,
+    ) -> Result<Self> {
+        let writer = index.writer(heap_bytes)?;
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let thread = std::thread::Builder::new()
+            .name("mw-classify-index".into())
+            .spawn(move || run(rx, writer, classifier, state))
+            .map_err(|e| PipelineError::Sink(format!("cannot start thread: {e}")))?;
+        Ok(Self { tx, thread })
+    }
+
+    pub(crate) fn sender(&self) -> mpsc::Sender<SinkMsg> {
+        self.tx.clone()
+    }
+
+    /// Commits everything received so far; returns how many documents that was.
+    pub async fn flush(&self) -> Result<u64> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(SinkMsg::Flush(reply))
+            .await
+            .map_err(|_| PipelineError::Sink("stage stopped".into()))?;
+        rx.await
+            .map_err(|_| PipelineError::Sink("stage stopped during commit".into()))?
+            .map_err(PipelineError::Sink)
+    }
+
+    /// Drains the channel, commits, closes the writer and joins the thread.
+    /// Every sender clone must be dropped for the drain to end.
+    pub async fn finish(self) -> Result<SinkStats> {
+        drop(self.tx);
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .map_err(|e| PipelineError::Sink(format!("join: {e}")))?
+            .map_err(|_| PipelineError::Sink("the classify/index thread panicked".into()))?
+    }
+}
+
+fn run(
+    mut rx: mpsc::Receiver<SinkMsg>,
+    writer: IndexWriterHandle,
+    classifier: Arc<dyn Classifier>,
+    state: Arc<StateStore>,
+) -> Result<SinkStats> {
+    let mut stats = SinkStats::default();
+    let mut pending_seen: Vec<SeenItem> = Vec::new();
+    let mut uncommitted = 0u64;
+    let mut batch: Vec<PendingDoc> = Vec::with_capacity(BATCH);
+    while let Some(msg) = rx.blocking_recv() {
+        let mut flush = None;
+        match msg {
+            SinkMsg::Doc(d) => batch.push(*d),
+            SinkMsg::Flush(r) => flush = Some(r),
+        }
+        // Take whatever else is already queued, up to a batch.
+        while flush.is_none() && batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(SinkMsg::Doc(d)) => batch.push(*d),
+                Ok(SinkMsg::Flush(r)) => flush = Some(r),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            uncommitted += batch.len() as u64;
+            index_batch(
+                &mut batch,
+                &writer,
+                classifier.as_ref(),
+                &mut pending_seen,
+                &mut stats,
+            )?;
+        }
+        if let Some(reply) = flush {
+            let r = commit(&writer, &state, &mut pending_seen, &mut stats);
+            let _ = reply.send(r.as_ref().map(|_| uncommitted).map_err(|e| e.to_string()));
+            r?;
+            uncommitted = 0;
+        }
+    }
+    commit(&writer, &state, &mut pending_seen, &mut stats)?;
+    writer.close()?;
+    Ok(stats)
+}
+
+fn index_batch(
+    batch: &mut Vec<PendingDoc>,
+    writer: &IndexWriterHandle,
+    classifier: &dyn Classifier,
+    pending_seen: &mut Vec<SeenItem>,
+    stats: &mut SinkStats,
+) -> Result<()> {
+    let inputs: Vec<ClassifyInput<'_>> = batch
+        .iter()
+        .map(|p| ClassifyInput {
+            id: p.doc.id.as_str(),
+            text: classify_text(&p.doc),
+            lang: p.doc.lang.as_deref(),
+        })
+        .collect();
+    let labels = classifier.classify_batch(&inputs);
+    drop(inputs);
+    for (p, l) in batch.drain(..).zip(labels) {
+        let mut doc = p.doc;
+        match l {
+            Ok(l) => doc.labels = Some(l),
+            Err(e) => {
+                // Indexed without labels rather than lost; `reclassify`
+                // labels it later.
+                tracing::warn!(doc = %doc.id, source = %doc.source_id, "classification failed: {e}");
+                stats.unlabelled += 1;
+            }
+        }
+        writer.upsert(doc, &p.source)?;
+        stats.indexed += 1;
+        if let Some(s) = p.seen {
+            pending_seen.push(s);
+        }
+    }
+    Ok(())
+}
+
+/// The text a classifier sees. Evidence spans are byte offsets into the
+/// document's `text`, so the text is classified as it is; the title only
+/// stands in when there is no text.
+fn classify_text(doc: &Document) -> &str {
+    if doc.text.trim().is_empty() {
+        &doc.title
+    } else {
+        &doc.text
+    }
+}
+
+fn commit(
+    writer: &IndexWriterHandle,
+    state: &StateStore,
+    pending_seen: &mut Vec<SeenItem>,
+    stats: &mut SinkStats,
+) -> Result<()> {
+    writer.commit()?;
+    stats.commits += 1;
+    if !pending_seen.is_empty() {
+        state.mark_seen(pending_seen, Utc::now())?;
+        pending_seen.clear();
+    }
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! `mediawatch run`: scheduler, workers and HTTP API, then a clean Ctrl-C.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Minimal HTTP/1.1 GET on loopback (keeps the test free of an HTTP client).
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split(' ').nth(1)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n")?.1.to_string();
+    // Bodies may be chunked: take the JSON between the first '{' and last '}'.
+    let body = match (body.find('{'), body.rfind('}')) {
+        (Some(a), Some(b)) => body[a..=b].to_string(),
+        _ => body,
+    };
+    Some((status, body))
+}
+
+#[test]
+fn run_serves_api_and_shuts_down_cleanly() {
+    let server = FixtureServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        tmp.path(),
+        &server.base,
+        "[index]\ncommit_interval = \"1s\"\n",
+    );
+    // `[index]` must precede `[[sources]]` in TOML, so rewrite the file.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let (head, rest) = text.split_once("[[sources]]").unwrap();
+    let rest = rest.replace("[index]\ncommit_interval = \"1s\"\n", "");
+    std::fs::write(
+        &cfg,
+        format!("{head}[index]\ncommit_interval = \"1s\"\n[[sources]]{rest}"),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mediawatch"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["run", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut found = None;
+    while Instant::now() < deadline {
+        if let Some((200, body)) = get(port, "/api/search?q=zanzibarian") {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if v["total"] == 1 {
+                found = Some(v);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let found = found.unwrap_or_else(|| {
+        let _ = child.kill();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        panic!("the article never became searchable through the API; stderr:\n{err}");
+    });
+    assert_eq!(found["hits"][0]["source"], "glas-doline");
+
+    let (status, body) = get(port, "/api/health").unwrap();
+    assert_eq!(status, 200);
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert!(health["documents"].as_u64().unwrap() >= 2);
+
+    // A bad query is a 400 with a message, not a panic or an empty result.
+    let (status, body) = get(port, "/api/search?q=title:(unclosed").unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("error"), "{body}");
+
+    // Ctrl-C: the index is committed and the process exits 0.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "run did not stop after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "exit {status}; stderr:\n{err}");
+    assert!(err.contains("stopped cleanly"), "{err}");
+
+    // After shutdown the data is all there.
+    let res = json(&mw(None, &data, &["search", "zanzibarian", "--json"]));
+    assert_eq!(res["total"], 1);
+}

@@ -1,0 +1,213 @@
+//! Command-line contracts: config errors, classify, extract, parse-feed.
+
+use crate::util::*;
+
+#[test]
+fn invalid_config_exits_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        r#"version = 1
+[[sources]]
+id = "Bad Id"
+kind = "feed"
+url = "ftp://example.org/rss"
+name = "X"
+country = "Serbia"
+languages = ["sr"]
+"#,
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let out = mw(Some(&cfg), &data, &["ingest", "--once"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("bad.toml"), "{err}");
+    assert!(err.contains("sources[0] (id \"Bad Id\").id"), "{err}");
+    assert!(err.contains(".url: scheme \"ftp\""), "{err}");
+    assert!(err.contains(".country: \"Serbia\""), "{err}");
+    // Nothing was created: the config was rejected before anything started.
+    assert!(!data.exists());
+
+    // Unknown keys are rejected with their name and line.
+    std::fs::write(
+        &cfg,
+        "version = 1\n[fetch]\nallow_privat_addresses = true\n",
+    )
+    .unwrap();
+    let out = mw(Some(&cfg), &data, &["run"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("allow_privat_addresses") && err.contains("line 3"),
+        "{err}"
+    );
+
+    // A missing file names the path.
+    let out = mw(
+        Some(&tmp.path().join("nope.toml")),
+        &data,
+        &["sources", "list"],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("nope.toml"));
+}
+
+#[test]
+fn shipped_default_config_is_valid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+    let list = json(&mw(Some(&cfg), tmp.path(), &["sources", "list", "--json"]));
+    let sources = list.as_array().unwrap();
+    assert!(sources.len() >= 30, "only {} sources", sources.len());
+    let countries: std::collections::BTreeSet<&str> = sources
+        .iter()
+        .map(|s| s["source"]["country"].as_str().unwrap())
+        .collect();
+    for c in [
+        "RS", "BA", "ME", "MK", "AL", "XK", "SI", "HR", "PL", "HU", "CZ", "SK", "AT",
+    ] {
+        assert!(countries.contains(c), "no source for {c}");
+    }
+}
+
+#[test]
+fn classify_json_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"id":"a","text":"A wave of migrants is flooding Europe. They are all criminals.","lang":"en"}"#, "\n",
+            r#"{"id":"b","text":"The heat wave will last until Sunday, meteorologists say."}"#, "\n",
+            r#"{"id":7,"text":"Сви мигранти су опасни, рекао је одборник.","lang":"sr"}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let out = ok(&mw(
+        None,
+        tmp.path(),
+        &["classify", "--input", input.to_str().unwrap(), "--json"],
+    ));
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    let texts = [
+        "A wave of migrants is flooding Europe. They are all criminals.",
+        "The heat wave will last until Sunday, meteorologists say.",
+        "Сви мигранти су опасни, рекао је одборник.",
+    ];
+    for (v, text) in lines.iter().zip(texts) {
+        assert!(v["model_version"].is_string());
+        let l = &v["labels"];
+        for path in [
+            &l["relevance"]["score"],
+            &l["hate"]["score"],
+            &l["collective_labelling"]["score"],
+            &l["frame"]["threat"],
+            &l["frame"]["victim"],
+            &l["frame"]["recognition"],
+            &l["solutions"]["score"],
+        ] {
+            let x = path
+                .as_f64()
+                .unwrap_or_else(|| panic!("missing score in {v:#}"));
+            assert!((0.0..=1.0).contains(&x));
+        }
+        assert!(["hate", "offensive", "none"].contains(&l["hate"]["class"].as_str().unwrap()));
+        for s in l["collective_labelling"]["spans"].as_array().unwrap() {
+            let (a, b) = (
+                s["start"].as_u64().unwrap() as usize,
+                s["end"].as_u64().unwrap() as usize,
+            );
+            assert!(
+                text.get(a..b).is_some(),
+                "span {a}..{b} is not a char range of {text:?}"
+            );
+            assert!(s["cue"].is_string());
+        }
+    }
+    assert_eq!(lines[0]["id"], "a");
+    assert_eq!(lines[2]["id"], "7");
+    let score = |i: usize, k: &str| lines[i]["labels"][k]["score"].as_f64().unwrap();
+    assert!(score(0, "relevance") >= 0.5, "{:#}", lines[0]);
+    assert!(score(0, "collective_labelling") >= 0.5, "{:#}", lines[0]);
+    assert!(score(1, "relevance") < 0.5, "{:#}", lines[1]);
+    assert!(
+        score(1, "collective_labelling") < 0.5,
+        "weather wave flagged: {:#}",
+        lines[1]
+    );
+    assert!(score(2, "collective_labelling") >= 0.5, "{:#}", lines[2]);
+
+    // A bad line names the file and line number.
+    std::fs::write(&input, "{\"id\":1,\"text\":\"ok\"}\nnot json\n").unwrap();
+    let out = mw(
+        None,
+        tmp.path(),
+        &["classify", "--input", input.to_str().unwrap(), "--json"],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("in.jsonl:2"), "{}", stderr(&out));
+}
+
+#[test]
+fn extract_and_parse_feed_contracts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let page = fixtures().join("site/articles/language-cafe.html");
+    let v = json(&mw(
+        None,
+        tmp.path(),
+        &["extract", page.to_str().unwrap(), "--json"],
+    ));
+    assert_eq!(
+        v["title"],
+        "Volunteers open a language café for refugees in Subotica"
+    );
+    assert!(v["text"].as_str().unwrap().contains("Farid Rahimi"));
+    assert!(!v["text"].as_str().unwrap().contains("cookies"));
+    assert!(v["published"].as_str().unwrap().starts_with("2026-10-06"));
+    for k in ["byline", "lang"] {
+        assert!(v.get(k).is_some(), "{v:#}");
+    }
+
+    let dir = fixtures().join("site/articles");
+    let out = ok(&mw(
+        None,
+        tmp.path(),
+        &["extract", "--input-dir", dir.to_str().unwrap(), "--json"],
+    ));
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().any(|l| l["file"] == "migranti-subotica.html"));
+
+    let feed = fixtures().join("site/feed.xml");
+    let v = json(&mw(
+        None,
+        tmp.path(),
+        &["parse-feed", feed.to_str().unwrap(), "--json"],
+    ));
+    assert_eq!(v["title"], "Glas Doline");
+    let e = &v["entries"][1];
+    assert_eq!(e["id"], "glas-doline-1002");
+    assert_eq!(e["title"], "Мигранти у Суботици");
+    assert!(e["published"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-11-04T17:05:00"));
+    for k in ["link", "authors", "summary", "content"] {
+        assert!(e.get(k).is_some(), "{e:#}");
+    }
+
+    let bad = tmp.path().join("bad.xml");
+    std::fs::write(&bad, "<rss><channel><item><title>x</title></channel>").unwrap();
+    let out = mw(None, tmp.path(), &["parse-feed", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("bad.xml"), "{}", stderr(&out));
+}

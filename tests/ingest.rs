@@ -1,0 +1,179 @@
+//! End to end: feed -> fetch -> extract -> classify -> index -> search/report,
+//! and idempotence of a second pass.
+
+use crate::util::*;
+
+fn source<'a>(pass: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    pass.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"] == id)
+        .unwrap_or_else(|| panic!("no report for {id} in {pass:#}"))
+}
+
+#[test]
+fn ingest_search_report_and_no_duplicates() {
+    let server = FixtureServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path(), &server.base, "");
+    let data = tmp.path().join("data");
+
+    let pass = json(&mw(Some(&cfg), &data, &["ingest", "--once", "--json"]));
+    let r = source(&pass, "glas-doline");
+    assert_eq!(r["fetched"], 2, "{pass:#}");
+    assert_eq!(r["new"], 2, "{pass:#}");
+    assert_eq!(r["errors"], 0, "{pass:#}");
+    assert_eq!(server.hits("/articles/language-cafe.html"), 1);
+
+    // A word that only occurs in the article body (not the feed) proves the
+    // page was fetched and extracted, not just the feed summary indexed.
+    let res = json(&mw(None, &data, &["search", "zanzibarian", "--json"]));
+    assert_eq!(res["total"], 1, "{res:#}");
+    let hit = &res["hits"][0];
+    assert_eq!(hit["source"], "glas-doline");
+    assert_eq!(
+        hit["title"],
+        "Volunteers open a language café for refugees in Subotica"
+    );
+    // Tracking parameters are stripped from the stored URL.
+    assert_eq!(
+        hit["url"],
+        format!("{}/articles/language-cafe.html", server.base)
+    );
+    assert!(hit["published"].as_str().unwrap().starts_with("2026-10-06"));
+    for key in ["id", "score", "snippet", "labels"] {
+        assert!(hit.get(key).is_some(), "hit lacks {key}: {hit:#}");
+    }
+    assert!(hit["labels"]["model_version"].is_string());
+    // Boilerplate stayed out of the text.
+    let all = json(&mw(None, &data, &["search", "cookies", "--json"]));
+    assert_eq!(all["total"], 0, "cookie banner was indexed: {all:#}");
+
+    // Cyrillic text is found by a Latin query and vice versa.
+    let cyr = json(&mw(None, &data, &["search", "najezda", "--json"]));
+    assert_eq!(cyr["total"], 1, "{cyr:#}");
+    assert_eq!(cyr["hits"][0]["title"], "Мигранти у Суботици");
+
+    // The report counts both articles (and the comments under the second).
+    let rep = json(&mw(
+        None,
+        &data,
+        &["report", "--interval", "month", "--format", "json"],
+    ));
+    let buckets = rep["buckets"].as_array().unwrap();
+    let count = |b: &str| {
+        buckets
+            .iter()
+            .find(|x| x["bucket"] == b)
+            .map(|x| x["documents"].as_u64().unwrap())
+            .unwrap_or(0)
+    };
+    assert_eq!(count("2026-10"), 1, "{rep:#}");
+    assert!(count("2026-11") >= 1, "{rep:#}");
+    let total_docs: u64 = buckets
+        .iter()
+        .map(|b| b["documents"].as_u64().unwrap())
+        .sum();
+
+    // Second pass: the feed answers 304, nothing is fetched or added again.
+    let pass2 = json(&mw(Some(&cfg), &data, &["ingest", "--once", "--json"]));
+    let r2 = source(&pass2, "glas-doline");
+    assert_eq!(r2["new"], 0, "{pass2:#}");
+    assert_eq!(r2["not_modified"], true, "{pass2:#}");
+    assert!(server.not_modified() >= 1);
+    assert_eq!(server.hits("/articles/language-cafe.html"), 1);
+    let rep2 = json(&mw(None, &data, &["report", "--format", "json"]));
+    let total2: u64 = rep2["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["documents"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total2, total_docs, "second pass changed the corpus");
+
+    // Third pass with conditional GET off on the server (as when a feed
+    // changes or a server ignores validators): the feed is parsed again,
+    // every item is already known, nothing new is added.
+    server.set_conditional(false);
+    let pass3 = json(&mw(Some(&cfg), &data, &["ingest", "--once", "--json"]));
+    let r3 = source(&pass3, "glas-doline");
+    assert_eq!(r3["not_modified"], false, "{pass3:#}");
+    assert_eq!(r3["new"], 0, "{pass3:#}");
+    assert_eq!(r3["unchanged"], 2, "{pass3:#}");
+    assert_eq!(server.hits("/articles/language-cafe.html"), 1);
+    let res = json(&mw(None, &data, &["search", "zanzibarian", "--json"]));
+    assert_eq!(res["total"], 1);
+}
+
+#[test]
+fn unreachable_source_is_reported_and_others_continue() {
+    let server = FixtureServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    // Port 9 on loopback: nothing listens there, the connection is refused.
+    let extra = r#"
+[[sources]]
+id = "dead-portal"
+kind = "feed"
+url = "http://127.0.0.1:9/rss"
+name = "Dead Portal"
+country = "BA"
+languages = ["bs"]
+
+[[sources]]
+id = "broken-xml"
+kind = "feed"
+url = "BASE/articles/language-cafe.html"
+name = "Not A Feed"
+country = "HR"
+languages = ["hr"]
+"#
+    .replace("BASE", &server.base);
+    let cfg = write_config(tmp.path(), &server.base, &extra);
+    let data = tmp.path().join("data");
+    let out = mw(Some(&cfg), &data, &["ingest", "--once", "--json"]);
+    let pass = json(&out);
+    let good = source(&pass, "glas-doline");
+    assert_eq!(good["new"], 2, "{pass:#}");
+    let dead = source(&pass, "dead-portal");
+    assert_eq!(dead["errors"], 1);
+    let msg = dead["messages"][0].as_str().unwrap();
+    assert!(
+        msg.contains("dead-portal") && msg.contains("127.0.0.1:9"),
+        "{msg}"
+    );
+    let broken = source(&pass, "broken-xml");
+    let msg = broken["messages"][0].as_str().unwrap();
+    assert!(msg.contains("broken-xml") && msg.contains("parse"), "{msg}");
+
+    // The errors are kept as the sources' health.
+    let list = json(&mw(Some(&cfg), &data, &["sources", "list", "--json"]));
+    let dead = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"]["id"] == "dead-portal")
+        .unwrap();
+    assert_eq!(dead["status"], "failing");
+    assert_eq!(dead["health"]["consecutive_failures"], 1);
+    assert!(dead["health"]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("127.0.0.1:9"));
+    let good = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"]["id"] == "glas-doline")
+        .unwrap();
+    assert_eq!(good["status"], "ok");
+    assert_eq!(good["health"]["items_total"], 2);
+
+    // The table form names the failing source and its error too.
+    let table = ok(&mw(
+        Some(&cfg),
+        &data,
+        &["ingest", "--once", "--source", "dead-portal"],
+    ));
+    assert!(table.contains("dead-portal"), "{table}");
+    assert!(table.contains("errors:"), "{table}");
+}

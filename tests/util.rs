@@ -1,0 +1,185 @@
+//! Shared test helpers: a loopback fixture server and a runner for the binary.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::Router;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A loopback HTTP server serving `tests/fixtures/site`, with `{base}`
+/// replaced by its own address, ETags and 304s, and request counting.
+/// It runs on its own thread and runtime so tests can stay synchronous.
+pub struct FixtureServer {
+    pub base: String,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+    not_modified: Arc<AtomicUsize>,
+    conditional: Arc<AtomicBool>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl FixtureServer {
+    pub fn start() -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let not_modified = Arc::new(AtomicUsize::new(0));
+        let conditional = Arc::new(AtomicBool::new(true));
+        let (h, nm, cond) = (hits.clone(), not_modified.clone(), conditional.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr: SocketAddr = listener.local_addr().unwrap();
+                let base = format!("http://{addr}");
+                tx.send(base.clone()).unwrap();
+                let app = Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
+                    let (base, h, nm) = (base.clone(), h.clone(), nm.clone());
+                    let cond = cond.load(Ordering::SeqCst);
+                    async move { serve(&base, &uri, &headers, &h, &nm, cond) }
+                });
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let base = rx.recv().unwrap();
+        Self {
+            base,
+            hits,
+            not_modified,
+            conditional,
+            _shutdown: stop_tx,
+        }
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+
+    /// Turns ETag/304 handling on or off.
+    pub fn set_conditional(&self, on: bool) {
+        self.conditional.store(on, Ordering::SeqCst);
+    }
+
+    pub fn not_modified(&self) -> usize {
+        self.not_modified.load(Ordering::SeqCst)
+    }
+}
+
+fn serve(
+    base: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    hits: &Mutex<HashMap<String, usize>>,
+    nm: &AtomicUsize,
+    conditional: bool,
+) -> Response {
+    let path = uri.path().to_string();
+    *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
+    let file = fixtures().join("site").join(path.trim_start_matches('/'));
+    let Ok(bytes) = std::fs::read(&file) else {
+        return Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Body::from("not found"))
+            .unwrap();
+    };
+    let body = String::from_utf8(bytes).unwrap().replace("{base}", base);
+    let etag = format!(
+        "\"{:x}\"",
+        body.len() * 31 + body.bytes().map(|b| b as usize).sum::<usize>()
+    );
+    if conditional
+        && headers
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        nm.fetch_add(1, Ordering::SeqCst);
+        return Response::builder()
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .unwrap();
+    }
+    let ct = if path.ends_with(".xml") {
+        "application/rss+xml"
+    } else {
+        "text/html; charset=utf-8"
+    };
+    let mut r = Response::builder().header(header::CONTENT_TYPE, ct);
+    if conditional {
+        r = r.header(header::ETAG, etag);
+    }
+    r.body(Body::from(body)).unwrap()
+}
+
+/// Runs the binary with `--config` and `--data-dir` set.
+pub fn mw(config: Option<&Path>, data: &Path, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mediawatch"));
+    if let Some(cfg) = config {
+        c.arg("--config").arg(cfg);
+    }
+    c.arg("--data-dir").arg(data).args(args);
+    c.env_remove("RUST_LOG");
+    c.output().expect("run mediawatch")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success, showing both streams otherwise.
+pub fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "mediawatch failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+    stdout(o)
+}
+
+pub fn json(o: &Output) -> serde_json::Value {
+    let out = ok(o);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+}
+
+/// Writes a config with the glas-doline source at `base` plus `extra` TOML.
+pub fn write_config(dir: &Path, base: &str, extra: &str) -> PathBuf {
+    let text = format!(
+        r#"version = 1
+[fetch]
+allow_private_addresses = true
+per_host_interval = "1ms"
+[[sources]]
+id = "glas-doline"
+kind = "feed"
+url = "{base}/feed.xml"
+name = "Glas Doline"
+country = "RS"
+languages = ["sr", "en"]
+{extra}"#
+    );
+    let p = dir.join("mediawatch.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
