@@ -140,6 +140,15 @@ pub struct SchedulerConfig {
     /// Longest backoff after repeated failures.
     #[serde(with = "humantime_serde")]
     pub max_backoff: Duration,
+    /// Adapt each source's interval (when it sets none) to how often it
+    /// publishes, observed from its items' dates.
+    pub adaptive: bool,
+    /// Shortest adaptive interval.
+    #[serde(with = "humantime_serde")]
+    pub min_interval: Duration,
+    /// Longest adaptive interval.
+    #[serde(with = "humantime_serde")]
+    pub max_interval: Duration,
     /// A source failing for longer than this is flagged unhealthy.
     #[serde(with = "humantime_serde")]
     pub unhealthy_after: Duration,
@@ -155,6 +164,9 @@ impl Default for SchedulerConfig {
         Self {
             default_interval: Duration::from_secs(30 * 60),
             max_backoff: Duration::from_secs(6 * 3600),
+            adaptive: true,
+            min_interval: Duration::from_secs(5 * 60),
+            max_interval: Duration::from_secs(6 * 3600),
             unhealthy_after: Duration::from_secs(2 * 24 * 3600),
             concurrent_sources: 8,
             max_articles_per_pass: 50,
@@ -385,6 +397,13 @@ impl Config {
             if value == 0 {
                 errors.push(format!("{key}: must be at least 1"));
             }
+        }
+        if self.scheduler.min_interval > self.scheduler.max_interval {
+            errors.push(format!(
+                "scheduler.min_interval: {} is longer than scheduler.max_interval ({})",
+                humantime_serde::re::humantime::format_duration(self.scheduler.min_interval),
+                humantime_serde::re::humantime::format_duration(self.scheduler.max_interval)
+            ));
         }
         if self.index.writer_heap_bytes < 15_000_000 {
             // tantivy refuses writer budgets below ~15 MB.

@@ -78,6 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::from_str(&std::fs::read_to_string(dir.join("metadata.json"))?)?;
     let files = meta["files"].as_object().ok_or("metadata.json: no files")?;
     let mut pages = Vec::new();
+    let mut gmetas = Vec::new();
     for (id, info) in files {
         if let Some(d) = &dump {
             if d != id {
@@ -96,6 +97,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or("")
             .to_string();
         let url = gt["url"].as_str().map(str::to_string);
+        gmetas.push((
+            gt["ground_truth"]["title"].as_str().map(str::to_string),
+            gt["ground_truth"]["author"].as_str().map(str::to_string),
+            gt["ground_truth"]["publish_date"]
+                .as_str()
+                .map(str::to_string),
+        ));
         pages.push((
             id.clone(),
             ty,
@@ -167,6 +175,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             pages.len() as f64 / cpu
         );
     }
+    // Metadata agreement where the ground truth has a value.
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let (mut tn, mut tok, mut an, mut aok, mut dn, mut dok) = (0, 0, 0, 0, 0, 0);
+    for ((gt_title, gt_author, gt_date), art) in gmetas.iter().zip(&results) {
+        let Ok(a) = art else { continue };
+        if let Some(t) = gt_title.as_deref().filter(|t| !t.is_empty()) {
+            tn += 1;
+            if a.title.as_deref().is_some_and(|x| norm(x) == norm(t)) {
+                tok += 1;
+            }
+        }
+        if let Some(t) = gt_author.as_deref().filter(|t| !t.is_empty()) {
+            an += 1;
+            if a.byline.as_deref().is_some_and(|x| {
+                let (x, t) = (norm(x), norm(t));
+                !x.is_empty() && (x.contains(&t) || t.contains(&x))
+            }) {
+                aok += 1;
+            }
+        }
+        if let Some(t) = gt_date.as_deref().and_then(|t| t.get(..10)) {
+            dn += 1;
+            if a.published
+                .is_some_and(|d| d.format("%Y-%m-%d").to_string() == t)
+            {
+                dok += 1;
+            }
+        }
+    }
+    println!("metadata: title exact {tok}/{tn}, author match {aok}/{an}, date same day {dok}/{dn}");
     if worst {
         per_page.sort_by(|a, b| a.0.total_cmp(&b.0));
         for (f, p, r, id, ty) in per_page.iter().take(usize::MAX) {

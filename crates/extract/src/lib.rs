@@ -87,6 +87,8 @@ pub struct Article {
     /// Absolute canonical URL.
     pub canonical_url: Option<String>,
     /// Reader comments, if the page has a recognisable comment section. Never part of `text`.
+    /// On discussion pages (forum threads, Q&A) the posts are the content: they are in `text`
+    /// and `comments` is empty.
     pub comments: Vec<Comment>,
 }
 
@@ -243,12 +245,17 @@ pub fn extract(
         }
     }
 
-    let text = match &sel.body {
-        Some(body_sel) => {
-            let roots: Vec<usize> = doc
-                .select(body_sel)
-                .filter_map(|e| dom.ids.get(&e.id()).map(|&i| i as usize))
-                .collect();
+    let body_roots: Option<Vec<usize>> = sel.body.as_ref().map(|body_sel| {
+        doc.select(body_sel)
+            .filter_map(|e| dom.ids.get(&e.id()).map(|&i| i as usize))
+            .collect()
+    });
+    // A body override that matches nothing (the site changed its templates) falls back to the
+    // heuristics rather than yielding an empty article.
+    let body_override = body_roots.filter(|r| !r.is_empty());
+    let overridden = body_override.is_some();
+    let text = match body_override {
+        Some(roots) => {
             // Nested matches would repeat text; keep outermost ones.
             let mut paras = Vec::new();
             let mut last_end = 0usize;
@@ -267,7 +274,7 @@ pub fn extract(
     drop_title_paragraph(&mut paras, meta.title.as_deref());
     let mut text = paras.join("\n\n");
 
-    if sel.body.is_none() {
+    if !overridden {
         if let Some(body) = meta.article_body.take() {
             // Structured data sometimes has the full text when markup is a teaser or JS shell.
             let body_words = body.split_whitespace().count();
@@ -642,6 +649,40 @@ mod content {
 
     use super::dom::{self, Dom};
 
+    /// Share of the winner's good text a declared content container must hold to replace it.
+    const SEMANTIC_SHARE: f32 = 0.93;
+
+    /// `<article>`, `itemprop=articleBody`, or the usual CMS body classes.
+    fn is_content_container(node: &dom::DNode<'_>) -> bool {
+        if node.name == "article" {
+            return true;
+        }
+        if node
+            .el
+            .is_some_and(|e| e.attr("itemprop") == Some("articleBody"))
+        {
+            return true;
+        }
+        const CLASSES: &[&str] = &[
+            "entry-content",
+            "post-content",
+            "article-body",
+            "article-content",
+            "articlebody",
+            "article__body",
+            "article__content",
+            "story-body",
+            "post-body",
+            "postbody",
+            "blog-post-content",
+            "single-content",
+            "content-body",
+            "rich-text",
+            "richtext",
+        ];
+        CLASSES.iter().any(|c| node.cls.contains(c))
+    }
+
     /// Weight of noise text against good text when choosing the container.
     const NOISE_WEIGHT: f32 = 0.5;
 
@@ -669,6 +710,32 @@ mod content {
         if stats.good[best] <= 0.0 {
             // No paragraph-like text anywhere: fall back to everything that was not removed.
             best = body;
+        } else {
+            // A declared content container inside the winner that holds nearly all of its
+            // good text is a tighter, more precise root (drops teaser lists, testimonials).
+            let end = dom.nodes[best].end as usize;
+            let mut tight = None;
+            let mut tight_good = 0.0f32;
+            let mut j = best + 1;
+            while j < end {
+                if removed[j] {
+                    j = dom.nodes[j].end as usize;
+                    continue;
+                }
+                let node = &dom.nodes[j];
+                if node.el.is_some()
+                    && stats.good[j] >= SEMANTIC_SHARE * stats.good[best]
+                    && stats.good[j] > tight_good
+                    && is_content_container(node)
+                {
+                    tight = Some(j);
+                    tight_good = stats.good[j];
+                }
+                j += 1;
+            }
+            if let Some(t) = tight {
+                best = t;
+            }
         }
         dom::render(dom, best, &|j| removed[j], Some(&stats))
     }

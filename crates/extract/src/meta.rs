@@ -22,6 +22,8 @@ pub(crate) struct Meta {
     /// The page declares itself a discussion (JSON-LD `DiscussionForumPosting`/`QAPage`, or a
     /// forum engine in `<meta name="generator">`): replies are then content, not comments.
     pub discussion: bool,
+    /// Organisation named as author in JSON-LD: the byline only if nothing names a person.
+    pub org_author: Option<String>,
 }
 
 const ARTICLE_TYPES: &[&str] = &[
@@ -52,6 +54,60 @@ fn type_matches(v: &Value) -> bool {
     }
 }
 
+/// Decodes HTML character references left in JSON-LD strings (markup text is decoded by the
+/// parser already, but structured data is raw script text and some CMSs escape it).
+pub(crate) fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('&') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        let semi = after.find(';').filter(|&i| i <= 10);
+        let decoded = semi.and_then(|i| {
+            let name = &after[..i];
+            let ch = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                "rsquo" => Some('\u{2019}'),
+                "lsquo" => Some('\u{2018}'),
+                "rdquo" => Some('\u{201D}'),
+                "ldquo" => Some('\u{201C}'),
+                "ndash" => Some('\u{2013}'),
+                "mdash" => Some('\u{2014}'),
+                "hellip" => Some('\u{2026}'),
+                _ => {
+                    let num = name.strip_prefix('#')?;
+                    let code = match num.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                        None => num.parse().ok()?,
+                    };
+                    char::from_u32(code)
+                }
+            }?;
+            Some((ch, i))
+        });
+        match decoded {
+            Some((ch, i)) => {
+                out.push(ch);
+                rest = &after[i + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn clean(s: &str) -> Option<String> {
     let t = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if t.is_empty() {
@@ -65,12 +121,23 @@ fn clean(s: &str) -> Option<String> {
 fn author_names(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) if !s.starts_with("http") => {
-            if let Some(c) = clean(s) {
+            if let Some(c) = clean(&decode_entities(s)) {
                 out.push(c);
             }
         }
         Value::Object(o) => {
-            if let Some(n) = o.get("name").and_then(Value::as_str).and_then(clean) {
+            let org = o.get("@type").and_then(Value::as_str).is_some_and(|t| {
+                matches!(t, "Organization" | "NewsMediaOrganization" | "Corporation")
+            });
+            if org {
+                // An organisation as author is not a byline; markup may name the person.
+                return;
+            }
+            if let Some(n) = o
+                .get("name")
+                .and_then(Value::as_str)
+                .and_then(|x| clean(&decode_entities(x)))
+            {
                 out.push(n);
             }
         }
@@ -152,7 +219,11 @@ fn from_json_ld(bodies: &[&str], meta: &mut Meta) {
 }
 
 fn apply_article_object(v: &Value, meta: &mut Meta) {
-    let s = |k: &str| v.get(k).and_then(Value::as_str).and_then(clean);
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .and_then(|x| clean(&decode_entities(x)))
+    };
     if meta.title.is_none() {
         meta.title = s("headline").or_else(|| s("name"));
     }
@@ -169,6 +240,12 @@ fn apply_article_object(v: &Value, meta: &mut Meta) {
         names.dedup();
         if !names.is_empty() {
             meta.byline = Some(names.join(", "));
+        } else if let Some(a) = v.get("author") {
+            let org = |o: &Value| o.get("name").and_then(Value::as_str).and_then(clean);
+            meta.org_author = match a {
+                Value::Array(xs) => xs.iter().find_map(org),
+                other => org(other),
+            };
         }
     }
     if meta.lead_image.is_none() {
@@ -223,6 +300,49 @@ fn strip_site_suffix(t: &str) -> String {
     t.to_string()
 }
 
+const TITLE_SEPARATORS: [&str; 8] = [" | ", " – ", " — ", " - ", " :: ", " « ", " » ", " • "];
+
+/// Picks the headline: structured data, OpenGraph, the first `<h1>`, then `<title>`. Titles
+/// carry the site name as a suffix ("Headline | Site"); the h1 or the site name removes it.
+fn choose_title(
+    json_ld: Option<String>,
+    og: Option<String>,
+    h1: Option<String>,
+    title_tag: Option<String>,
+    site_name: Option<&str>,
+) -> Option<String> {
+    let norm = |s: &str| s.to_lowercase();
+    let candidate = json_ld.or(og);
+    if let (Some(c), Some(h)) = (&candidate, &h1) {
+        let (cn, hn) = (norm(c), norm(h));
+        if cn != hn && cn.starts_with(&hn) && hn.split_whitespace().count() >= 2 {
+            return Some(h.clone());
+        }
+    }
+    let from_tag = candidate.is_none() && h1.is_none();
+    let mut t = candidate.or(h1).or(title_tag)?;
+    if let Some(site) = site_name.map(str::trim).filter(|s| !s.is_empty()) {
+        for sep in TITLE_SEPARATORS {
+            let suffix = format!("{sep}{site}");
+            if t.len() > suffix.len() && norm(&t).ends_with(&norm(&suffix)) {
+                t.truncate(t.len() - suffix.len());
+                return Some(t.trim().to_string());
+            }
+        }
+    }
+    if from_tag {
+        return Some(strip_site_suffix(&t));
+    }
+    // A short tail after " | " is a section or site name, never part of a headline.
+    if let Some(pos) = t.rfind(" | ") {
+        let (head, tail) = (&t[..pos], &t[pos + 3..]);
+        if tail.split_whitespace().count() <= 3 && head.split_whitespace().count() >= 3 {
+            return Some(head.trim().to_string());
+        }
+    }
+    Some(t)
+}
+
 /// Gathers metadata from JSON-LD bodies and from the flat tree (meta/link/time/h1...).
 pub(crate) fn gather(dom: &Dom<'_>, json_ld: &[&str]) -> Meta {
     let mut meta = Meta::default();
@@ -239,6 +359,8 @@ pub(crate) fn gather(dom: &Dom<'_>, json_ld: &[&str]) -> Meta {
     let mut title_tag = None;
     let mut canonical = None;
     let mut first_h1 = None;
+    let mut class_author: Option<String> = None;
+    let mut site_name: Option<String> = None;
     let mut time_el = None;
     let mut itemprop_author = None;
     let mut rel_author = None;
@@ -297,6 +419,9 @@ pub(crate) fn gather(dom: &Dom<'_>, json_ld: &[&str]) -> Meta {
                         {
                             meta.discussion = true;
                         }
+                    }
+                    "og:site_name" | "application-name" => {
+                        site_name.get_or_insert_with(|| content.to_string());
                     }
                     "og:url" => {
                         og_url.get_or_insert_with(|| content.to_string());
@@ -382,6 +507,21 @@ pub(crate) fn gather(dom: &Dom<'_>, json_ld: &[&str]) -> Meta {
             };
             itemprop_author = clean(&text);
         }
+        if class_author.is_none()
+            && node.name != "meta"
+            && (node.cls.contains("byline")
+                || node.cls.contains("author-name")
+                || node
+                    .cls
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .any(|t| t == "author"))
+        {
+            let t = clean(&subtree_text(dom, i)).unwrap_or_default();
+            let words = t.split_whitespace().count();
+            if (1..=8).contains(&words) && t.chars().count() <= 80 {
+                class_author = Some(t);
+            }
+        }
         if meta_date.is_none()
             && el.attr("itemprop") == Some("datePublished")
             && node.name != "meta"
@@ -394,17 +534,20 @@ pub(crate) fn gather(dom: &Dom<'_>, json_ld: &[&str]) -> Meta {
         }
     }
 
-    if meta.title.is_none() {
-        meta.title = og_title
-            .and_then(|t| clean(&t))
-            .or(first_h1)
-            .or_else(|| title_tag.map(|t| strip_site_suffix(&t)));
-    }
+    meta.title = choose_title(
+        meta.title.take(),
+        og_title.and_then(|t| clean(&decode_entities(&t))),
+        first_h1,
+        title_tag,
+        site_name.as_deref(),
+    );
     if meta.byline.is_none() {
         meta.byline = meta_author
             .and_then(|a| clean(&a))
             .or(itemprop_author)
-            .or(rel_author);
+            .or(rel_author)
+            .or(class_author)
+            .or(meta.org_author.take());
     }
     meta.byline = meta.byline.map(|b| {
         let b = b
@@ -477,6 +620,68 @@ mod tests {
         assert_eq!(normalise_lang("de-DE, en").as_deref(), Some("de-DE"));
         assert_eq!(normalise_lang("").as_deref(), None);
         assert_eq!(normalise_lang("x").as_deref(), None);
+    }
+
+    #[test]
+    fn entities_in_structured_data() {
+        assert_eq!(
+            decode_entities("A &amp; B &#8217;s &#x201C;x&#x201D; &bogus; &"),
+            "A & B ’s “x” &bogus; &"
+        );
+    }
+
+    #[test]
+    fn title_choice() {
+        let t = |j: Option<&str>,
+                 o: Option<&str>,
+                 h: Option<&str>,
+                 tt: Option<&str>,
+                 s: Option<&str>| {
+            choose_title(
+                j.map(Into::into),
+                o.map(Into::into),
+                h.map(Into::into),
+                tt.map(Into::into),
+                s,
+            )
+        };
+        assert_eq!(
+            t(
+                None,
+                Some("Big story here - Daily Planet"),
+                Some("Big story here"),
+                None,
+                None
+            )
+            .as_deref(),
+            Some("Big story here")
+        );
+        assert_eq!(
+            t(
+                None,
+                Some("Big story here • Cory"),
+                None,
+                None,
+                Some("Cory")
+            )
+            .as_deref(),
+            Some("Big story here")
+        );
+        assert_eq!(
+            t(
+                Some("How meditation rewires brains | Opinion"),
+                None,
+                None,
+                None,
+                None
+            )
+            .as_deref(),
+            Some("How meditation rewires brains")
+        );
+        assert_eq!(
+            t(None, None, None, Some("Headline of the day | Site"), None).as_deref(),
+            Some("Headline of the day")
+        );
     }
 
     #[test]

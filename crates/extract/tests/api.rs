@@ -201,6 +201,21 @@ fn selector_overrides_take_precedence() {
 }
 
 #[test]
+fn body_override_matching_nothing_falls_back_to_heuristics() {
+    let html = "<html><body><nav><a href='/'>Home</a></nav><div class='story'><p>The article paragraph is long enough to be recognised by the content scorer as text.</p></div></body></html>";
+    let opts = ExtractOptions {
+        selectors: SelectorOverrides {
+            body: Some(".old-template-body".into()),
+            ..SelectorOverrides::default()
+        },
+        ..ExtractOptions::default()
+    };
+    let a = extract(html, None, &opts).expect("extract");
+    assert!(a.text.starts_with("The article paragraph"), "{}", a.text);
+    assert!(!a.text.contains("Home"));
+}
+
+#[test]
 fn invalid_selector_names_key_and_selector() {
     let s = SelectorOverrides {
         body: Some("div.ok".into()),

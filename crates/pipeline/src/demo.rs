@@ -151,8 +151,8 @@ pub const DEMO_QUERIES: &[&str] = &[
     "migranti",
     "мигранти",
     "invasion",
-    "menekültek",
-    "refugjatët",
+    "menekült",
+    "refugjatë",
     "\"language classes\"",
 ];
 

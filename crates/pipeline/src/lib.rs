@@ -10,6 +10,7 @@
 //! or growing a queue without bound.
 
 pub mod demo;
+mod polling;
 mod schedule;
 mod sink;
 mod source;

@@ -135,27 +135,17 @@ pub(crate) async fn poll_and_record(rt: &SourceRuntime, cx: &PollContext) -> Sou
         .crawl_state(&id)
         .map(|c| c.consecutive_failures)
         .unwrap_or(0);
-    let interval = rt.cfg.interval.unwrap_or(cx.scheduler.default_interval);
     let (result, next) = match outcome {
-        Ok((result, max_age)) => {
-            // A server asking for less frequent polls (Cache-Control) is
-            // obeyed up to 4x the configured interval.
-            let base = match max_age {
-                Some(m) if m > interval => m.min(interval * 4),
-                _ => interval,
-            };
+        Ok((result, timing)) => {
+            let base = crate::polling::after_success(rt.cfg.interval, &cx.scheduler, &timing, at);
             (result, crate::jitter(base))
         }
         Err(f) => {
             tracing::warn!(source = %id, kind = %f.kind, "{}", f.message);
             report.errors += 1;
             report.messages.insert(0, f.message.clone());
-            // Exponential backoff from one minute, capped, never shorter than
-            // what the server asked for.
-            let exp = Duration::from_secs(60)
-                .saturating_mul(1u32 << prior_failures.min(16))
-                .min(cx.scheduler.max_backoff);
-            let wait = f.retry_after.map_or(exp, |r| r.max(exp));
+            let wait =
+                crate::polling::after_failure(prior_failures + 1, f.retry_after, &cx.scheduler);
             (
                 PollResult::Failure {
                     kind: f.kind,
@@ -186,7 +176,7 @@ async fn poll(
     rt: &SourceRuntime,
     cx: &PollContext,
     report: &mut SourcePassReport,
-) -> Result<(PollResult, Option<Duration>), PollFailure> {
+) -> Result<(PollResult, crate::polling::PollTiming), PollFailure> {
     let id = &rt.cfg.id;
     let crawl = cx.state.crawl_state(id).map_err(|e| PollFailure {
         kind: "state".into(),
@@ -218,7 +208,15 @@ async fn poll(
     if resp.not_modified {
         // 304: nothing to parse, everything unchanged.
         report.not_modified = true;
-        return Ok((PollResult::NotModified, resp.max_age));
+        return Ok((
+            PollResult::NotModified,
+            crate::polling::PollTiming {
+                max_age: resp.max_age,
+                // Unchanged feed: keep the rhythm last observed by not
+                // speeding up; the default or configured interval applies.
+                item_times: Vec::new(),
+            },
+        ));
     }
     let base = resp.url.to_string();
     let items: Vec<Item> = match rt.poller {
@@ -235,6 +233,7 @@ async fn poll(
         Poller::Sitemap => sitemap_items(rt, cx, &resp, report).await?,
     };
     report.fetched = items.len() as u64;
+    let item_times: Vec<DateTime<Utc>> = items.iter().filter_map(|i| i.published).collect();
 
     // Newest first, so a backlog is worked from the top.
     let mut fresh = Vec::new();
@@ -251,7 +250,7 @@ async fn poll(
             }
         }
     }
-    fresh.sort_by(|a, b| b.published.cmp(&a.published));
+    fresh.sort_by_key(|it| std::cmp::Reverse(it.published));
     let limit = cx.scheduler.max_articles_per_pass;
     if fresh.len() > limit {
         tracing::info!(source = %id, backlog = fresh.len() - limit, "deferring items to the next pass");
@@ -301,7 +300,10 @@ async fn poll(
             items: report.fetched,
             new_items: report.new,
         },
-        resp.max_age,
+        crate::polling::PollTiming {
+            max_age: resp.max_age,
+            item_times,
+        },
     ))
 }
 
@@ -458,7 +460,10 @@ async fn item_documents(
                                 title: format!("Comment on: {}", doc.title),
                                 text: c.text,
                                 author: c.author,
-                                published: c.published,
+                                // Undated comments take the article's date, so
+                                // trends put them in the story's period rather
+                                // than the day they were fetched.
+                                published: c.published.or(doc.published),
                                 fetched,
                                 lang: None,
                                 kind: DocKind::Comment,
