@@ -177,3 +177,83 @@ languages = ["hr"]
     assert!(table.contains("dead-portal"), "{table}");
     assert!(table.contains("errors:"), "{table}");
 }
+
+#[test]
+fn failing_source_is_recorded_backs_off_and_recovers() {
+    let server = FixtureServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    // A second source on the same server, under another path, stays healthy.
+    let extra = r#"
+[[sources]]
+id = "flaky"
+kind = "feed"
+url = "BASE/flaky/feed.xml"
+name = "Flaky"
+country = "BA"
+languages = ["bs"]
+fetch_articles = false
+"#
+    .replace("BASE", &server.base);
+    let cfg = write_config(tmp.path(), &server.base, &extra);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    // No retries inside a pass, so each pass sees the failure once.
+    std::fs::write(
+        &cfg,
+        text.replacen("[fetch]\n", "[fetch]\nmax_retries = 0\n", 1),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+
+    // 1. The server fails with 503 and asks for an hour's pause.
+    server.set_failure("/flaky/feed.xml", Some((503, Some(3600))));
+    let before = chrono::Utc::now();
+    let pass = json(&mw(Some(&cfg), &data, &["ingest", "--once", "--json"]));
+    let flaky = source(&pass, "flaky");
+    assert_eq!(flaky["errors"], 1, "{pass:#}");
+    let msg = flaky["messages"][0].as_str().unwrap();
+    assert!(msg.contains("flaky") && msg.contains("503"), "{msg}");
+    // The pause was honoured (next due >= Retry-After, jitter is ±10 %).
+    let due: chrono::DateTime<chrono::Utc> = flaky["next_due"].as_str().unwrap().parse().unwrap();
+    assert!(
+        due >= before + chrono::Duration::seconds(3200),
+        "next due {due}"
+    );
+    // The other source on the same host is unaffected.
+    assert_eq!(source(&pass, "glas-doline")["new"], 2);
+
+    // 2. Still failing: the streak grows, the source is flagged, not dropped.
+    server.set_failure("/flaky/feed.xml", Some((500, None)));
+    json(&mw(Some(&cfg), &data, &["ingest", "--once", "--json"]));
+    let list = json(&mw(Some(&cfg), &data, &["sources", "list", "--json"]));
+    let h = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"]["id"] == "flaky")
+        .unwrap();
+    assert_eq!(h["status"], "failing");
+    assert_eq!(h["health"]["consecutive_failures"], 2);
+    assert_eq!(h["health"]["last_error_kind"], "http_500");
+
+    // 3. The server recovers: the next pass stores its items and the health
+    //    is back to ok; nothing of the healthy source is duplicated.
+    server.set_failure("/flaky/feed.xml", None);
+    let pass = json(&mw(Some(&cfg), &data, &["ingest", "--once", "--json"]));
+    assert_eq!(source(&pass, "flaky")["new"], 2, "{pass:#}");
+    assert_eq!(source(&pass, "glas-doline")["new"], 0, "{pass:#}");
+    let list = json(&mw(Some(&cfg), &data, &["sources", "list", "--json"]));
+    let h = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"]["id"] == "flaky")
+        .unwrap();
+    assert_eq!(h["status"], "ok", "{h:#}");
+    assert_eq!(h["health"]["consecutive_failures"], 0);
+    let res = json(&mw(
+        None,
+        &data,
+        &["search", "Subotica", "--source", "flaky", "--json"],
+    ));
+    assert!(res["total"].as_u64().unwrap() >= 1, "{res:#}");
+}

@@ -12,6 +12,9 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Router;
 
+/// Paths answered with an error status (and optional Retry-After seconds).
+type Failures = Arc<Mutex<HashMap<String, (u16, Option<u64>)>>>;
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -24,6 +27,7 @@ pub struct FixtureServer {
     hits: Arc<Mutex<HashMap<String, usize>>>,
     not_modified: Arc<AtomicUsize>,
     conditional: Arc<AtomicBool>,
+    failures: Failures,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -34,7 +38,13 @@ impl FixtureServer {
         let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
         let not_modified = Arc::new(AtomicUsize::new(0));
         let conditional = Arc::new(AtomicBool::new(true));
-        let (h, nm, cond) = (hits.clone(), not_modified.clone(), conditional.clone());
+        let failures: Failures = Arc::default();
+        let (h, nm, cond, fail) = (
+            hits.clone(),
+            not_modified.clone(),
+            conditional.clone(),
+            failures.clone(),
+        );
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -48,7 +58,18 @@ impl FixtureServer {
                 let app = Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
                     let (base, h, nm) = (base.clone(), h.clone(), nm.clone());
                     let cond = cond.load(Ordering::SeqCst);
-                    async move { serve(&base, &uri, &headers, &h, &nm, cond) }
+                    let failing = fail.lock().unwrap().get(uri.path()).copied();
+                    async move {
+                        if let Some((status, retry_after)) = failing {
+                            *h.lock().unwrap().entry(uri.path().to_string()).or_default() += 1;
+                            let mut r = Response::builder().status(status);
+                            if let Some(s) = retry_after {
+                                r = r.header(header::RETRY_AFTER, s.to_string());
+                            }
+                            return r.body(Body::from("failing on purpose")).unwrap();
+                        }
+                        serve(&base, &uri, &headers, &h, &nm, cond)
+                    }
                 });
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
@@ -64,12 +85,22 @@ impl FixtureServer {
             hits,
             not_modified,
             conditional,
+            failures,
             _shutdown: stop_tx,
         }
     }
 
     pub fn hits(&self, path: &str) -> usize {
         self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+
+    /// Makes `path` answer `status` (with Retry-After seconds), or heals it.
+    pub fn set_failure(&self, path: &str, failure: Option<(u16, Option<u64>)>) {
+        let mut f = self.failures.lock().unwrap();
+        match failure {
+            Some(v) => f.insert(path.to_string(), v),
+            None => f.remove(path),
+        };
     }
 
     /// Turns ETag/304 handling on or off.
