@@ -132,3 +132,70 @@ fn run_serves_api_and_shuts_down_cleanly() {
     let res = json(&mw(None, &data, &["search", "zanzibarian", "--json"]));
     assert_eq!(res["total"], 1);
 }
+
+#[test]
+fn run_without_network_reports_errors_and_still_serves() {
+    let tmp = tempfile::tempdir().unwrap();
+    // `.invalid` never resolves (RFC 2606): the offline case, without relying
+    // on what the CI machine's resolver does with real names.
+    let cfg = tmp.path().join("offline.toml");
+    std::fs::write(
+        &cfg,
+        r#"version = 1
+[fetch]
+max_retries = 0
+[[sources]]
+id = "offline-portal"
+kind = "feed"
+url = "https://news.example.invalid/rss"
+name = "Offline Portal"
+country = "MK"
+languages = ["mk"]
+"#,
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mediawatch"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["run", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut failing = false;
+    while Instant::now() < deadline {
+        if let Some((200, body)) = get(port, "/api/sources") {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let s = &v["sources"][0];
+            if s["status"] == "failing" {
+                let err = s["health"]["last_error"].as_str().unwrap();
+                assert!(err.contains("news.example.invalid"), "{err}");
+                failing = true;
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, _) = get(port, "/api/health").unwrap_or((0, String::new()));
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let exit = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        failing,
+        "the source never reported its network error; stderr:\n{err}"
+    );
+    assert_eq!(status, 200);
+    assert!(exit.success(), "{err}");
+}

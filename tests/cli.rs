@@ -211,3 +211,49 @@ fn extract_and_parse_feed_contracts() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("bad.xml"), "{}", stderr(&out));
 }
+
+#[test]
+fn demo_runs_the_whole_pipeline_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ok(&mw(None, tmp.path(), &["demo", "--no-serve"]));
+    // Every bundled article is ingested: 6 outlets, 30 articles, no errors.
+    let total = out
+        .lines()
+        .find(|l| l.starts_with("total"))
+        .unwrap_or_else(|| panic!("no totals line:\n{out}"));
+    let nums: Vec<u64> = total
+        .split_whitespace()
+        .skip(1)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(nums, [30, 30, 0, 0], "{out}");
+    assert!(out.contains("## Report"), "{out}");
+    // Cross-script search works on the demo corpus: the Latin and the
+    // Cyrillic spelling find the same documents.
+    let count = |q: &str| {
+        out.lines()
+            .find(|l| l.contains(&format!("search '{q}'")))
+            .and_then(|l| l.split("-> ").nth(1))
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no result line for {q}:\n{out}"))
+    };
+    assert!(count("migranti") > 0);
+    assert_eq!(count("migranti"), count("мигранти"));
+    // The demo's data dir is searchable afterwards with the normal commands.
+    let res = json(&mw(
+        None,
+        &tmp.path().join("demo"),
+        &["search", "invasion", "--json"],
+    ));
+    assert!(res["total"].as_u64().unwrap() >= 1, "{res:#}");
+    // The hostile demo page's payloads come back as inert text in JSON.
+    let res = json(&mw(
+        None,
+        &tmp.path().join("demo"),
+        &["search", "alert", "--json"],
+    ));
+    for h in res["hits"].as_array().unwrap() {
+        assert!(!h["snippet"].as_str().unwrap().contains("<script"), "{h:#}");
+    }
+}
