@@ -86,6 +86,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Evaluate the classifier on gold-labelled JSONL (accuracy, macro-F1,
+    /// per language and target, confusion matrix).
+    Eval {
+        /// JSONL with `text`, `lang`?, and gold labels (`hate`/`label`,
+        /// `relevant`, `collective`, `threat`, `victim`, `recognition`, `solutions`).
+        #[arg(long)]
+        input: PathBuf,
+        /// Only lines whose `split` field has this value (e.g. `eval`).
+        #[arg(long)]
+        split: Option<String>,
+        /// Only lines in this language.
+        #[arg(long)]
+        lang: Option<String>,
+        /// At most this many examples (after filtering), for quick runs.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Extract the article from an HTML file.
     Extract {
         /// The HTML file.
@@ -168,6 +188,9 @@ struct SearchArgs {
     /// Newest first instead of best match first.
     #[arg(long)]
     by_date: bool,
+    /// One hit per near-duplicate cluster (syndicated copies collapsed).
+    #[arg(long)]
+    collapse: bool,
     /// JSON output.
     #[arg(long)]
     json: bool,
@@ -199,6 +222,9 @@ struct ReportArgs {
     /// Only this language.
     #[arg(long)]
     lang: Option<String>,
+    /// Count each near-duplicate cluster (one syndicated story) once.
+    #[arg(long)]
+    dedup: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Md)]
     format: Format,
@@ -258,6 +284,13 @@ fn real_main(cli: Cli) -> Result<()> {
             lang,
             json,
         } => classify(text, input, lang, json),
+        Command::Eval {
+            input,
+            split,
+            lang,
+            limit,
+            json,
+        } => eval(&input, split.as_deref(), lang.as_deref(), limit, json),
         Command::Extract {
             file,
             url,
@@ -453,6 +486,7 @@ fn search(data_dir: &Path, a: SearchArgs) -> Result<()> {
         limit: a.limit,
         offset: 0,
         sort_by_date: a.by_date,
+        collapse_clusters: a.collapse,
     };
     let res = index.search(&req)?;
     let mut out = std::io::stdout().lock();
@@ -515,6 +549,7 @@ fn report(data_dir: &Path, a: ReportArgs) -> Result<()> {
             by,
             from,
             to,
+            count_clusters_once: a.dedup,
         },
     );
     let text = match a.format {
@@ -623,6 +658,53 @@ fn classify(
                 }
             }
         }
+    }
+    Ok(())
+}
+
+fn eval(
+    input: &Path,
+    split: Option<&str>,
+    lang: Option<&str>,
+    limit: Option<usize>,
+    json: bool,
+) -> Result<()> {
+    use mediawatch_classify::eval;
+    let file =
+        std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+    let mut gold = Vec::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("{}:{}: cannot read", input.display(), n + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(want) = split {
+            let v: serde_json::Value = serde_json::from_str(&line)
+                .with_context(|| format!("{}:{}: not JSON", input.display(), n + 1))?;
+            if v.get("split").and_then(|s| s.as_str()) != Some(want) {
+                continue;
+            }
+        }
+        let ex = eval::parse_gold_line(&line, n + 1)
+            .map_err(|e| anyhow::anyhow!("{}:{}: {e}", input.display(), n + 1))?;
+        if lang.is_some_and(|l| ex.lang.as_deref() != Some(l)) {
+            continue;
+        }
+        gold.push(ex);
+        if limit.is_some_and(|l| gold.len() >= l) {
+            break;
+        }
+    }
+    if gold.is_empty() {
+        bail!("{}: no examples left after filtering", input.display());
+    }
+    let report = eval::evaluate(&LexiconClassifier::new(), &gold);
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(eval::render_text(&report).as_bytes())?;
     }
     Ok(())
 }
@@ -829,30 +911,10 @@ async fn sources(config: Config, data_dir: &Path, action: SourcesAction) -> Resu
             let mut tasks = tokio::task::JoinSet::new();
             for (i, s) in selected.iter().enumerate() {
                 let f = fetcher.clone();
-                let (url, kind) = (s.url.clone(), s.kind);
+                let sc = (*s).clone();
                 tasks.spawn(async move {
                     let t = std::time::Instant::now();
-                    let req = mediawatch_fetch::FetchRequest {
-                        url,
-                        ..Default::default()
-                    };
-                    let r = match f.fetch(&req).await {
-                        Err(e) => Err(e.to_string()),
-                        Ok(resp) => match kind {
-                            mediawatch_config::SourceKind::Feed => {
-                                mediawatch_ingest::parse_feed(&resp.body, Some(resp.url.as_str()))
-                                    .map(|f| f.entries.len())
-                                    .map_err(|e| format!("feed could not be parsed: {e}"))
-                            }
-                            mediawatch_config::SourceKind::Sitemap => {
-                                match mediawatch_ingest::parse_sitemap(&resp.body) {
-                                    Ok(mediawatch_ingest::Sitemap::UrlSet(u)) => Ok(u.len()),
-                                    Ok(mediawatch_ingest::Sitemap::Index(c)) => Ok(c.len()),
-                                    Err(e) => Err(format!("sitemap could not be parsed: {e}")),
-                                }
-                            }
-                        },
-                    };
+                    let r = mediawatch_pipeline::check_source(&f, &sc).await;
                     (i, r, t.elapsed().as_millis() as u64)
                 });
             }
@@ -930,6 +992,7 @@ async fn demo(data_dir: &Path, listen: SocketAddr, no_serve: bool) -> Result<()>
             by: GroupBy::Country,
             from: None,
             to: None,
+            count_clusters_once: false,
         },
     );
     println!("\n## Report (per month and country)\n");

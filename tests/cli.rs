@@ -257,3 +257,79 @@ fn demo_runs_the_whole_pipeline_offline() {
         assert!(!h["snippet"].as_str().unwrap().contains("<script"), "{h:#}");
     }
 }
+
+#[test]
+fn eval_scores_the_classifier_on_the_project_gold_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gold =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/data/framing/framing.jsonl");
+    let v = json(&mw(
+        None,
+        tmp.path(),
+        &[
+            "eval",
+            "--input",
+            gold.to_str().unwrap(),
+            "--split",
+            "eval",
+            "--json",
+        ],
+    ));
+    // The held-out split is a third of the set, every line has all labels.
+    let n = v["examples"].as_u64().unwrap();
+    assert!((150..=250).contains(&n), "{n} eval examples");
+    for label in [
+        "relevant",
+        "collective",
+        "threat",
+        "victim",
+        "recognition",
+        "solutions",
+    ] {
+        let b = &v["labels"][label];
+        assert_eq!(b["n"].as_u64().unwrap(), n, "{label}");
+        let f1 = b["f1"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&f1));
+        assert_eq!(
+            b["tp"].as_u64().unwrap() + b["fn_"].as_u64().unwrap(),
+            b["support"].as_u64().unwrap()
+        );
+    }
+    let h = &v["hate"];
+    let confusion: u64 = h["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()))
+        .sum();
+    assert_eq!(confusion, n);
+    assert!(v["hate_by_lang"].as_object().unwrap().len() >= 10);
+
+    // The text form and a bad line.
+    let text = ok(&mw(
+        None,
+        tmp.path(),
+        &["eval", "--input", gold.to_str().unwrap(), "--lang", "sr"],
+    ));
+    assert!(
+        text.contains("macro-F1") && text.contains("confusion"),
+        "{text}"
+    );
+    let bad = tmp.path().join("gold.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"text\":\"x\",\"relevant\":1}\n{\"text\":\"y\",\"threat\":\"yes\"}\n",
+    )
+    .unwrap();
+    let out = mw(
+        None,
+        tmp.path(),
+        &["eval", "--input", bad.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("gold.jsonl:2") && err.contains("threat"),
+        "{err}"
+    );
+}

@@ -5,4 +5,5 @@
 mod api;
 mod cli;
 mod ingest;
+mod sources;
 mod util;

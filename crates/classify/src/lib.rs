@@ -14,6 +14,7 @@
 //! neighbouring sentences, which is why its language support is reported as
 //! [`LanguageSupport::LexiconOnly`].
 
+pub mod eval;
 mod lang;
 mod lexicon;
 mod normalize;

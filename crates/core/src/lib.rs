@@ -6,6 +6,7 @@
 
 pub mod doc;
 pub mod labels;
+pub mod similarity;
 pub mod source;
 pub mod url_canon;
 

@@ -145,6 +145,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
             println!("----- TEXT -----\n{text}\n----- GOLD -----\n{gold}");
         }
+        // Debug aid: `EVAL_OUT=DIR` writes each page's extracted text to DIR/ID.txt.
+        if let Some(out) = std::env::var_os("EVAL_OUT") {
+            std::fs::write(PathBuf::from(out).join(format!("{id}.txt")), &text)?;
+        }
         let (p, r, f) = prf(&text, gold);
         per_page.push((f, p, r, id.clone(), ty.clone()));
         let e = agg.entry(ty.clone()).or_default();

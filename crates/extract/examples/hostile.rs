@@ -17,6 +17,22 @@ fn nested(open: &str, close: &str, depth: usize) -> String {
     s
 }
 
+/// 2 000 nested comments over 300 000 spans: author/date scans must stay bounded.
+fn comment_chain() -> String {
+    let mut s = String::from(
+        "<html><body><p>Article text long enough to be the main content of this page.</p>",
+    );
+    for i in 0..2000 {
+        s.push_str(&format!(
+            "<div class=\"comment\" id=\"comment-{i}\"><span class=\"author\">u{i}</span>"
+        ));
+    }
+    for _ in 0..300_000 {
+        s.push_str("<span>reply text</span>");
+    }
+    s
+}
+
 fn main() {
     let opts = ExtractOptions::default();
     let para =
@@ -36,6 +52,7 @@ fn main() {
             "no text",
             "<html><body><img src=x></body></html>".to_string(),
         ),
+        ("comment chain", comment_chain()),
     ];
     for (name, html) in &cases {
         let t = Instant::now();

@@ -123,6 +123,11 @@ impl<'a> Dom<'a> {
     }
 }
 
+/// True if `outer`'s subtree contains `inner` (or they are the same node).
+pub(crate) fn contains_range(dom: &Dom<'_>, outer: usize, inner: usize) -> bool {
+    outer <= inner && dom.nodes.get(outer).is_some_and(|n| inner < n.end as usize)
+}
+
 /// Approximate visible length of a text run: characters that are not whitespace.
 pub(crate) fn text_len(s: &str) -> u32 {
     let n = s

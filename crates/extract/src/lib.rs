@@ -224,7 +224,11 @@ pub fn extract(
     }
 
     // Comments: found before body extraction so that they can be kept out of the text.
-    let (comment_sections, mut comments) = comments::find(&dom, &doc, &sel, &raw, body_idx);
+    let (comment_sections, mut comments) = comments::find(&dom, &doc, &sel, body_idx);
+    // On a discussion page every post matters; no tightening to a single post's container.
+    let mut discussion = meta.discussion;
+    // Comment sections kept in the tree because the page looks like a thread.
+    let mut thread_sections: Vec<usize> = Vec::new();
     if !comment_sections.is_empty() {
         let mut without = removed.clone();
         for &c in &comment_sections {
@@ -239,10 +243,16 @@ pub fn extract(
         let thread = sel.comments.is_none()
             && (meta.discussion || (outside < 1200.0 && with_all - outside > 4.0 * outside));
         if thread {
-            comments.clear();
+            discussion = true;
+            thread_sections = comment_sections.clone();
         } else {
             removed = without;
         }
+    }
+
+    if discussion {
+        // Quoted earlier posts repeat text the thread already holds.
+        mark_quotes(&dom, &mut removed, body_idx, &raw);
     }
 
     let body_roots: Option<Vec<usize>> = sel.body.as_ref().map(|body_sel| {
@@ -268,7 +278,19 @@ pub fn extract(
             }
             paras
         }
-        None => content::extract_paragraphs(&dom, &removed, body_idx),
+        None => {
+            let (paras, root) = content::extract_paragraphs(&dom, &removed, body_idx, !discussion);
+            // Posts rendered as text are not also comments; if the chosen root left them out,
+            // they stay comments (never lost, never duplicated).
+            let root_end = dom.nodes[root].end as usize;
+            if thread_sections
+                .iter()
+                .any(|&c| (root..root_end).contains(&c) || dom::contains_range(&dom, c, root))
+            {
+                comments.clear();
+            }
+            paras
+        }
     };
     let mut paras = text;
     drop_title_paragraph(&mut paras, meta.title.as_deref());
@@ -332,6 +354,55 @@ pub fn extract(
         canonical_url: absolute(meta.canonical),
         comments,
     })
+}
+
+/// Whether an element is a quotation of another post in forum markup: XenForo
+/// `bbCodeBlock--quote`, Invision `ipsQuote`, phpBB `blockquote[cite]`/`.uncited`, MyBB
+/// `mycode_quote`, SMF `bbc_standard_quote`, Discourse `aside.quote`, vBulletin `quoteContainer`.
+fn is_forum_quote(node: &dom::DNode<'_>) -> bool {
+    let Some(el) = node.el else { return false };
+    if node.name == "blockquote" && (el.attr("cite").is_some() || QUOTE_PLAIN) {
+        return true;
+    }
+    el.attr("class").is_some_and(|c| {
+        c.split_ascii_whitespace().any(|t| {
+            let t = t.to_ascii_lowercase();
+            t == "quote"
+                || t.ends_with("--quote")
+                || t.ends_with("_quote")
+                || matches!(
+                    t.as_str(),
+                    "ipsquote" | "quotecontainer" | "uncited" | "bbcodequote" | "postquote"
+                )
+        })
+    })
+}
+
+const QUOTE_PLAIN: bool = false;
+
+/// Longest text of a definition list taken for poster statistics on a discussion page.
+const USER_STATS_CHARS: u32 = 120;
+
+/// Marks forum quotes (see [`is_forum_quote`]) inside `body` as removed.
+fn mark_quotes(dom: &Dom<'_>, removed: &mut [bool], body: usize, raw: &[u32]) {
+    let end = dom.nodes.get(body).map_or(0, |b| b.end as usize);
+    let mut i = body;
+    while i < end {
+        if removed[i] {
+            i = dom.nodes[i].end as usize;
+            continue;
+        }
+        let node = &dom.nodes[i];
+        // Short definition lists in a thread are poster statistics ("Posts: 710",
+        // "Registered: 2016-07-02", "Joined", "Messages", "Reaction score").
+        let stats_list = node.name == "dl" && raw.get(i).is_some_and(|&r| r < USER_STATS_CHARS);
+        if stats_list || is_forum_quote(node) {
+            removed[i] = true;
+            i = dom.nodes[i].end as usize;
+        } else {
+            i += 1;
+        }
+    }
 }
 
 fn first_text(doc: &Html, s: &Selector) -> Option<String> {
@@ -650,7 +721,7 @@ mod content {
     use super::dom::{self, Dom};
 
     /// Share of the winner's good text a declared content container must hold to replace it.
-    const SEMANTIC_SHARE: f32 = 0.93;
+    const SEMANTIC_SHARE: f32 = 0.6;
 
     /// `<article>`, `itemprop=articleBody`, or the usual CMS body classes.
     fn is_content_container(node: &dom::DNode<'_>) -> bool {
@@ -686,7 +757,12 @@ mod content {
     /// Weight of noise text against good text when choosing the container.
     const NOISE_WEIGHT: f32 = 0.5;
 
-    pub(crate) fn extract_paragraphs(dom: &Dom<'_>, removed: &[bool], body: usize) -> Vec<String> {
+    pub(crate) fn extract_paragraphs(
+        dom: &Dom<'_>,
+        removed: &[bool],
+        body: usize,
+        tighten: bool,
+    ) -> (Vec<String>, usize) {
         let stats = dom::block_stats(dom, removed);
         let n = dom.len();
         let mut best = body;
@@ -711,33 +787,202 @@ mod content {
             // No paragraph-like text anywhere: fall back to everything that was not removed.
             best = body;
         } else {
-            // A declared content container inside the winner that holds nearly all of its
-            // good text is a tighter, more precise root (drops teaser lists, testimonials).
-            let end = dom.nodes[best].end as usize;
-            let mut tight = None;
-            let mut tight_good = 0.0f32;
-            let mut j = best + 1;
-            while j < end {
-                if removed[j] {
-                    j = dom.nodes[j].end as usize;
-                    continue;
+            // The winner is often one long post of a thread; the thread is the parent of the
+            // repeated post blocks around it. On pages not declared a discussion the other
+            // blocks must hold paragraph text themselves (not teaser lists).
+            let expanded = expand_to_posts(dom, removed, &stats, best, body, !tighten);
+            if expanded != best {
+                best = expanded;
+            } else if !tighten {
+                // A winner above the thread (short posts outscored by page chrome): the
+                // element holding the most post blocks is the thread.
+                if let Some(t) = thread_container(dom, removed, &stats, best) {
+                    if std::env::var_os("MW_DEBUG").is_some() {
+                        eprintln!("thread {} {:?} good={} of {} noise={} of {}", dom.nodes[t].name, dom.nodes[t].cls, stats.good[t], stats.good[best], stats.noise[t], stats.noise[best]);
+                    }
+                    if stats.good[t] >= THREAD_SHARE * stats.good[best] {
+                        best = t;
+                    }
                 }
-                let node = &dom.nodes[j];
-                if node.el.is_some()
-                    && stats.good[j] >= SEMANTIC_SHARE * stats.good[best]
-                    && stats.good[j] > tight_good
-                    && is_content_container(node)
-                {
-                    tight = Some(j);
-                    tight_good = stats.good[j];
-                }
-                j += 1;
-            }
-            if let Some(t) = tight {
-                best = t;
+            } else {
+                // A post body ("postbody") is a content container too: if the tight root is
+                // one of several posts inside the winner, keep the posts together.
+                let tight = tighten_to_container(dom, removed, &stats, best);
+                best = expand_to_posts(dom, removed, &stats, tight, best, false);
             }
         }
-        dom::render(dom, best, &|j| removed[j], Some(&stats))
+        if std::env::var_os("MW_DEBUG").is_some() {
+            for (k, r) in removed.iter().enumerate() {
+                if *r && stats.good.len() > k {
+                    eprintln!("removed {k} {} {:?}", dom.nodes[k].name, dom.nodes[k].cls);
+                }
+            }
+            eprintln!("root {} {:?} tighten={tighten}", dom.nodes[best].name, dom.nodes[best].cls);
+        }
+        (dom::render(dom, best, &|j| removed[j], Some(&stats)), best)
+    }
+
+
+    /// A declared content container inside the winner that holds nearly all of its good text
+    /// is a tighter, more precise root (drops teaser lists, testimonials).
+    fn tighten_to_container(
+        dom: &Dom<'_>,
+        removed: &[bool],
+        stats: &dom::BlockStats,
+        best: usize,
+    ) -> usize {
+        let end = dom.nodes[best].end as usize;
+        let mut tight = best;
+        let mut tight_good = 0.0f32;
+        let mut j = best + 1;
+        while j < end {
+            if removed[j] {
+                j = dom.nodes[j].end as usize;
+                continue;
+            }
+            let node = &dom.nodes[j];
+            if node.el.is_some()
+                && stats.good[j] >= SEMANTIC_SHARE * stats.good[best]
+                && stats.good[j] > tight_good
+                && is_content_container(node)
+            {
+                tight = j;
+                tight_good = stats.good[j];
+            }
+            j += 1;
+        }
+        tight
+    }
+
+    /// How far up from the winner to look for the repeated post blocks.
+    const POST_LEVELS: usize = 12;
+
+    /// Class attribute of an element ("" if none).
+    fn class_of<'a>(node: &'a dom::DNode<'_>) -> &'a str {
+        node.el.and_then(|e| e.attr("class")).unwrap_or("")
+    }
+
+    /// Whether `other` is a block of the same kind as `node`: same tag and a class token in
+    /// common (class-less `<article>`/`<li>` items count on declared discussions). The second
+    /// value says whether a shared token names a post ("post", "message", "reply", ...).
+    fn same_kind(node: &dom::DNode<'_>, other: &dom::DNode<'_>, discussion: bool) -> (bool, bool) {
+        if node.name != other.name || other.el.is_none() {
+            return (false, false);
+        }
+        let (a, b) = (class_of(node), class_of(other));
+        if a.is_empty() && b.is_empty() {
+            return (discussion && matches!(node.name, "article" | "li"), false);
+        }
+        let mut shared = false;
+        for t in a.split_ascii_whitespace() {
+            if b.split_ascii_whitespace().any(|u| u == t) {
+                shared = true;
+                if post_like(t) {
+                    return (true, true);
+                }
+            }
+        }
+        (shared, false)
+    }
+
+    /// Class token of a single post or message block (`message--post`, `blockpost`, `postbit`).
+    fn post_like(token: &str) -> bool {
+        const POST: &[&str] = &[
+            "post", "message", "comment", "reply", "answer", "blockpost", "postbit",
+        ];
+        token
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|t| POST.iter().any(|p| t.eq_ignore_ascii_case(p)))
+    }
+
+    /// Share of the winner's good text the thread container must hold to replace it.
+    const THREAD_SHARE: f32 = 0.25;
+
+    /// Least number of post blocks that make an element the thread container.
+    const MIN_POSTS: u32 = 3;
+
+    /// The element inside `within` (exclusive) with the most children whose class names a post,
+    /// if it has at least [`MIN_POSTS`].
+    fn thread_container(
+        dom: &Dom<'_>,
+        removed: &[bool],
+        stats: &dom::BlockStats,
+        within: usize,
+    ) -> Option<usize> {
+        let end = dom.nodes.get(within).map_or(0, |n| n.end as usize);
+        let mut count: Vec<u32> = vec![0; end.saturating_sub(within)];
+        let mut i = within + 1;
+        while i < end {
+            if removed[i] {
+                i = dom.nodes[i].end as usize;
+                continue;
+            }
+            let node = &dom.nodes[i];
+            let p = node.parent as usize;
+            if p > within
+                && p < end
+                && stats.good[i] + stats.noise[i] > 0.0
+                && class_of(node).split_ascii_whitespace().any(post_like)
+            {
+                count[p - within] += 1;
+            }
+            i += 1;
+        }
+        let (k, &c) = count.iter().enumerate().max_by_key(|&(k, &c)| (c, std::cmp::Reverse(k)))?;
+        (c >= MIN_POSTS).then_some(within + k)
+    }
+
+    /// Walks up from `start` to the ancestor whose children repeat the signature of the child on
+    /// the path most often (posts of a thread: phpBB `div.post`, XenForo `article.message`,
+    /// Discourse `div.topic-post`, ...), and returns that ancestor; `start` if no level within
+    /// [`POST_LEVELS`] levels up to `top` (inclusive) repeats.
+    fn expand_to_posts(
+        dom: &Dom<'_>,
+        removed: &[bool],
+        stats: &dom::BlockStats,
+        start: usize,
+        top: usize,
+        discussion: bool,
+    ) -> usize {
+        let mut child = start;
+        let mut best = start;
+        let mut best_same = 0usize;
+        for _ in 0..POST_LEVELS {
+            let parent = dom.nodes[child].parent;
+            if parent == dom::NONE || (parent as usize) < top {
+                break;
+            }
+            let parent = parent as usize;
+            let node = &dom.nodes[child];
+            let mut same = 0usize;
+            let mut posts = false;
+            let mut j = parent + 1;
+            let end = dom.nodes[parent].end as usize;
+            while j < end {
+                let other = &dom.nodes[j];
+                if j != child && !removed[j] && (discussion || stats.good[j] > 0.0) {
+                    let (kind, post) = same_kind(node, other, discussion);
+                    if kind {
+                        same += 1;
+                        posts |= post;
+                    }
+                }
+                j = other.end as usize;
+            }
+            // Off declared discussions only blocks named as posts count: repeated layout
+            // sections of an article page are not a thread.
+            // The level with the most repeats wins: two cells of one post (user, message)
+            // repeat too, but less often than the posts of a thread.
+            if same > best_same && (discussion || posts) {
+                best_same = same;
+                best = parent;
+            }
+            if parent == top {
+                break;
+            }
+            child = parent;
+        }
+        best
     }
 }
 
@@ -810,8 +1055,12 @@ mod comments {
             && !a.contains("text")
     }
 
+    /// Author and date sit at the top of a comment; scanning a bounded prefix keeps nested
+    /// reply chains from making this quadratic.
+    const ITEM_SCAN: usize = 300;
+
     fn item_author(dom: &Dom<'_>, item: usize) -> Option<String> {
-        let end = dom.nodes[item].end as usize;
+        let end = (dom.nodes[item].end as usize).min(item + 1 + ITEM_SCAN);
         let tokens = |j: usize| -> Vec<String> {
             dom.nodes[j]
                 .cls
@@ -850,7 +1099,7 @@ mod comments {
     }
 
     fn item_date(dom: &Dom<'_>, item: usize) -> Option<chrono::DateTime<chrono::Utc>> {
-        let end = dom.nodes[item].end as usize;
+        let end = (dom.nodes[item].end as usize).min(item + 1 + ITEM_SCAN);
         (item + 1..end).find_map(|j| {
             let el = dom.nodes[j].el?;
             if let Some(d) = el.attr("datetime").and_then(parse_date) {
@@ -864,16 +1113,24 @@ mod comments {
         })
     }
 
+    /// Does the subtree at `i` hold the page's declared main content?
+    fn holds_main(dom: &Dom<'_>, i: usize) -> bool {
+        dom.nodes[i..dom.nodes[i].end as usize].iter().any(|n| {
+            n.name == "main"
+                || n.el.is_some_and(|e| {
+                    e.attr("role") == Some("main") || e.attr("itemprop") == Some("articleBody")
+                })
+        })
+    }
+
     /// Returns the outermost comment-section nodes (to keep out of the text) and the comments.
     pub(crate) fn find(
         dom: &Dom<'_>,
         doc: &Html,
         sel: &Compiled,
-        raw: &[u32],
         body: usize,
     ) -> (Vec<usize>, Vec<super::Comment>) {
         let n = dom.len();
-        let total = f64::from(raw.get(body).copied().unwrap_or(0));
         let mut is_item_v = vec![false; n];
         let mut items: Vec<usize> = Vec::new();
         let mut sections: Vec<usize> = Vec::new();
@@ -904,11 +1161,12 @@ mod comments {
                     i += 1;
                     continue;
                 };
-                let big = f64::from(raw[i]) >= 0.5 * total && raw[i] >= 1000;
+                // No size guard here: a long comment thread under a short article is still
+                // comments. Pages that are all "comments" (forums) are recognised by the caller.
                 if el.attr("class").is_some() | el.attr("id").is_some()
                     && is_comment_attr(&node.cls)
-                    && !matches!(node.name, "body" | "html")
-                    && !big
+                    && !matches!(node.name, "body" | "html" | "main")
+                    && !holds_main(dom, i)
                 {
                     sections.push(i);
                     i = node.end as usize;
@@ -932,7 +1190,7 @@ mod comments {
             let text_roots: Vec<usize> = match &sel.comment_text {
                 Some(s) => doc
                     .tree
-                    .get(find_id(dom, item, doc).unwrap_or(doc.tree.root().id()))
+                    .get(find_id(dom, item).unwrap_or(doc.tree.root().id()))
                     .and_then(scraper::ElementRef::wrap)
                     .map(|e| {
                         e.select(s)
@@ -964,7 +1222,7 @@ mod comments {
             let author = match &sel.comment_author {
                 Some(s) => doc
                     .tree
-                    .get(find_id(dom, item, doc).unwrap_or(doc.tree.root().id()))
+                    .get(find_id(dom, item).unwrap_or(doc.tree.root().id()))
                     .and_then(scraper::ElementRef::wrap)
                     .and_then(|e| e.select(s).next())
                     .map(|a| a.text().collect::<Vec<_>>().join(" "))
@@ -982,7 +1240,7 @@ mod comments {
     }
 
     /// The scraper node id of flat index `i`.
-    fn find_id(dom: &Dom<'_>, i: usize, _doc: &Html) -> Option<ego_tree::NodeId> {
+    fn find_id(dom: &Dom<'_>, i: usize) -> Option<ego_tree::NodeId> {
         dom.node_ids.get(i).copied()
     }
 }

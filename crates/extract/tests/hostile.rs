@@ -125,3 +125,21 @@ fn malformed_structured_data_and_attributes() {
     assert_eq!(a.published, None);
     assert!(a.text.starts_with("Body text"));
 }
+
+#[test]
+fn deep_comment_chain() {
+    // 1 000 nested replies (deeper than the depth cap) under a short article: the comments are
+    // found, and even though they out-text the article none of them leaks into the text.
+    let mut s = String::from("<html><body><article><p>Article text long enough to be the main content of this test page, with a few more words.</p></article><div id=\"comments\">");
+    for i in 0..1000 {
+        s.push_str(&format!(
+            "<div class=\"comment\" id=\"comment-{i}\"><span class=\"author\">u{i}</span><p>reply number {i} to the article above</p>"
+        ));
+    }
+    let a = extract(&s, None, &ExtractOptions::default()).expect("extract");
+    assert!(a.text.starts_with("Article text"), "{}", a.text);
+    assert!(!a.text.contains("reply"), "{}", a.text);
+    assert!(a.comments.len() >= 300, "{}", a.comments.len());
+    assert_eq!(a.comments[0].author.as_deref(), Some("u0"));
+    assert_eq!(a.comments[0].text, "reply number 0 to the article above");
+}

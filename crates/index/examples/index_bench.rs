@@ -712,7 +712,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..Default::default()
         })
         .collect();
+    let collapsed_reqs: Vec<SearchRequest> = term_reqs
+        .iter()
+        .map(|r| SearchRequest {
+            collapse_clusters: true,
+            ..r.clone()
+        })
+        .collect();
     bench("term", &index, &term_reqs)?;
+    bench("term, collapsed by cluster", &index, &collapsed_reqs)?;
     bench("two terms (AND)", &index, &two_term_reqs)?;
     bench("phrase", &index, &phrase_reqs)?;
     bench("term + country + 30 days", &index, &filtered_reqs)?;
@@ -759,6 +767,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     by,
                     from: None,
                     to: None,
+                    count_clusters_once: false,
                 },
             );
             report_t.push(t.elapsed());

@@ -5,7 +5,10 @@
 //! every document in a range, so they read the columnar data instead. String
 //! columns are dictionary encoded: each segment's dictionaries (a few dozen
 //! sources, countries, languages) are decoded once up front and rows then
-//! only look up term ordinals.
+//! only look up term ordinals. The cluster column has about one term per
+//! document, so it is decoded lazily instead: rows remember the ordinal and
+//! only the ordinals actually collected are decoded, in one sorted pass
+//! ([`decode_sorted_ords`]).
 
 use mediawatch_core::DocKind;
 use mediawatch_report::DocFacts;
@@ -14,8 +17,8 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, TantivyError};
 
 use crate::schema::{
-    bits_to_flags, from_tantivy_time, F_COUNTRY, F_KIND, F_LABELLED, F_LABEL_FLAGS, F_LANG,
-    F_PUBLISHED, F_SOURCE, UNKNOWN_LANG,
+    bits_to_flags, from_tantivy_time, F_CLUSTER, F_COUNTRY, F_KIND, F_LABELLED, F_LABEL_FLAGS,
+    F_LANG, F_PUBLISHED, F_SOURCE, UNKNOWN_LANG,
 };
 
 /// Collects one [`DocFacts`] per matching document.
@@ -70,7 +73,42 @@ pub(crate) struct FactsSegmentCollector {
     kind: StrValues,
     flags: Option<Column<u64>>,
     labelled: Option<Column<bool>>,
+    cluster: Option<StrColumn>,
+    /// Cluster term ordinal of each row (same index as `rows`).
+    cluster_ords: Vec<Option<u64>>,
     rows: Vec<DocFacts>,
+}
+
+/// Decodes the distinct term ordinals of `ords` of a string column in one
+/// sorted pass over its dictionary. Ordinals that cannot be decoded (a
+/// damaged dictionary) map to nothing.
+pub(crate) fn decode_sorted_ords(
+    column: &StrColumn,
+    ords: impl Iterator<Item = u64>,
+) -> std::collections::HashMap<u64, String> {
+    let mut sorted: Vec<u64> = ords.collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut terms = Vec::with_capacity(sorted.len());
+    let ok = column
+        .dictionary()
+        .sorted_ords_to_term_cb(&sorted, |bytes| {
+            terms.push(String::from_utf8_lossy(bytes).into_owned())
+        })
+        .unwrap_or(false);
+    if !ok || terms.len() != sorted.len() {
+        // Fall back to one lookup per ordinal rather than mis-assigning.
+        let mut out = std::collections::HashMap::with_capacity(sorted.len());
+        let mut buf = String::new();
+        for ord in sorted {
+            buf.clear();
+            if column.ord_to_str(ord, &mut buf).unwrap_or(false) {
+                out.insert(ord, buf.clone());
+            }
+        }
+        return out;
+    }
+    sorted.into_iter().zip(terms).collect()
 }
 
 impl Collector for FactsCollector {
@@ -91,6 +129,8 @@ impl Collector for FactsCollector {
             kind: StrValues::open(reader, F_KIND, "article")?,
             flags: ff.column_opt(F_LABEL_FLAGS)?,
             labelled: ff.column_opt(F_LABELLED)?,
+            cluster: ff.str(F_CLUSTER)?,
+            cluster_ords: Vec::new(),
             rows: Vec::new(),
         })
     }
@@ -140,10 +180,21 @@ impl SegmentCollector for FactsSegmentCollector {
             kind: self.kind.get(doc).parse().unwrap_or(DocKind::Article),
             flags: bits_to_flags(bits),
             labelled,
+            cluster: String::new(),
         });
+        self.cluster_ords
+            .push(self.cluster.as_ref().and_then(|c| c.term_ords(doc).next()));
     }
 
-    fn harvest(self) -> Vec<DocFacts> {
+    fn harvest(mut self) -> Vec<DocFacts> {
+        if let Some(column) = &self.cluster {
+            let names = decode_sorted_ords(column, self.cluster_ords.iter().flatten().copied());
+            for (row, ord) in self.rows.iter_mut().zip(&self.cluster_ords) {
+                if let Some(name) = ord.and_then(|o| names.get(&o)) {
+                    row.cluster.clone_from(name);
+                }
+            }
+        }
         self.rows
     }
 }

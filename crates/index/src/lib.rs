@@ -17,6 +17,7 @@
 //! writes; only one writer may exist per index (see [`IndexError::Locked`]).
 
 pub mod analyzer;
+mod collapse;
 mod facts;
 mod query;
 mod schema;
@@ -39,7 +40,7 @@ use tantivy::{DocAddress, IndexReader, Order, ReloadPolicy, TantivyDocument, Tan
 
 pub use mediawatch_report::DocFacts;
 pub use query::snippet_to_text;
-pub use schema::UNKNOWN_LANG;
+pub use schema::{DocExtra, UNKNOWN_LANG};
 pub use writer::IndexWriterHandle;
 
 use crate::schema::{build_schema, Fields};
@@ -171,12 +172,17 @@ pub struct SearchRequest {
     pub offset: usize,
     /// Newest first instead of by relevance (ties by relevance).
     pub sort_by_date: bool,
+    /// One hit per near-duplicate cluster: the best-scoring copy (or the
+    /// newest, with `sort_by_date`), with [`Hit::duplicates`] saying how
+    /// many other copies matched. `total` then counts clusters.
+    pub collapse_clusters: bool,
 }
 
 /// Search results. The JSON form is the CLI/API contract.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchResults {
-    /// Matching documents in the whole index (not just this page).
+    /// Matching documents in the whole index (not just this page); with
+    /// `collapse_clusters`, matching clusters.
     pub total: usize,
     /// This page.
     pub hits: Vec<Hit>,
@@ -202,6 +208,11 @@ pub struct Hit {
     pub snippet: String,
     /// Classifier output, when classified.
     pub labels: Option<Labels>,
+    /// Near-duplicate cluster (syndicated copies of one story share it).
+    pub cluster_id: String,
+    /// With `collapse_clusters`: how many other matching documents of the
+    /// same cluster this hit stands for; otherwise 0.
+    pub duplicates: usize,
 }
 
 /// Which documents [`Index::facts`] returns.
@@ -417,6 +428,18 @@ impl Index {
         schema::from_tantivy(&self.inner.fields, &d).map(Some)
     }
 
+    /// The stored content hash and cluster id of a document, if indexed.
+    pub fn get_extra(&self, id: &DocId) -> Result<Option<DocExtra>, IndexError> {
+        let searcher = self.inner.reader.searcher();
+        let Some(addr) = self.find_id(&searcher, id)? else {
+            return Ok(None);
+        };
+        let d: TantivyDocument = searcher
+            .doc(addr)
+            .map_err(self.tantivy_err("reading a stored document"))?;
+        Ok(Some(schema::stored_extra(&self.inner.fields, &d)))
+    }
+
     /// Whether a document with this id is indexed (and committed).
     pub fn contains(&self, id: &DocId) -> Result<bool, IndexError> {
         let searcher = self.inner.reader.searcher();
@@ -451,24 +474,41 @@ impl Index {
         let full = query::with_filters(f, user_query.as_ref().map(|q| q.box_clone()), &filters)?;
         let searcher = self.inner.reader.searcher();
         let top = TopDocs::with_limit(limit).and_offset(req.offset);
-        let (total, page): (usize, Vec<(f32, DocAddress)>) =
-            if req.sort_by_date || user_query.is_none() {
-                let by_date = top.order_by((
-                    (
-                        SortByStaticFastValue::<tantivy::DateTime>::for_field(schema::F_PUBLISHED),
-                        Order::Desc,
-                    ),
-                    (SortBySimilarityScore, Order::Desc),
-                ));
-                let (total, docs) = searcher
-                    .search(&*full, &(Count, by_date))
-                    .map_err(self.tantivy_err("search"))?;
-                (total, docs.into_iter().map(|((_, s), a)| (s, a)).collect())
-            } else {
-                searcher
-                    .search(&*full, &(Count, top.order_by_score()))
-                    .map_err(self.tantivy_err("search"))?
-            };
+        let by_date = req.sort_by_date || user_query.is_none();
+        // (score, address, other copies folded into the hit)
+        let (total, page): (usize, Vec<(f32, DocAddress, usize)>) = if req.collapse_clusters {
+            let all = searcher
+                .search(&*full, &collapse::CollapseCollector { by_date })
+                .map_err(self.tantivy_err("search"))?;
+            let total = all.len();
+            let page = all
+                .into_iter()
+                .skip(req.offset)
+                .take(limit)
+                .map(|c| (c.score, c.addr, c.members.saturating_sub(1)))
+                .collect();
+            (total, page)
+        } else if by_date {
+            let by_date = top.order_by((
+                (
+                    SortByStaticFastValue::<tantivy::DateTime>::for_field(schema::F_PUBLISHED),
+                    Order::Desc,
+                ),
+                (SortBySimilarityScore, Order::Desc),
+            ));
+            let (total, docs) = searcher
+                .search(&*full, &(Count, by_date))
+                .map_err(self.tantivy_err("search"))?;
+            (
+                total,
+                docs.into_iter().map(|((_, s), a)| (s, a, 0)).collect(),
+            )
+        } else {
+            let (total, docs) = searcher
+                .search(&*full, &(Count, top.order_by_score()))
+                .map_err(self.tantivy_err("search"))?;
+            (total, docs.into_iter().map(|(s, a)| (s, a, 0)).collect())
+        };
 
         let snippets = match &user_query {
             Some(q) => {
@@ -480,7 +520,7 @@ impl Index {
             None => None,
         };
         let mut hits = Vec::with_capacity(page.len());
-        for (score, addr) in page {
+        for (score, addr, duplicates) in page {
             let d: TantivyDocument = searcher
                 .doc(addr)
                 .map_err(self.tantivy_err("reading a stored document"))?;
@@ -501,6 +541,8 @@ impl Index {
                 score,
                 snippet,
                 labels,
+                cluster_id: s.cluster_id,
+                duplicates,
             });
         }
         Ok(SearchResults { total, hits })

@@ -11,8 +11,14 @@
 //! - label scores are fast `f64` columns (for future score filters and
 //!   sorting); `label_flags` is a bitmask of [`Labels::flags`] so reports
 //!   count exactly what the core label schema defines, in one column read.
+//! - `content_hash` and `cluster_id` are raw strings with fast columns:
+//!   exact-duplicate and near-duplicate identity (see [`DocExtra`]). Every
+//!   document has both: without a computed cluster the document is its own
+//!   cluster (its id), so collapsing and counting once never merge
+//!   unrelated documents.
 
 use chrono::{DateTime, Utc};
+use mediawatch_core::similarity::content_hash;
 use mediawatch_core::{DocId, DocKind, Document, Labels, SourceMeta};
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema,
@@ -53,6 +59,8 @@ pub(crate) struct Fields {
     pub label_flags: Field,
     pub labelled: Field,
     pub parent_id: Field,
+    pub content_hash: Field,
+    pub cluster_id: Field,
 }
 
 pub(crate) const F_ID: &str = "id";
@@ -63,6 +71,19 @@ pub(crate) const F_KIND: &str = "kind";
 pub(crate) const F_PUBLISHED: &str = "published";
 pub(crate) const F_LABEL_FLAGS: &str = "label_flags";
 pub(crate) const F_LABELLED: &str = "labelled";
+pub(crate) const F_CLUSTER: &str = "cluster_id";
+
+/// Identity of a document beyond its id, computed by the pipeline (which
+/// owns the clustering state) and stored next to the document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocExtra {
+    /// `mediawatch_core::similarity::content_hash` of the text; computed
+    /// from the document's text when `None`.
+    pub content_hash: Option<String>,
+    /// Near-duplicate cluster id (the id of the cluster's first document);
+    /// the document's own id when `None`.
+    pub cluster_id: Option<String>,
+}
 
 /// Builds the schema and returns it with the field handles.
 pub(crate) fn build_schema() -> (Schema, Fields) {
@@ -107,6 +128,8 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
         label_flags: b.add_u64_field(F_LABEL_FLAGS, FAST | STORED),
         labelled: b.add_bool_field(F_LABELLED, INDEXED | FAST | STORED),
         parent_id: b.add_text_field("parent_id", STRING | STORED),
+        content_hash: b.add_text_field("content_hash", STRING | FAST | STORED),
+        cluster_id: b.add_text_field(F_CLUSTER, STRING | FAST | STORED),
     };
     (b.build(), fields)
 }
@@ -146,6 +169,7 @@ pub(crate) fn to_tantivy(
     f: &Fields,
     doc: &Document,
     source: &SourceMeta,
+    extra: &DocExtra,
 ) -> Result<TantivyDocument, IndexError> {
     let mut d = TantivyDocument::new();
     d.add_text(f.id, doc.id.as_str());
@@ -198,6 +222,18 @@ pub(crate) fn to_tantivy(
     if let Some(p) = &doc.parent_id {
         d.add_text(f.parent_id, p.as_str());
     }
+    match &extra.content_hash {
+        Some(h) => d.add_text(f.content_hash, h),
+        None => d.add_text(f.content_hash, content_hash(&doc.text)),
+    }
+    d.add_text(
+        f.cluster_id,
+        extra
+            .cluster_id
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .unwrap_or(doc.id.as_str()),
+    );
     Ok(d)
 }
 
@@ -236,6 +272,7 @@ pub(crate) struct StoredHitFields {
     pub source: String,
     pub published: Option<DateTime<Utc>>,
     pub text: String,
+    pub cluster_id: String,
 }
 
 pub(crate) fn hit_fields(f: &Fields, d: &TantivyDocument) -> StoredHitFields {
@@ -254,6 +291,15 @@ pub(crate) fn hit_fields(f: &Fields, d: &TantivyDocument) -> StoredHitFields {
             None
         },
         text: get_str(d, f.text).unwrap_or_default().to_string(),
+        cluster_id: get_str(d, f.cluster_id).unwrap_or_default().to_string(),
+    }
+}
+
+/// The stored [`DocExtra`] of a document.
+pub(crate) fn stored_extra(f: &Fields, d: &TantivyDocument) -> DocExtra {
+    DocExtra {
+        content_hash: get_str(d, f.content_hash).map(str::to_string),
+        cluster_id: get_str(d, f.cluster_id).map(str::to_string),
     }
 }
 

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use mediawatch_core::{Document, SourceMeta};
 use tantivy::{IndexReader, IndexWriter, TantivyDocument, Term};
 
-use crate::schema::{to_tantivy, Fields};
+use crate::schema::{to_tantivy, DocExtra, Fields};
 use crate::IndexError;
 
 /// Commands in flight between handles and the writer thread.
@@ -115,9 +115,25 @@ impl IndexWriterHandle {
     /// Adds `doc`, replacing any document with the same id, so re-ingesting
     /// never duplicates. Visible to searches after the next commit. Blocks
     /// while the writer's queue is full.
+    ///
+    /// The content hash is computed from the text and the document is its
+    /// own near-duplicate cluster; use [`IndexWriterHandle::upsert_with`]
+    /// to store a cluster assigned by the pipeline.
     pub fn upsert(&self, doc: Document, source: &SourceMeta) -> Result<(), IndexError> {
+        self.upsert_with(doc, source, &DocExtra::default())
+    }
+
+    /// [`IndexWriterHandle::upsert`] with the document's content hash and
+    /// near-duplicate cluster id (fields left `None` get the defaults
+    /// described on [`DocExtra`]).
+    pub fn upsert_with(
+        &self,
+        doc: Document,
+        source: &SourceMeta,
+        extra: &DocExtra,
+    ) -> Result<(), IndexError> {
         self.check_failure()?;
-        let tdoc = to_tantivy(&self.shared.fields, &doc, source)?;
+        let tdoc = to_tantivy(&self.shared.fields, &doc, source, extra)?;
         let id = doc.id.as_str().to_string();
         self.tx
             .send(Command::Upsert {

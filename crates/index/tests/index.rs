@@ -663,3 +663,190 @@ fn closed_writer_reports_errors() {
     assert!(e.to_string().contains("closed"), "{e}");
     assert!(other.commit().is_err());
 }
+
+/// The 273-word agency-style story of core's similarity tests, in Latin
+/// and Cyrillic.
+const STORY: &str = include_str!("../../core/src/testdata/agency_story_sr_latn.txt");
+const STORY_CYRL: &str = include_str!("../../core/src/testdata/agency_story_sr_cyrl.txt");
+
+/// Fingerprints `d`, assigns its cluster in `state` and upserts it, as the
+/// pipeline's sink does.
+fn upsert_clustered(
+    w: &mediawatch_index::IndexWriterHandle,
+    state: &mediawatch_state::StateStore,
+    d: Document,
+    src: &SourceMeta,
+) -> String {
+    let fp = mediawatch_core::similarity::fingerprint(&d.text);
+    let cluster = state
+        .assign_cluster(d.id.as_str(), fp.simhash, d.effective_time())
+        .unwrap()
+        .cluster_id;
+    let extra = mediawatch_index::DocExtra {
+        content_hash: Some(fp.content_hash),
+        cluster_id: Some(cluster.clone()),
+    };
+    w.upsert_with(d, src, &extra).unwrap();
+    cluster
+}
+
+#[test]
+fn syndicated_copies_share_a_cluster_collapse_and_count_once() {
+    let index = Index::create_in_ram().unwrap();
+    let state = mediawatch_state::StateStore::in_memory().unwrap();
+    let w = index.writer(0).unwrap();
+    let rs = source("portal-a", "RS", "sr");
+    let ba = source("portal-b", "BA", "bs");
+    // The agency original, then (in a later segment) two portal copies:
+    // one with an edited word and a credit line, one in Cyrillic.
+    let a = upsert_clustered(
+        &w,
+        &state,
+        doc(
+            "https://a/1",
+            "portal-a",
+            "Policija zaustavila grupu",
+            STORY,
+            Some(t(2024, 3, 4)),
+        ),
+        &rs,
+    );
+    let other = upsert_clustered(
+        &w,
+        &state,
+        doc(
+            "https://a/2",
+            "portal-a",
+            "Budžet usvojen",
+            "Gradsko veće usvojilo je budžet za narednu godinu. Najviše novca izdvojeno je za \
+             obnovu škola, vrtića i lokalnih puteva, dok migranata u centru ima manje.",
+            Some(t(2024, 3, 4)),
+        ),
+        &rs,
+    );
+    w.commit().unwrap();
+    let edited = STORY.replace("dvanaestoro", "trinaestoro") + "\n\n(Izvor: Tanjug)";
+    let b = upsert_clustered(
+        &w,
+        &state,
+        doc(
+            "https://b/1",
+            "portal-b",
+            "Migranti kod Šida: migranata sve više",
+            &edited,
+            Some(t(2024, 3, 5)),
+        ),
+        &ba,
+    );
+    let c = upsert_clustered(
+        &w,
+        &state,
+        doc(
+            "https://a/3",
+            "portal-a",
+            "Полиција зауставила групу",
+            STORY_CYRL,
+            Some(t(2024, 3, 6)),
+        ),
+        &rs,
+    );
+    // Without a computed cluster, a document is its own cluster.
+    let lone = doc(
+        "https://b/2",
+        "portal-b",
+        "Kratko",
+        "Migranata nema.",
+        Some(t(2024, 3, 7)),
+    );
+    let lone_id = lone.id.clone();
+    w.upsert(lone, &ba).unwrap();
+    w.commit().unwrap();
+
+    assert_eq!(b, a);
+    assert_eq!(c, a);
+    assert_ne!(other, a);
+    let story_id = DocId::from_url("https://a/1");
+    assert_eq!(a, story_id.as_str());
+    let extra = index.get_extra(&lone_id).unwrap().unwrap();
+    assert_eq!(extra.cluster_id.as_deref(), Some(lone_id.as_str()));
+    assert_eq!(
+        extra.content_hash.as_deref(),
+        Some(mediawatch_core::similarity::content_hash("Migranata nema.").as_str())
+    );
+
+    // Plain search: every copy. Collapsed: one hit per story.
+    let search = |collapse: bool, by_date: bool| {
+        index
+            .search(&SearchRequest {
+                query: "migranata".into(),
+                limit: 10,
+                sort_by_date: by_date,
+                collapse_clusters: collapse,
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    let plain = search(false, false);
+    // (The analyzer transliterates, so the Cyrillic copy matches too.)
+    assert_eq!(plain.total, 5, "{:?}", plain.hits);
+    assert!(plain.hits.iter().all(|h| h.duplicates == 0));
+    let collapsed = search(true, false);
+    assert_eq!(collapsed.total, 3);
+    assert_eq!(collapsed.hits.len(), 3);
+    let story_hits: Vec<_> = collapsed
+        .hits
+        .iter()
+        .filter(|h| h.cluster_id == a)
+        .collect();
+    assert_eq!(story_hits.len(), 1);
+    // By relevance the best-scoring copy stands for the story: the one
+    // with the query word in its title (boosted).
+    assert_eq!(story_hits[0].url, "https://b/1");
+    assert_eq!(story_hits[0].duplicates, 2);
+    // By date (here: the empty query) the newest copy stands for it.
+    let newest = index
+        .search(&SearchRequest {
+            collapse_clusters: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(newest.total, 3);
+    let story = newest.hits.iter().find(|h| h.cluster_id == a).unwrap();
+    assert_eq!((story.url.as_str(), story.duplicates), ("https://a/3", 2));
+    assert_eq!(newest.hits[0].url, "https://b/2", "newest first");
+    let page2 = index
+        .search(&SearchRequest {
+            collapse_clusters: true,
+            offset: 2,
+            limit: 5,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page2.total, 3);
+    assert_eq!(page2.hits.len(), 1);
+    assert_eq!(page2.hits[0].url, newest.hits[2].url);
+    assert_eq!(search(true, true).total, 3);
+
+    // Facts carry the cluster; a report counts the story once per bucket.
+    let rows = index.facts(&FactsFilter::default()).unwrap();
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows.iter().filter(|r| r.cluster == a).count(), 3);
+    assert!(rows.iter().any(|r| r.cluster == lone_id.as_str()));
+    let report = |once: bool, interval| {
+        mediawatch_report::build_report(
+            &rows,
+            &mediawatch_report::ReportRequest {
+                interval,
+                count_clusters_once: once,
+                ..Default::default()
+            },
+        )
+    };
+    use mediawatch_report::Interval;
+    assert_eq!(report(false, Interval::Month).totals.documents, 5);
+    let month = report(true, Interval::Month);
+    assert_eq!(month.totals.documents, 3);
+    assert_eq!(month.buckets[0].documents, 3);
+    // Daily buckets: the copies fall on three days, once each.
+    assert_eq!(report(true, Interval::Day).buckets.len(), 4);
+}

@@ -456,6 +456,35 @@ mod tests {
         );
     }
 
+    /// Regression: the Atom normaliser typed `<media:title>` as an Atom text
+    /// construct (`type="text"`), which feed-rs's Media RSS parser rejects,
+    /// so every YouTube channel feed failed with "unsupported content type".
+    #[test]
+    fn youtube_channel_feed_keeps_media_description() {
+        let xml = include_str!("../../../tests/fixtures/site/youtube/feeds/videos.xml");
+        let f = parse_feed(
+            xml.as_bytes(),
+            Some("https://www.youtube.com/feeds/videos.xml"),
+        )
+        .expect("parses");
+        assert_eq!(f.entries.len(), 2);
+        let e = &f.entries[0];
+        assert_eq!(e.id, "yt:video:Xk3bT9wq1Ab");
+        assert_eq!(
+            e.title.as_deref(),
+            Some("Reportaža: život u kampu Lipa zimi")
+        );
+        assert_eq!(
+            e.link.as_deref(),
+            Some("https://www.youtube.com/watch?v=Xk3bT9wq1Ab")
+        );
+        assert!(
+            e.summary.as_deref().unwrap_or("").contains("promrzlina"),
+            "{e:?}"
+        );
+        assert_eq!(e.authors, ["Krajina TV"]);
+    }
+
     #[test]
     fn json_feed() {
         let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J",

@@ -1,6 +1,8 @@
 //! Parsing of what news outlets publish for machines: feeds (RSS 0.9x, 1.0,
 //! 2.0, Atom 0.3/1.0, JSON Feed), news sitemaps and sitemap indexes, and OPML
-//! source lists, plus plain-text extraction from feed HTML.
+//! source lists, plus plain-text extraction from feed HTML; HTML listing
+//! pages; social platforms (Mastodon, Bluesky, Reddit JSON, Telegram channel
+//! previews); JSON Lines and CSV imports.
 //!
 //! Every function here is pure: bytes in, data or an [`IngestError`] out. The
 //! pipeline does the I/O. No input makes these functions panic; errors say
@@ -9,14 +11,27 @@
 mod decode;
 mod feed;
 mod html;
+mod listing;
 mod normalize;
 mod opml;
+mod records;
 mod sitemap;
+mod social;
 
 pub use feed::{parse_feed, FeedEntry, ParsedFeed};
 pub use html::html_to_text;
-pub use opml::{parse_opml, OpmlOutline};
+pub use listing::{check_selector, parse_listing, ListingOptions, ListingPage};
+pub use opml::{opml_to_sources_toml, parse_opml, OpmlOutline};
+pub use records::{
+    parse_csv, parse_jsonl, parse_record_time, Record, RecordBatch, RecordColumns, RowError,
+};
 pub use sitemap::{parse_sitemap, Sitemap, SitemapUrl, MAX_DECOMPRESSED_BYTES};
+pub use social::{
+    bluesky_author_feed_url, bluesky_search_url, mastodon_account_statuses_url,
+    mastodon_hashtag_url, mastodon_lookup_url, parse_bluesky_posts, parse_mastodon_account_id,
+    parse_mastodon_statuses, parse_reddit_listing, parse_telegram_channel, reddit_new_url,
+    telegram_channel_url, youtube_channel_feed_url, PostPage, SocialPost,
+};
 
 /// Errors from parsing feeds, sitemaps and OPML.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +86,43 @@ pub enum IngestError {
         what: &'static str,
         /// The cap in bytes.
         limit_bytes: u64,
+    },
+    /// A platform API answered with an error object, or with JSON (HTML)
+    /// that is well-formed but not the expected shape.
+    #[error("{what}: {reason}")]
+    Api {
+        /// What was being parsed ("Mastodon statuses JSON", ...).
+        what: &'static str,
+        /// The API's error message, or what is missing.
+        reason: String,
+    },
+    /// A URL could not be built or resolved.
+    #[error("invalid URL {url:?}: {reason}")]
+    BadUrl {
+        /// The base or page URL.
+        url: String,
+        /// Why it is unusable.
+        reason: String,
+    },
+    /// A configured CSS selector is not valid.
+    #[error("invalid CSS selector in {key}: {selector:?}: {reason}")]
+    Selector {
+        /// The config key (`link_selector`, `next_selector`).
+        key: String,
+        /// The selector text.
+        selector: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// A CSV file lacks columns the config names.
+    #[error(
+        "CSV header lacks column(s) {columns:?} (the header has {header:?}); fix [sources.columns]"
+    )]
+    MissingColumns {
+        /// The missing column names.
+        columns: Vec<String>,
+        /// The header as found.
+        header: Vec<String>,
     },
 }
 

@@ -242,7 +242,11 @@ fn rewrite(text: &str) -> Option<String> {
                     let renamed = if atom03 { atom03_rename(&local) } else { None };
                     let new_local = renamed.unwrap_or(&local);
                     let new_name = replace_local(&name, new_local);
-                    if TEXT_CONSTRUCTS.contains(&new_local) {
+                    // Only Atom's own elements are text constructs:
+                    // `<media:title>` in a YouTube feed is Media RSS and
+                    // must keep its (absent) type, or feed-rs rejects it.
+                    let atom_element = ns.is_none_or(|n| n == ATOM10_NS || n == ATOM03_NS);
+                    if atom_element && TEXT_CONSTRUCTS.contains(&new_local) {
                         let mode = attr(e, "mode").unwrap_or_default().to_ascii_lowercase();
                         let ty = attr(e, "type");
                         let (new_type, inline, b64) = text_type(ty.as_deref(), &mode, atom03);

@@ -119,6 +119,109 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
     (!v.is_empty()).then(|| v.to_owned())
 }
 
+/// `[[sources]]` TOML for the feeds of an OPML file, ready to paste into
+/// the config: one `kind = "feed"` source per outline, all with `country`
+/// and `languages` (the user reviews them; OPML carries neither).
+///
+/// Ids are slugs of the title (else of the feed's host), made unique with
+/// `-2`, `-3`, ...; the folder (category) and site URL are kept as comments.
+pub fn opml_to_sources_toml(
+    outlines: &[OpmlOutline],
+    country: &str,
+    languages: &[String],
+) -> String {
+    let mut used = std::collections::HashSet::new();
+    let langs: Vec<String> = languages.iter().map(|l| toml_string(l)).collect();
+    let mut out = String::new();
+    for o in outlines {
+        let host = url::Url::parse(&o.xml_url).ok().and_then(|u| {
+            u.host_str()
+                .map(|h| h.trim_start_matches("www.").to_string())
+        });
+        let base = o
+            .title
+            .as_deref()
+            .map(slug)
+            .filter(|s| !s.is_empty())
+            .or_else(|| host.as_deref().map(slug).filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "source".to_string());
+        let mut id = base.clone();
+        let mut n = 2;
+        while !used.insert(id.clone()) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        let name = o
+            .title
+            .clone()
+            .or(host)
+            .unwrap_or_else(|| o.xml_url.clone());
+        out.push_str("[[sources]]\n");
+        if let Some(c) = &o.category {
+            out.push_str(&format!("# category: {}\n", one_line(c)));
+        }
+        if let Some(h) = &o.html_url {
+            out.push_str(&format!("# site: {}\n", one_line(h)));
+        }
+        out.push_str(&format!("id = {}\n", toml_string(&id)));
+        out.push_str("kind = \"feed\"\n");
+        out.push_str(&format!("url = {}\n", toml_string(&o.xml_url)));
+        out.push_str(&format!("name = {}\n", toml_string(&name)));
+        out.push_str(&format!("country = {}\n", toml_string(country)));
+        out.push_str(&format!("languages = [{}]\n\n", langs.join(", ")));
+    }
+    out
+}
+
+/// Lowercase ASCII letters and digits joined by `-` (a valid source id).
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        let c = match ch {
+            'š' | 'Š' => Some('s'),
+            'đ' | 'Đ' => Some('d'),
+            'č' | 'Č' | 'ć' | 'Ć' => Some('c'),
+            'ž' | 'Ž' => Some('z'),
+            c if c.is_ascii_alphanumeric() => Some(c.to_ascii_lowercase()),
+            _ => None,
+        };
+        match c {
+            Some(c) => out.push(c),
+            None if !out.is_empty() && !out.ends_with('-') => out.push('-'),
+            None => {}
+        }
+    }
+    out.trim_end_matches('-')
+        .chars()
+        .take(48)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string()
+}
+
+fn one_line(s: &str) -> String {
+    s.split(['\n', '\r']).collect::<Vec<_>>().join(" ")
+}
+
+/// A TOML basic string with `"`, `\\` and control characters escaped.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +250,44 @@ mod tests {
             "bare & tolerated"
         );
         assert_eq!(got[2].html_url, None);
+    }
+
+    #[test]
+    fn opml_becomes_pasteable_sources() {
+        let outlines = vec![
+            OpmlOutline {
+                title: Some("N1 Srbija".into()),
+                xml_url: "https://n1info.rs/feed/".into(),
+                html_url: Some("https://n1info.rs/".into()),
+                category: Some("Srbija".into()),
+            },
+            OpmlOutline {
+                title: Some("N1 \"Srbija\"".into()),
+                xml_url: "https://n1info.rs/feed/?a=1&b=2".into(),
+                html_url: None,
+                category: None,
+            },
+            OpmlOutline {
+                title: Some("Вечерње новости".into()),
+                xml_url: "https://www.novosti.rs/rss".into(),
+                html_url: None,
+                category: None,
+            },
+        ];
+        let toml = opml_to_sources_toml(&outlines, "RS", &["sr".to_string(), "en".to_string()]);
+        assert_eq!(toml.matches("[[sources]]").count(), 3, "{toml}");
+        assert!(toml.contains("id = \"n1-srbija\"\n"), "{toml}");
+        assert!(toml.contains("id = \"n1-srbija-2\"\n"), "{toml}");
+        assert!(toml.contains("name = \"N1 \\\"Srbija\\\"\"\n"), "{toml}");
+        // No Latin letters in the title: the id comes from the host.
+        assert!(toml.contains("id = \"novosti-rs\"\n"), "{toml}");
+        assert!(toml.contains("name = \"Вечерње новости\"\n"), "{toml}");
+        assert!(
+            toml.contains("url = \"https://n1info.rs/feed/?a=1&b=2\"\n"),
+            "{toml}"
+        );
+        assert!(toml.contains("languages = [\"sr\", \"en\"]\n"), "{toml}");
+        assert!(toml.contains("# category: Srbija\n"), "{toml}");
     }
 
     #[test]

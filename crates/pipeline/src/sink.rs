@@ -12,8 +12,9 @@ use std::thread::JoinHandle;
 
 use chrono::Utc;
 use mediawatch_classify::{Classifier, ClassifyInput};
+use mediawatch_core::similarity::fingerprint;
 use mediawatch_core::{Document, SourceMeta};
-use mediawatch_index::{Index, IndexWriterHandle};
+use mediawatch_index::{DocExtra, Index, IndexWriterHandle};
 use mediawatch_state::{SeenItem, StateStore};
 use tokio::sync::{mpsc, oneshot};
 
@@ -131,6 +132,7 @@ fn run(
                 &mut batch,
                 &writer,
                 classifier.as_ref(),
+                &state,
                 &mut pending_seen,
                 &mut stats,
             )?;
@@ -151,6 +153,7 @@ fn index_batch(
     batch: &mut Vec<PendingDoc>,
     writer: &IndexWriterHandle,
     classifier: &dyn Classifier,
+    state: &StateStore,
     pending_seen: &mut Vec<SeenItem>,
     stats: &mut SinkStats,
 ) -> Result<()> {
@@ -175,13 +178,39 @@ fn index_batch(
                 stats.unlabelled += 1;
             }
         }
-        writer.upsert(doc, &p.source)?;
+        let extra = dedup_extra(&doc, state);
+        writer.upsert_with(doc, &p.source, &extra)?;
         stats.indexed += 1;
         if let Some(s) = p.seen {
             pending_seen.push(s);
         }
     }
     Ok(())
+}
+
+/// Content hash and near-duplicate cluster of a document.
+///
+/// Texts too short to fingerprint meaningfully (see
+/// `Fingerprint::clusterable`) are their own cluster. A state-store failure
+/// only costs the clustering: the document is indexed as its own cluster
+/// rather than lost.
+fn dedup_extra(doc: &Document, state: &StateStore) -> DocExtra {
+    let fp = fingerprint(classify_text(doc));
+    let cluster_id = if fp.clusterable() {
+        match state.assign_cluster(doc.id.as_str(), fp.simhash, doc.effective_time()) {
+            Ok(a) => Some(a.cluster_id),
+            Err(e) => {
+                tracing::warn!(doc = %doc.id, source = %doc.source_id, "near-duplicate clustering failed: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    DocExtra {
+        content_hash: Some(fp.content_hash),
+        cluster_id,
+    }
 }
 
 /// The text a classifier sees. Evidence spans are byte offsets into the

@@ -16,7 +16,7 @@
 //! - A label share is `count / labelled documents` in the same bucket (not
 //!   `/ documents`), because unlabelled documents say nothing about labels.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -64,6 +64,10 @@ pub struct DocFacts {
     pub flags: [bool; 8],
     /// Whether the document has been classified at all.
     pub labelled: bool,
+    /// Near-duplicate cluster id (syndicated copies of one story share it;
+    /// see `mediawatch_core::similarity`). Empty when unknown: such a row
+    /// is never merged with another.
+    pub cluster: String,
 }
 
 /// Alias kept for callers that think of the rows as a table.
@@ -204,6 +208,12 @@ pub struct ReportRequest {
     pub from: Option<DateTime<Utc>>,
     /// Exclusive upper bound on the trend time.
     pub to: Option<DateTime<Utc>>,
+    /// Count a story once: within each bucket (and group) only the first
+    /// row of a near-duplicate cluster counts (earliest time, then source,
+    /// so the result does not depend on row order) and its labels stand for
+    /// the copies. Totals count each cluster once over the whole range, so
+    /// they can be smaller than the sum of the buckets.
+    pub count_clusters_once: bool,
 }
 
 /// Count and share of one label.
@@ -258,6 +268,9 @@ pub struct Report {
     pub buckets: Vec<Bucket>,
     /// Sums over all buckets.
     pub totals: Totals,
+    /// Whether near-duplicate copies were counted once
+    /// ([`ReportRequest::count_clusters_once`]).
+    pub count_clusters_once: bool,
 }
 
 /// Running counts for one bucket (or the totals).
@@ -310,13 +323,31 @@ pub fn build_report(rows: &[DocFacts], req: &ReportRequest) -> Report {
     // Keyed by (bucket number, borrowed group): no allocation per row.
     let mut buckets: BTreeMap<(i64, Option<&str>), Acc> = BTreeMap::new();
     let mut totals = Acc::default();
-    for row in rows {
-        if req.from.is_some_and(|from| row.time < from) || req.to.is_some_and(|to| row.time >= to) {
-            continue;
+    let in_range = |row: &&DocFacts| {
+        !(req.from.is_some_and(|from| row.time < from) || req.to.is_some_and(|to| row.time >= to))
+    };
+    if req.count_clusters_once {
+        // First occurrence wins, so visit rows in a fixed order.
+        let mut ordered: Vec<&DocFacts> = rows.iter().filter(in_range).collect();
+        ordered.sort_by(|a, b| (a.time, &a.source).cmp(&(b.time, &b.source)));
+        let mut seen_in_bucket: HashSet<(i64, Option<&str>, &str)> = HashSet::new();
+        let mut seen_total: HashSet<&str> = HashSet::new();
+        for row in ordered {
+            let key = (req.interval.bucket_ord(row.time), req.by.key(row));
+            let cluster = row.cluster.as_str();
+            if cluster.is_empty() || seen_in_bucket.insert((key.0, key.1, cluster)) {
+                buckets.entry(key).or_default().add(row);
+            }
+            if cluster.is_empty() || seen_total.insert(cluster) {
+                totals.add(row);
+            }
         }
-        let key = (req.interval.bucket_ord(row.time), req.by.key(row));
-        buckets.entry(key).or_default().add(row);
-        totals.add(row);
+    } else {
+        for row in rows.iter().filter(in_range) {
+            let key = (req.interval.bucket_ord(row.time), req.by.key(row));
+            buckets.entry(key).or_default().add(row);
+            totals.add(row);
+        }
     }
     Report {
         interval: req.interval.as_str().to_string(),
@@ -341,6 +372,7 @@ pub fn build_report(rows: &[DocFacts], req: &ReportRequest) -> Report {
             labelled: totals.labelled,
             labels: totals.labels(),
         },
+        count_clusters_once: req.count_clusters_once,
     }
 }
 
@@ -430,11 +462,16 @@ pub fn render_markdown(r: &Report) -> String {
             .unwrap_or_else(|| "open".to_string())
     };
     s.push_str(&format!(
-        "Range: {} to {} (end exclusive). {} documents, {} labelled. Shares are of labelled documents.\n\n",
+        "Range: {} to {} (end exclusive). {} documents, {} labelled. Shares are of labelled documents.{}\n\n",
         fmt_t(r.from),
         fmt_t(r.to),
         r.totals.documents,
-        r.totals.labelled
+        r.totals.labelled,
+        if r.count_clusters_once {
+            " Near-duplicate copies of a story are counted once."
+        } else {
+            ""
+        }
     ));
     let mut header = vec!["bucket".to_string()];
     if r.by.is_some() {
@@ -509,6 +546,7 @@ mod tests {
             kind: DocKind::Article,
             flags: [false; 8],
             labelled: false,
+            cluster: String::new(),
         }
     }
 
@@ -672,12 +710,84 @@ mod tests {
             by: GroupBy::None,
             from: Some(t(2024, 3, 1, 0)),
             to: Some(t(2024, 4, 1, 0)),
+            ..Default::default()
         };
         let r = build_report(&rows, &req);
         let keys: Vec<&str> = r.buckets.iter().map(|b| b.bucket.as_str()).collect();
         assert_eq!(keys, ["2024-03-01", "2024-03-31"]);
         assert_eq!(r.totals.documents, 2);
         assert_eq!(r.from, req.from);
+    }
+
+    fn clustered(r: DocFacts, cluster: &str) -> DocFacts {
+        DocFacts {
+            cluster: cluster.into(),
+            ..r
+        }
+    }
+
+    #[test]
+    fn clusters_counted_once_per_bucket_and_group() {
+        // One agency story on three portals (two of them on day 2), an
+        // unrelated story, and two rows without a cluster id.
+        let rows = vec![
+            clustered(
+                labelled(row(t(2024, 3, 5, 9), "p3", "BA", "bs"), &["relevant"]),
+                "story",
+            ),
+            clustered(
+                labelled(row(t(2024, 3, 4, 8), "p1", "RS", "sr"), &["threat"]),
+                "story",
+            ),
+            clustered(row(t(2024, 3, 4, 9), "p2", "RS", "sr"), "story"),
+            clustered(row(t(2024, 3, 4, 10), "p2", "RS", "sr"), "other"),
+            row(t(2024, 3, 4, 11), "p2", "RS", "sr"),
+            row(t(2024, 3, 4, 12), "p2", "RS", "sr"),
+        ];
+        let plain = ReportRequest::default();
+        let once = ReportRequest {
+            count_clusters_once: true,
+            ..Default::default()
+        };
+        assert_eq!(build_report(&rows, &plain).totals.documents, 6);
+        let r = build_report(&rows, &once);
+        assert!(r.count_clusters_once);
+        // Day 1: story once (the 08:00 copy, labelled threat), other, two
+        // unclustered rows. Day 2: the story again (once per bucket).
+        let docs: Vec<(&str, u64)> = r
+            .buckets
+            .iter()
+            .map(|b| (b.bucket.as_str(), b.documents))
+            .collect();
+        assert_eq!(docs, [("2024-03-04", 4), ("2024-03-05", 1)]);
+        let day1 = &r.buckets[0];
+        assert_eq!(day1.labelled, 1);
+        assert_eq!(day1.labels["threat"].count, 1);
+        // Totals: story, other and the two unclustered rows.
+        assert_eq!(r.totals.documents, 4);
+        assert_eq!(r.totals.labels["threat"].count, 1);
+        assert_eq!(r.totals.labels["relevant"].count, 0);
+        // Row order does not change which copy counts.
+        let mut reversed = rows.clone();
+        reversed.reverse();
+        assert_eq!(build_report(&reversed, &once), r);
+        // Grouped by source, every portal that carried it counts it once.
+        let by_source = build_report(
+            &rows,
+            &ReportRequest {
+                by: GroupBy::Source,
+                ..once.clone()
+            },
+        );
+        let p2: u64 = by_source
+            .buckets
+            .iter()
+            .filter(|b| b.group.as_deref() == Some("p2"))
+            .map(|b| b.documents)
+            .sum();
+        assert_eq!(p2, 4);
+        assert!(render_markdown(&r).contains("counted once"));
+        assert!(!render_markdown(&build_report(&rows, &plain)).contains("counted once"));
     }
 
     fn sample_report() -> Report {

@@ -178,6 +178,9 @@ struct SearchParams {
     limit: Option<usize>,
     offset: Option<usize>,
     sort: Option<String>,
+    /// One hit per near-duplicate cluster (syndicated copies collapsed).
+    #[serde(default)]
+    collapse: bool,
 }
 
 async fn search(
@@ -204,6 +207,7 @@ async fn search(
         limit: p.limit.unwrap_or(20).min(MAX_LIMIT),
         offset: p.offset.unwrap_or(0),
         sort_by_date,
+        collapse_clusters: p.collapse,
     };
     let index = s.index.clone();
     let r = tokio::task::spawn_blocking(move || index.search(&req))
@@ -234,6 +238,9 @@ struct ReportParams {
     country: Option<String>,
     lang: Option<String>,
     q: Option<String>,
+    /// Count each near-duplicate cluster (one syndicated story) once.
+    #[serde(default)]
+    dedup: bool,
 }
 
 async fn report(
@@ -271,6 +278,7 @@ async fn report(
         by,
         from,
         to,
+        count_clusters_once: p.dedup,
     };
     Ok(Json(mediawatch_report::build_report(&rows, &req)))
 }

@@ -8,6 +8,10 @@
 //! - per source: the item keys already stored in the index ("seen"), so a
 //!   second pass over the same feed adds nothing.
 //!
+//! - per document: its SimHash fingerprint and near-duplicate cluster
+//!   ([`StateStore::assign_cluster`]), so syndicated copies of one story
+//!   share a cluster id across portals and across re-ingests.
+//!
 //! Items are marked seen only *after* the index committed them (see the
 //! pipeline): a crash in between makes the next pass fetch them again, and
 //! the index's upsert by document id keeps that from duplicating anything.
@@ -153,6 +157,49 @@ pub struct StateStore {
 
 const LATENCY_WINDOW: i64 = 50;
 
+/// Largest Hamming distance between two SimHash fingerprints for the later
+/// document to join the earlier one's cluster.
+///
+/// Measured on a 273-word agency story: one edited word plus an appended
+/// credit line moves the fingerprint 4 bits, re-scripting (Cyrillic/Latin)
+/// 0 bits, unrelated texts 20+ bits (see `dedup-report.md`). 3 would miss
+/// such lightly edited copies; above ~8 the 4 x 16-bit bands find fewer
+/// and fewer of the pairs anyway.
+pub const MAX_CLUSTER_DISTANCE: u32 = 5;
+/// Only documents this close in trend time (either direction) are cluster
+/// candidates: syndication happens within days, and the window bounds the
+/// candidate lists.
+pub const CLUSTER_WINDOW_DAYS: i64 = 14;
+/// Most rows read per band and lookup, so that a band value shared by many
+/// documents (boilerplate that slipped into the text) cannot make one
+/// lookup slow. The newest rows in the window are read first.
+pub const MAX_CANDIDATES_PER_BAND: i64 = 64;
+/// The fingerprint is split into this many bands of [`BAND_BITS`] bits.
+/// Two fingerprints at distance <= 3 always share at least one band
+/// exactly (pigeonhole), which is what the band indexes look up; pairs at
+/// distance 4 or 5 share one with probability of about 90% and 74%.
+pub const BANDS: usize = 4;
+/// Bits per band.
+pub const BAND_BITS: u32 = 16;
+
+/// The band values of a fingerprint, as stored.
+fn bands(simhash: u64) -> [i64; BANDS] {
+    std::array::from_fn(|i| ((simhash >> (i as u32 * BAND_BITS)) & 0xffff) as i64)
+}
+
+/// Result of [`StateStore::assign_cluster`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterAssignment {
+    /// The cluster id: the id of the cluster's first document.
+    pub cluster_id: String,
+    /// The nearest earlier document the new one matched, with the Hamming
+    /// distance; `None` when it started a new cluster (or was already
+    /// assigned).
+    pub matched: Option<(String, u32)>,
+    /// Whether the document had been assigned before (re-ingest).
+    pub existing: bool,
+}
+
 const SCHEMA: &str = r#"
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
@@ -188,6 +235,21 @@ CREATE TABLE IF NOT EXISTS latencies (
     ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS latencies_by_source ON latencies (source_id, at);
+CREATE TABLE IF NOT EXISTS simhash (
+    doc_id TEXT PRIMARY KEY,
+    simhash INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    cluster_id TEXT NOT NULL,
+    b0 INTEGER NOT NULL,
+    b1 INTEGER NOT NULL,
+    b2 INTEGER NOT NULL,
+    b3 INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS simhash_b0 ON simhash (b0, at);
+CREATE INDEX IF NOT EXISTS simhash_b1 ON simhash (b1, at);
+CREATE INDEX IF NOT EXISTS simhash_b2 ON simhash (b2, at);
+CREATE INDEX IF NOT EXISTS simhash_b3 ON simhash (b3, at);
+CREATE INDEX IF NOT EXISTS simhash_by_time ON simhash (at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 "#;
@@ -397,6 +459,164 @@ impl StateStore {
         .map_err(sql("count seen"))
     }
 
+    /// Assigns a document to a near-duplicate cluster and remembers its
+    /// fingerprint.
+    ///
+    /// Candidates are documents whose trend time is within
+    /// [`CLUSTER_WINDOW_DAYS`] of `time` and that share at least one
+    /// 16-bit band of `simhash` (an indexed lookup per band, at most
+    /// [`MAX_CANDIDATES_PER_BAND`] rows each). The nearest candidate within
+    /// [`MAX_CLUSTER_DISTANCE`] bits wins (ties: the earlier, then the
+    /// smaller id) and the document joins *its* cluster; otherwise the
+    /// document's own id starts a new cluster.
+    ///
+    /// Idempotent: a document seen before keeps its cluster (re-ingesting
+    /// never moves it); its stored fingerprint and time are updated so
+    /// later copies match the current text.
+    pub fn assign_cluster(
+        &self,
+        doc_id: &str,
+        simhash: u64,
+        time: DateTime<Utc>,
+    ) -> Result<ClusterAssignment> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(sql("begin cluster"))?;
+        let b = bands(simhash);
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT cluster_id FROM simhash WHERE doc_id = ?1",
+                params![doc_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("read cluster"))?;
+        if let Some(cluster_id) = existing {
+            tx.execute(
+                "UPDATE simhash SET simhash = ?2, at = ?3, b0 = ?4, b1 = ?5, b2 = ?6, b3 = ?7
+                 WHERE doc_id = ?1",
+                params![doc_id, simhash as i64, ts(time), b[0], b[1], b[2], b[3]],
+            )
+            .map_err(sql("update fingerprint"))?;
+            tx.commit().map_err(sql("commit cluster"))?;
+            return Ok(ClusterAssignment {
+                cluster_id,
+                matched: None,
+                existing: true,
+            });
+        }
+        let window = CLUSTER_WINDOW_DAYS * 86_400;
+        let (lo, hi) = (
+            ts(time).saturating_sub(window),
+            ts(time).saturating_add(window),
+        );
+        // (distance, time, doc id, cluster id) of the best candidate.
+        let mut best: Option<(u32, i64, String, String)> = None;
+        for (band, value) in b.iter().enumerate() {
+            // One statement per band so each uses its own (bN, at) index.
+            let sql_text = match band {
+                0 => {
+                    "SELECT doc_id, simhash, at, cluster_id FROM simhash
+                      WHERE b0 = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at DESC LIMIT ?4"
+                }
+                1 => {
+                    "SELECT doc_id, simhash, at, cluster_id FROM simhash
+                      WHERE b1 = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at DESC LIMIT ?4"
+                }
+                2 => {
+                    "SELECT doc_id, simhash, at, cluster_id FROM simhash
+                      WHERE b2 = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at DESC LIMIT ?4"
+                }
+                _ => {
+                    "SELECT doc_id, simhash, at, cluster_id FROM simhash
+                      WHERE b3 = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at DESC LIMIT ?4"
+                }
+            };
+            let mut stmt = tx
+                .prepare_cached(sql_text)
+                .map_err(sql("prepare cluster lookup"))?;
+            let rows = stmt
+                .query_map(params![value, lo, hi, MAX_CANDIDATES_PER_BAND], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .map_err(sql("cluster lookup"))?;
+            for row in rows {
+                let (cand, cand_hash, at, cluster) = row.map_err(sql("cluster lookup"))?;
+                let d = (simhash ^ cand_hash as u64).count_ones();
+                if d > MAX_CLUSTER_DISTANCE {
+                    continue;
+                }
+                let better = match &best {
+                    None => true,
+                    Some((bd, bat, bid, _)) => (d, at, cand.as_str()) < (*bd, *bat, bid.as_str()),
+                };
+                if better {
+                    best = Some((d, at, cand, cluster));
+                }
+            }
+        }
+        let (cluster_id, matched) = match best {
+            Some((d, _, cand, cluster)) => (cluster, Some((cand, d))),
+            None => (doc_id.to_string(), None),
+        };
+        tx.execute(
+            "INSERT INTO simhash (doc_id, simhash, at, cluster_id, b0, b1, b2, b3)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                doc_id,
+                simhash as i64,
+                ts(time),
+                cluster_id,
+                b[0],
+                b[1],
+                b[2],
+                b[3]
+            ],
+        )
+        .map_err(sql("store fingerprint"))?;
+        tx.commit().map_err(sql("commit cluster"))?;
+        Ok(ClusterAssignment {
+            cluster_id,
+            matched,
+            existing: false,
+        })
+    }
+
+    /// The cluster a document was assigned to, if any.
+    pub fn cluster_of(&self, doc_id: &str) -> Result<Option<String>> {
+        let conn = self.conn();
+        conn.query_row(
+            "SELECT cluster_id FROM simhash WHERE doc_id = ?1",
+            params![doc_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql("read cluster"))
+    }
+
+    /// Number of stored fingerprints.
+    pub fn fingerprint_count(&self) -> Result<u64> {
+        let conn = self.conn();
+        conn.query_row("SELECT COUNT(*) FROM simhash", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(sql("count fingerprints"))
+    }
+
+    /// Forgets fingerprints with a trend time before `before` (they can no
+    /// longer be cluster candidates of new documents anyway once older than
+    /// the window); returns how many were removed. Cluster ids already in
+    /// the index are unaffected.
+    pub fn prune_fingerprints(&self, before: DateTime<Utc>) -> Result<u64> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM simhash WHERE at < ?1", params![ts(before)])
+            .map(|n| n as u64)
+            .map_err(sql("prune fingerprints"))
+    }
+
     /// Health of a source as of `now` (defaults when never polled).
     pub fn health(&self, source_id: &str, now: DateTime<Utc>) -> Result<SourceHealth> {
         let conn = self.conn();
@@ -555,5 +775,114 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM latencies", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, LATENCY_WINDOW);
+    }
+
+    const STORY: &str = include_str!("../../core/src/testdata/agency_story_sr_latn.txt");
+    const STORY_CYRL: &str = include_str!("../../core/src/testdata/agency_story_sr_cyrl.txt");
+
+    #[test]
+    fn band_values_cover_all_bits() {
+        assert_eq!(bands(0x0004_0003_0002_0001), [1, 2, 3, 4]);
+        assert_eq!(bands(u64::MAX), [0xffff; 4]);
+    }
+
+    #[test]
+    fn near_duplicates_join_and_unrelated_texts_do_not() {
+        use mediawatch_core::similarity::simhash64;
+        let s = StateStore::in_memory().unwrap();
+        let a = s.assign_cluster("a", simhash64(STORY), t(0)).unwrap();
+        assert_eq!(a.cluster_id, "a");
+        assert_eq!(a.matched, None);
+        // Another portal: one word edited, a credit line added, a day later.
+        let edited = STORY.replace("dvanaestoro", "trinaestoro") + "\n\n(Izvor: Tanjug)";
+        let b = s
+            .assign_cluster("b", simhash64(&edited), t(86_400))
+            .unwrap();
+        assert_eq!(b.cluster_id, "a");
+        let (matched, d) = b.matched.clone().unwrap();
+        assert_eq!(matched, "a");
+        assert!(d <= MAX_CLUSTER_DISTANCE);
+        // The same story in Cyrillic joins too (distance 0).
+        let c = s
+            .assign_cluster("c", simhash64(STORY_CYRL), t(3600))
+            .unwrap();
+        assert_eq!(c.cluster_id, "a");
+        assert_eq!(c.matched.unwrap().1, 0);
+        // An unrelated story starts its own cluster.
+        let other = "Gradsko veće usvojilo je budžet za narednu godinu. Najviše novca \
+            izdvojeno je za obnovu škola, vrtića i lokalnih puteva, a opozicija je glasala \
+            protiv uz obrazloženje da su plate u javnim preduzećima previsoke.";
+        let o = s.assign_cluster("o", simhash64(other), t(60)).unwrap();
+        assert_eq!(o.cluster_id, "o");
+        assert_eq!(s.fingerprint_count().unwrap(), 4);
+        assert_eq!(s.cluster_of("b").unwrap().as_deref(), Some("a"));
+        assert_eq!(s.cluster_of("zzz").unwrap(), None);
+    }
+
+    #[test]
+    fn nearest_candidate_wins_and_distance_is_bounded() {
+        let s = StateStore::in_memory().unwrap();
+        let base = 0x1234_5678_9abc_def0u64;
+        s.assign_cluster("far", base ^ 0b11_1110_0000, t(0))
+            .unwrap(); // 5 bits
+        s.assign_cluster("near", base ^ (1 << 63) ^ (1 << 40), t(10))
+            .unwrap(); // 2 bits, in other bands
+        let x = s.assign_cluster("x", base, t(20)).unwrap();
+        // "near" is 7 bits from "far", so it started its own cluster.
+        assert_eq!(x.matched, Some(("near".to_string(), 2)));
+        assert_eq!(x.cluster_id, s.cluster_of("near").unwrap().unwrap());
+        // One bit beyond the limit: no match even though three bands agree.
+        let limit = MAX_CLUSTER_DISTANCE + 1;
+        let flipped = (0..limit).fold(0x0f0f_0000_0000_0000u64, |h, i| h ^ (1 << i));
+        s.assign_cluster("p", 0x0f0f_0000_0000_0000, t(0)).unwrap();
+        let q = s.assign_cluster("q", flipped, t(0)).unwrap();
+        assert_eq!(q.cluster_id, "q");
+    }
+
+    #[test]
+    fn clusters_are_stable_on_reingest_and_limited_to_the_window() {
+        let s = StateStore::in_memory().unwrap();
+        let h = 0xdead_beef_0bad_f00du64;
+        assert_eq!(s.assign_cluster("a", h, t(0)).unwrap().cluster_id, "a");
+        assert_eq!(s.assign_cluster("b", h ^ 1, t(60)).unwrap().cluster_id, "a");
+        // Re-ingesting keeps the cluster, even with a changed text.
+        let again = s.assign_cluster("b", 0x1111, t(60)).unwrap();
+        assert!(again.existing);
+        assert_eq!(again.cluster_id, "a");
+        let again = s.assign_cluster("a", h, t(0)).unwrap();
+        assert_eq!((again.cluster_id.as_str(), again.existing), ("a", true));
+        assert_eq!(s.fingerprint_count().unwrap(), 2);
+        // The same text 15 days later is a new story.
+        let late = t(0) + Duration::days(CLUSTER_WINDOW_DAYS + 1);
+        assert_eq!(
+            s.assign_cluster("late", h, late).unwrap().cluster_id,
+            "late"
+        );
+        // Backfill: an older copy inside the window still joins.
+        let early = t(0) - Duration::days(3);
+        assert_eq!(s.assign_cluster("early", h, early).unwrap().cluster_id, "a");
+        // Pruning forgets old fingerprints but not what was assigned.
+        assert_eq!(s.prune_fingerprints(t(1)).unwrap(), 2);
+        assert_eq!(s.fingerprint_count().unwrap(), 2);
+        assert_eq!(s.cluster_of("b").unwrap().as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn crowded_band_values_stay_bounded() {
+        let s = StateStore::in_memory().unwrap();
+        let target = 0x1111_2222_3333_abcdu64;
+        // An older true copy that differs in band 0 only.
+        s.assign_cluster("copy", target ^ 1, t(-100)).unwrap();
+        // 300 newer documents share band 0 with the target but are far from
+        // it elsewhere; only the newest 64 of them are read for band 0.
+        for i in 1..=300u64 {
+            let h = 0xabcd | (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) & !0xffff);
+            let r = s.assign_cluster(&format!("d{i}"), h, t(i as i64)).unwrap();
+            assert_eq!(r.cluster_id, format!("d{i}"));
+        }
+        // The copy is still found through the bands that are not crowded.
+        let r = s.assign_cluster("new", target, t(400)).unwrap();
+        assert_eq!(r.matched, Some(("copy".to_string(), 1)));
+        assert_eq!(s.fingerprint_count().unwrap(), 302);
     }
 }

@@ -1,0 +1,468 @@
+//! Evaluation of a classifier against gold labels (`mediawatch eval`).
+//!
+//! Gold lines are JSON objects with `text`, optional `lang`, and any of:
+//! - `label` or `hate`: the hate class (`hate`, `offensive`, `none`), as in
+//!   the shared hate-speech sets and the project's framing set;
+//! - `relevant`, `collective`, `threat`, `victim`, `recognition`,
+//!   `solutions`: 0/1 (or booleans), as in `models/data/framing/`;
+//! - `target`: the targeted group, for per-target hate figures.
+//!
+//! A predicted binary label is present at score >= 0.5 (the reports'
+//! threshold); the predicted hate class is the classifier's class.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::{Classifier, ClassifyInput, HateClass, Labels};
+
+/// Binary labels evaluated, with their gold key.
+pub const BINARY_LABELS: [&str; 6] = [
+    "relevant",
+    "collective",
+    "threat",
+    "victim",
+    "recognition",
+    "solutions",
+];
+
+const CLASSES: [HateClass; 3] = [HateClass::Hate, HateClass::Offensive, HateClass::None];
+
+/// One gold example.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoldExample {
+    /// Id from the file, else the line number.
+    pub id: String,
+    /// The text.
+    pub text: String,
+    /// Language, when given.
+    pub lang: Option<String>,
+    /// Gold hate class, when given.
+    pub hate: Option<HateClass>,
+    /// Targeted group, when given.
+    pub target: Option<String>,
+    /// Gold binary labels present in the line.
+    pub binary: BTreeMap<&'static str, bool>,
+}
+
+/// Parses one gold line; the error says which key is wrong.
+pub fn parse_gold_line(line: &str, line_no: usize) -> Result<GoldExample, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
+    let obj = v.as_object().ok_or("not a JSON object")?;
+    let text = obj
+        .get("text")
+        .and_then(|t| t.as_str())
+        .ok_or("missing \"text\" (a string)")?
+        .to_string();
+    let id = match obj.get("id") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => line_no.to_string(),
+        Some(other) => other.to_string(),
+    };
+    let lang = obj.get("lang").and_then(|l| l.as_str()).map(str::to_string);
+    let hate = match obj.get("hate").or_else(|| obj.get("label")) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(
+            s.parse::<HateClass>()
+                .map_err(|e| format!("\"hate\"/\"label\": {e}"))?,
+        ),
+        Some(other) => return Err(format!("\"hate\"/\"label\": {other} is not a class name")),
+    };
+    let target = obj
+        .get("target")
+        .and_then(|t| t.as_str())
+        .map(str::to_string);
+    let mut binary = BTreeMap::new();
+    for key in BINARY_LABELS {
+        match obj.get(key) {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Bool(b)) => {
+                binary.insert(key, *b);
+            }
+            Some(serde_json::Value::Number(n))
+                if n.as_u64() == Some(0) || n.as_u64() == Some(1) =>
+            {
+                binary.insert(key, n.as_u64() == Some(1));
+            }
+            Some(other) => return Err(format!("\"{key}\": {other} is not 0, 1, true or false")),
+        }
+    }
+    if hate.is_none() && binary.is_empty() {
+        return Err("no gold label (\"hate\"/\"label\" or one of relevant, collective, threat, victim, recognition, solutions)".into());
+    }
+    Ok(GoldExample {
+        id,
+        text,
+        lang,
+        hate,
+        target,
+        binary,
+    })
+}
+
+/// Precision, recall and F1 of one binary label.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct BinaryScores {
+    /// Gold positives.
+    pub support: u64,
+    /// Examples evaluated.
+    pub n: u64,
+    /// True positives.
+    pub tp: u64,
+    /// False positives.
+    pub fp: u64,
+    /// False negatives.
+    pub fn_: u64,
+    /// Precision.
+    pub precision: f64,
+    /// Recall.
+    pub recall: f64,
+    /// F1.
+    pub f1: f64,
+}
+
+/// Three-class hate scores.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ClassScores {
+    /// Examples evaluated.
+    pub n: u64,
+    /// Accuracy.
+    pub accuracy: f64,
+    /// Macro-F1 over the classes present in gold or prediction.
+    pub macro_f1: f64,
+    /// Per class: precision, recall, F1, support.
+    pub per_class: BTreeMap<String, BinaryScores>,
+    /// `confusion[gold][predicted]`, classes in the order hate, offensive, none.
+    pub confusion: [[u64; 3]; 3],
+}
+
+/// The evaluation of a classifier on a gold set.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct EvalReport {
+    /// Model version evaluated.
+    pub model_version: String,
+    /// Examples.
+    pub examples: u64,
+    /// Hate over all examples with a gold class.
+    pub hate: Option<ClassScores>,
+    /// Hate per language.
+    pub hate_by_lang: BTreeMap<String, ClassScores>,
+    /// Hate per gold target group (examples whose gold class is not none).
+    pub hate_recall_by_target: BTreeMap<String, BinaryScores>,
+    /// Binary labels over all examples that have them.
+    pub labels: BTreeMap<String, BinaryScores>,
+    /// Binary labels per language.
+    pub labels_by_lang: BTreeMap<String, BTreeMap<String, BinaryScores>>,
+}
+
+fn class_idx(c: HateClass) -> usize {
+    CLASSES.iter().position(|x| *x == c).unwrap_or(2)
+}
+
+fn finish_binary(b: &mut BinaryScores) {
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    b.precision = ratio(b.tp, b.tp + b.fp);
+    b.recall = ratio(b.tp, b.tp + b.fn_);
+    b.f1 = if b.precision + b.recall == 0.0 {
+        0.0
+    } else {
+        2.0 * b.precision * b.recall / (b.precision + b.recall)
+    };
+}
+
+fn add_binary(b: &mut BinaryScores, gold: bool, pred: bool) {
+    b.n += 1;
+    b.support += gold as u64;
+    match (gold, pred) {
+        (true, true) => b.tp += 1,
+        (false, true) => b.fp += 1,
+        (true, false) => b.fn_ += 1,
+        (false, false) => {}
+    }
+}
+
+fn class_scores(pairs: &[(HateClass, HateClass)]) -> ClassScores {
+    let mut s = ClassScores {
+        n: pairs.len() as u64,
+        ..Default::default()
+    };
+    for (g, p) in pairs {
+        s.confusion[class_idx(*g)][class_idx(*p)] += 1;
+    }
+    let correct: u64 = (0..3).map(|i| s.confusion[i][i]).sum();
+    s.accuracy = if s.n == 0 {
+        0.0
+    } else {
+        correct as f64 / s.n as f64
+    };
+    let mut f1s = Vec::new();
+    for (i, c) in CLASSES.iter().enumerate() {
+        let mut b = BinaryScores {
+            n: s.n,
+            tp: s.confusion[i][i],
+            fp: (0..3).filter(|g| *g != i).map(|g| s.confusion[g][i]).sum(),
+            fn_: (0..3).filter(|p| *p != i).map(|p| s.confusion[i][p]).sum(),
+            ..Default::default()
+        };
+        b.support = b.tp + b.fn_;
+        finish_binary(&mut b);
+        // A class absent from both gold and predictions says nothing.
+        if b.support > 0 || b.fp > 0 {
+            f1s.push(b.f1);
+        }
+        s.per_class.insert(c.as_str().to_string(), b);
+    }
+    s.macro_f1 = if f1s.is_empty() {
+        0.0
+    } else {
+        f1s.iter().sum::<f64>() / f1s.len() as f64
+    };
+    s
+}
+
+fn predicted(l: &Labels, key: &str) -> bool {
+    let score = match key {
+        "relevant" => l.relevance.score,
+        "collective" => l.collective_labelling.score,
+        "threat" => l.frame.threat,
+        "victim" => l.frame.victim,
+        "recognition" => l.frame.recognition,
+        "solutions" => l.solutions.score,
+        _ => 0.0,
+    };
+    score >= mediawatch_core::labels::DEFAULT_THRESHOLD
+}
+
+/// Classifies every example (in batches) and scores the result. Examples the
+/// classifier fails on are counted as predicting nothing.
+pub fn evaluate(classifier: &dyn Classifier, examples: &[GoldExample]) -> EvalReport {
+    let mut report = EvalReport {
+        model_version: classifier.model_version().to_string(),
+        examples: examples.len() as u64,
+        ..Default::default()
+    };
+    let mut hate_pairs: Vec<(HateClass, HateClass)> = Vec::new();
+    let mut hate_by_lang: BTreeMap<String, Vec<(HateClass, HateClass)>> = BTreeMap::new();
+    for chunk in examples.chunks(64) {
+        let inputs: Vec<ClassifyInput<'_>> = chunk
+            .iter()
+            .map(|e| ClassifyInput {
+                id: &e.id,
+                text: &e.text,
+                lang: e.lang.as_deref(),
+            })
+            .collect();
+        let results = classifier.classify_batch(&inputs);
+        for (e, r) in chunk.iter().zip(results) {
+            let labels = r.unwrap_or_default();
+            let lang = e.lang.clone().unwrap_or_else(|| "und".into());
+            if let Some(g) = e.hate {
+                let p = labels.hate.class;
+                hate_pairs.push((g, p));
+                hate_by_lang.entry(lang.clone()).or_default().push((g, p));
+                if g != HateClass::None {
+                    let t = e.target.clone().unwrap_or_else(|| "unspecified".into());
+                    add_binary(
+                        report.hate_recall_by_target.entry(t).or_default(),
+                        true,
+                        p != HateClass::None,
+                    );
+                }
+            }
+            for (key, gold) in &e.binary {
+                let pred = predicted(&labels, key);
+                add_binary(
+                    report.labels.entry(key.to_string()).or_default(),
+                    *gold,
+                    pred,
+                );
+                add_binary(
+                    report
+                        .labels_by_lang
+                        .entry(lang.clone())
+                        .or_default()
+                        .entry(key.to_string())
+                        .or_default(),
+                    *gold,
+                    pred,
+                );
+            }
+        }
+    }
+    if !hate_pairs.is_empty() {
+        report.hate = Some(class_scores(&hate_pairs));
+    }
+    report.hate_by_lang = hate_by_lang
+        .iter()
+        .map(|(l, p)| (l.clone(), class_scores(p)))
+        .collect();
+    for b in report.hate_recall_by_target.values_mut() {
+        finish_binary(b);
+    }
+    for b in report.labels.values_mut() {
+        finish_binary(b);
+    }
+    for m in report.labels_by_lang.values_mut() {
+        for b in m.values_mut() {
+            finish_binary(b);
+        }
+    }
+    report
+}
+
+/// Human-readable rendering.
+pub fn render_text(r: &EvalReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "model {}  examples {}", r.model_version, r.examples);
+    if let Some(h) = &r.hate {
+        let _ = writeln!(
+            o,
+            "\nhate (3 classes): accuracy {:.3}  macro-F1 {:.3}  n {}",
+            h.accuracy, h.macro_f1, h.n
+        );
+        let _ = writeln!(
+            o,
+            "  {:<10} {:>9} {:>7} {:>7} {:>8}",
+            "class", "precision", "recall", "F1", "support"
+        );
+        for c in CLASSES {
+            if let Some(b) = h.per_class.get(c.as_str()) {
+                let _ = writeln!(
+                    o,
+                    "  {:<10} {:>9.3} {:>7.3} {:>7.3} {:>8}",
+                    c.as_str(),
+                    b.precision,
+                    b.recall,
+                    b.f1,
+                    b.support
+                );
+            }
+        }
+        let _ = writeln!(
+            o,
+            "  confusion (rows gold, columns predicted: hate offensive none)"
+        );
+        for (i, c) in CLASSES.iter().enumerate() {
+            let row = h.confusion[i];
+            let _ = writeln!(
+                o,
+                "  {:<10} {:>7} {:>9} {:>7}",
+                c.as_str(),
+                row[0],
+                row[1],
+                row[2]
+            );
+        }
+        if r.hate_by_lang.len() > 1 {
+            let _ = writeln!(o, "  per language:");
+            for (l, s) in &r.hate_by_lang {
+                let _ = writeln!(
+                    o,
+                    "    {l:<5} n {:>6}  accuracy {:.3}  macro-F1 {:.3}",
+                    s.n, s.accuracy, s.macro_f1
+                );
+            }
+        }
+        if !r.hate_recall_by_target.is_empty() {
+            let _ = writeln!(o, "  recall of hate/offensive per target:");
+            for (t, b) in &r.hate_recall_by_target {
+                let _ = writeln!(o, "    {t:<20} {:.3} of {}", b.recall, b.support);
+            }
+        }
+    }
+    if !r.labels.is_empty() {
+        let _ = writeln!(o, "\nlabels (present at score >= 0.5):");
+        let _ = writeln!(
+            o,
+            "  {:<12} {:>9} {:>7} {:>7} {:>8} {:>6}",
+            "label", "precision", "recall", "F1", "support", "n"
+        );
+        for (k, b) in &r.labels {
+            let _ = writeln!(
+                o,
+                "  {k:<12} {:>9.3} {:>7.3} {:>7.3} {:>8} {:>6}",
+                b.precision, b.recall, b.f1, b.support, b.n
+            );
+        }
+        if r.labels_by_lang.len() > 1 {
+            let _ = writeln!(o, "  F1 per language: {}", BINARY_LABELS.join(" "));
+            for (l, m) in &r.labels_by_lang {
+                let cells: Vec<String> = BINARY_LABELS
+                    .iter()
+                    .map(|k| m.get(*k).map_or("-".into(), |b| format!("{:.2}", b.f1)))
+                    .collect();
+                let _ = writeln!(o, "    {l:<5} {}", cells.join(" "));
+            }
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LexiconClassifier;
+
+    #[test]
+    fn parses_both_gold_formats_and_names_bad_keys() {
+        let a = parse_gold_line(
+            r#"{"id":"x","text":"t","lang":"de","label":"offensive"}"#,
+            1,
+        )
+        .unwrap();
+        assert_eq!(a.hate, Some(HateClass::Offensive));
+        let b = parse_gold_line(
+            r#"{"text":"t","relevant":1,"collective":0,"hate":"none","target":null}"#,
+            7,
+        )
+        .unwrap();
+        assert_eq!(b.id, "7");
+        assert_eq!(b.binary.get("relevant"), Some(&true));
+        assert_eq!(b.binary.get("collective"), Some(&false));
+        let e = parse_gold_line(r#"{"text":"t","threat":2}"#, 1).unwrap_err();
+        assert!(e.contains("threat"), "{e}");
+        let e = parse_gold_line(r#"{"text":"t","label":"rude"}"#, 1).unwrap_err();
+        assert!(e.contains("label"), "{e}");
+        assert!(parse_gold_line(r#"{"text":"t"}"#, 1).is_err());
+        assert!(parse_gold_line("[1]", 1).is_err());
+    }
+
+    #[test]
+    fn scores_are_computed_from_the_confusion_matrix() {
+        let pairs = [
+            (HateClass::Hate, HateClass::Hate),
+            (HateClass::Hate, HateClass::None),
+            (HateClass::None, HateClass::None),
+            (HateClass::None, HateClass::Hate),
+        ];
+        let s = class_scores(&pairs);
+        assert_eq!(s.confusion[0], [1, 0, 1]);
+        assert_eq!(s.accuracy, 0.5);
+        let h = &s.per_class["hate"];
+        assert_eq!((h.tp, h.fp, h.fn_), (1, 1, 1));
+        assert!((h.f1 - 0.5).abs() < 1e-9);
+        // Offensive appears nowhere, so the macro average is over two classes.
+        assert!((s.macro_f1 - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn evaluates_a_real_classifier() {
+        let lines = [
+            r#"{"id":"1","lang":"en","text":"A wave of migrants is flooding our towns, they are all criminals.","relevant":1,"collective":1,"hate":"none"}"#,
+            r#"{"id":"2","lang":"en","text":"The heat wave will last until Sunday.","relevant":0,"collective":0,"hate":"none"}"#,
+        ];
+        let gold: Vec<GoldExample> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| parse_gold_line(l, i + 1).unwrap())
+            .collect();
+        let r = evaluate(&LexiconClassifier::new(), &gold);
+        assert_eq!(r.examples, 2);
+        let rel = &r.labels["relevant"];
+        assert_eq!((rel.tp, rel.fp, rel.fn_), (1, 0, 0));
+        assert_eq!(r.labels["collective"].tp, 1);
+        assert!(render_text(&r).contains("relevant"));
+    }
+}
