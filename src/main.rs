@@ -146,6 +146,18 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum SourcesAction {
+    /// Turn an OPML subscription list into `[[sources]]` entries to paste
+    /// into a config (printed, nothing is changed).
+    ImportOpml {
+        /// The OPML file.
+        file: PathBuf,
+        /// Country of the outlets (ISO 3166-1 alpha-2).
+        #[arg(long)]
+        country: String,
+        /// Languages of the outlets (ISO 639-1), repeatable.
+        #[arg(long = "lang", required = true)]
+        langs: Vec<String>,
+    },
     /// Configured sources with their stored health.
     List {
         /// JSON output.
@@ -251,6 +263,8 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in log files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match real_main(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -298,6 +312,14 @@ fn real_main(cli: Cli) -> Result<()> {
             json,
         } => extract(file, url, input_dir, json),
         Command::ParseFeed { file, json } => parse_feed(&file, json),
+        Command::Sources {
+            action:
+                SourcesAction::ImportOpml {
+                    file,
+                    country,
+                    langs,
+                },
+        } => import_opml(&file, &country, &langs),
         Command::Sources { action } => {
             let config = load_config(cli.config.as_deref())?;
             rt.block_on(sources(config, &cli.data_dir, action))
@@ -835,6 +857,22 @@ fn parse_feed(file: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
+fn import_opml(file: &Path, country: &str, langs: &[String]) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let outlines = mediawatch_ingest::parse_opml(&bytes)
+        .with_context(|| format!("parsing {}", file.display()))?;
+    if outlines.is_empty() {
+        bail!("{}: no feeds (outlines with xmlUrl) found", file.display());
+    }
+    let toml = mediawatch_ingest::opml_to_sources_toml(&outlines, country, langs);
+    // Check what we print the same way a config is checked, so a bad
+    // --country or --lang is reported here rather than at the next start.
+    Config::from_toml_str(&format!("version = 1\n{toml}"), "<imported sources>")?;
+    print!("{toml}");
+    eprintln!("{} sources from {}", outlines.len(), file.display());
+    Ok(())
+}
+
 async fn sources(config: Config, data_dir: &Path, action: SourcesAction) -> Result<()> {
     let unhealthy = chrono::Duration::from_std(config.scheduler.unhealthy_after)
         .unwrap_or(chrono::Duration::days(2));
@@ -894,6 +932,13 @@ async fn sources(config: Config, data_dir: &Path, action: SourcesAction) -> Resu
                 }
             }
         }
+        // Handled before the config is loaded (it needs none); kept here so
+        // the match stays exhaustive.
+        SourcesAction::ImportOpml {
+            file,
+            country,
+            langs,
+        } => import_opml(&file, &country, &langs)?,
         SourcesAction::Check { source, json } => {
             let fetcher =
                 mediawatch_fetch::Fetcher::new(mediawatch_pipeline::fetch_options(&config))?;

@@ -333,3 +333,51 @@ fn eval_scores_the_classifier_on_the_project_gold_set() {
         "{err}"
     );
 }
+
+#[test]
+fn sources_import_opml_prints_valid_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opml = tmp.path().join("list.opml");
+    std::fs::write(
+        &opml,
+        r#"<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head><body>
+<outline type="rss" text="Radio Sarajevo" xmlUrl="https://radiosarajevo.ba/rss"/>
+<outline type="rss" text="Klix" xmlUrl="https://www.klix.ba/rss"/></body></opml>"#,
+    )
+    .unwrap();
+    let out = ok(&mw(
+        None,
+        tmp.path(),
+        &[
+            "sources",
+            "import-opml",
+            opml.to_str().unwrap(),
+            "--country",
+            "BA",
+            "--lang",
+            "bs",
+        ],
+    ));
+    let config = format!("version = 1\n{out}");
+    let cfg = tmp.path().join("imported.toml");
+    std::fs::write(&cfg, &config).unwrap();
+    let list = json(&mw(Some(&cfg), tmp.path(), &["sources", "list", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 2, "{out}");
+    // A bad country is refused before anything is printed.
+    let out = mw(
+        None,
+        tmp.path(),
+        &[
+            "sources",
+            "import-opml",
+            opml.to_str().unwrap(),
+            "--country",
+            "Bosnia",
+            "--lang",
+            "bs",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("country"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+}

@@ -250,9 +250,13 @@ pub fn extract(
         }
     }
 
-    if discussion {
+    // A page whose text is mostly a run of post blocks is a thread even when it does not say so.
+    let threadlike = discussion
+        || content::thread_container(&dom, &removed, &|i| raw[i] > 0, body_idx)
+            .is_some_and(|t| f64::from(raw[t]) >= THREAD_TEXT_SHARE * f64::from(raw[body_idx]));
+    if threadlike {
         // Quoted earlier posts repeat text the thread already holds.
-        mark_quotes(&dom, &mut removed, body_idx, &raw);
+        mark_thread_chrome(&dom, &mut removed, body_idx, &raw);
     }
 
     let body_roots: Option<Vec<usize>> = sel.body.as_ref().map(|body_sel| {
@@ -294,6 +298,11 @@ pub fn extract(
     };
     let mut paras = text;
     drop_title_paragraph(&mut paras, meta.title.as_deref());
+    if !overridden {
+        // A paragraph that is only a number (vote counts, post numbers, "-1") is a widget;
+        // one that is only a `{{ ... }}` placeholder is an unrendered client-side template.
+        paras.retain(|p| !(is_bare_number(p) || is_template_placeholder(p)));
+    }
     let mut text = paras.join("\n\n");
 
     if !overridden {
@@ -361,30 +370,48 @@ pub fn extract(
 /// `mycode_quote`, SMF `bbc_standard_quote`, Discourse `aside.quote`, vBulletin `quoteContainer`.
 fn is_forum_quote(node: &dom::DNode<'_>) -> bool {
     let Some(el) = node.el else { return false };
-    if node.name == "blockquote" && (el.attr("cite").is_some() || QUOTE_PLAIN) {
+    if node.name == "blockquote" && el.attr("cite").is_some() {
         return true;
     }
-    el.attr("class").is_some_and(|c| {
-        c.split_ascii_whitespace().any(|t| {
-            let t = t.to_ascii_lowercase();
-            t == "quote"
-                || t.ends_with("--quote")
-                || t.ends_with("_quote")
-                || matches!(
-                    t.as_str(),
-                    "ipsquote" | "quotecontainer" | "uncited" | "bbcodequote" | "postquote"
-                )
-        })
+    // `cls` is the lower-cased class and id.
+    node.cls.split_ascii_whitespace().any(|t| {
+        t == "quote"
+            || t.ends_with("--quote")
+            || t.ends_with("_quote")
+            || matches!(
+                t,
+                "ipsquote" | "quotecontainer" | "uncited" | "bbcodequote" | "postquote"
+            )
     })
 }
 
-const QUOTE_PLAIN: bool = false;
+/// Share of the page's (non-link) text the post blocks must hold to make an undeclared page a
+/// thread.
+const THREAD_TEXT_SHARE: f64 = 0.3;
+
+/// `<pre>`/`<code>` text longer than this on a thread page is a pasted log (WCXB-dev: the same
+/// logs go at 1000 or 2000, but at 1000 code in Stack Overflow answers starts to go too).
+const LONG_PRE_CHARS: u32 = 2000;
 
 /// Longest text of a definition list taken for poster statistics on a discussion page.
 const USER_STATS_CHARS: u32 = 120;
 
-/// Marks forum quotes (see [`is_forum_quote`]) inside `body` as removed.
-fn mark_quotes(dom: &Dom<'_>, removed: &mut [bool], body: usize, raw: &[u32]) {
+/// Whether an element is a post's "last edited by" note: XenForo `message-lastEdit`, FluxBB
+/// `postedit`, phpBB `div.notice`, NodeBB `[data-editor]`, vBulletin `lastedited`.
+fn is_edit_note(node: &dom::DNode<'_>) -> bool {
+    let Some(el) = node.el else { return false };
+    el.attr("data-editor").is_some()
+        || node.cls.split_ascii_whitespace().any(|t| {
+            t == "notice"
+                || ["lastedit", "postedit", "editedby", "editnote", "edit-note"]
+                    .iter()
+                    .any(|k| t.contains(k))
+        })
+}
+
+/// Marks forum quotes (see [`is_forum_quote`]), edit notes, poster statistics and pasted logs
+/// inside `body` as removed.
+fn mark_thread_chrome(dom: &Dom<'_>, removed: &mut [bool], body: usize, raw: &[u32]) {
     let end = dom.nodes.get(body).map_or(0, |b| b.end as usize);
     let mut i = body;
     while i < end {
@@ -396,13 +423,27 @@ fn mark_quotes(dom: &Dom<'_>, removed: &mut [bool], body: usize, raw: &[u32]) {
         // Short definition lists in a thread are poster statistics ("Posts: 710",
         // "Registered: 2016-07-02", "Joined", "Messages", "Reaction score").
         let stats_list = node.name == "dl" && raw.get(i).is_some_and(|&r| r < USER_STATS_CHARS);
-        if stats_list || is_forum_quote(node) {
+        // A very long preformatted or code block in a post is a pasted log, not discussion.
+        let dump =
+            matches!(node.name, "pre" | "code") && raw.get(i).is_some_and(|&r| r > LONG_PRE_CHARS);
+        if stats_list || dump || is_forum_quote(node) || is_edit_note(node) {
             removed[i] = true;
             i = dom.nodes[i].end as usize;
         } else {
             i += 1;
         }
     }
+}
+
+/// Whether a paragraph is an unrendered `{{ ... }}` template expression.
+fn is_template_placeholder(p: &str) -> bool {
+    p.starts_with("{{") && p.ends_with("}}")
+}
+
+/// Whether a paragraph is a bare (signed) integer of at most six digits ("17", "-1", "#3").
+fn is_bare_number(p: &str) -> bool {
+    let d = p.trim_start_matches(['-', '+', '#', '\u{2212}']);
+    !d.is_empty() && d.len() <= 6 && d.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn first_text(doc: &Html, s: &Selector) -> Option<String> {
@@ -527,6 +568,8 @@ mod boilerplate {
         "masthead",
         "toolbar",
         "promo",
+        // Stack Exchange's "log in to answer / explore related questions" box.
+        "bottom-notice",
     ];
 
     /// Cookie / consent banners (class or id substrings).
@@ -570,7 +613,6 @@ mod boilerplate {
         "popular",
         "more",
         "date",
-        "hide",
         "jump",
         "caption",
         "sidebar",
@@ -617,7 +659,9 @@ mod boilerplate {
         if STRONG_SUBSTRINGS.iter().any(|s| attrs.contains(s)) {
             return 2;
         }
-        let mut weak = false;
+        // "hide" only as a whole class: in compounds ("hide-last-connector") it is styling of
+        // blocks that are shown.
+        let mut weak = attrs.split_ascii_whitespace().any(|t| t == "hide");
         let mut positive = false;
         for tok in attrs.split(|c: char| !c.is_ascii_alphanumeric()) {
             if tok.is_empty() {
@@ -796,10 +840,12 @@ mod content {
             } else if !tighten {
                 // A winner above the thread (short posts outscored by page chrome): the
                 // element holding the most post blocks is the thread.
-                if let Some(t) = thread_container(dom, removed, &stats, best) {
-                    if std::env::var_os("MW_DEBUG").is_some() {
-                        eprintln!("thread {} {:?} good={} of {} noise={} of {}", dom.nodes[t].name, dom.nodes[t].cls, stats.good[t], stats.good[best], stats.noise[t], stats.noise[best]);
-                    }
+                if let Some(t) = thread_container(
+                    dom,
+                    removed,
+                    &|i| stats.good[i] + stats.noise[i] > 0.0,
+                    best,
+                ) {
                     if stats.good[t] >= THREAD_SHARE * stats.good[best] {
                         best = t;
                     }
@@ -811,17 +857,8 @@ mod content {
                 best = expand_to_posts(dom, removed, &stats, tight, best, false);
             }
         }
-        if std::env::var_os("MW_DEBUG").is_some() {
-            for (k, r) in removed.iter().enumerate() {
-                if *r && stats.good.len() > k {
-                    eprintln!("removed {k} {} {:?}", dom.nodes[k].name, dom.nodes[k].cls);
-                }
-            }
-            eprintln!("root {} {:?} tighten={tighten}", dom.nodes[best].name, dom.nodes[best].cls);
-        }
         (dom::render(dom, best, &|j| removed[j], Some(&stats)), best)
     }
-
 
     /// A declared content container inside the winner that holds nearly all of its good text
     /// is a tighter, more precise root (drops teaser lists, testimonials).
@@ -888,7 +925,13 @@ mod content {
     /// Class token of a single post or message block (`message--post`, `blockpost`, `postbit`).
     fn post_like(token: &str) -> bool {
         const POST: &[&str] = &[
-            "post", "message", "comment", "reply", "answer", "blockpost", "postbit",
+            "post",
+            "message",
+            "comment",
+            "reply",
+            "answer",
+            "blockpost",
+            "postbit",
         ];
         token
             .split(|c: char| !c.is_ascii_alphanumeric())
@@ -903,10 +946,10 @@ mod content {
 
     /// The element inside `within` (exclusive) with the most children whose class names a post,
     /// if it has at least [`MIN_POSTS`].
-    fn thread_container(
+    pub(crate) fn thread_container(
         dom: &Dom<'_>,
         removed: &[bool],
-        stats: &dom::BlockStats,
+        has_text: &dyn Fn(usize) -> bool,
         within: usize,
     ) -> Option<usize> {
         let end = dom.nodes.get(within).map_or(0, |n| n.end as usize);
@@ -921,14 +964,17 @@ mod content {
             let p = node.parent as usize;
             if p > within
                 && p < end
-                && stats.good[i] + stats.noise[i] > 0.0
+                && has_text(i)
                 && class_of(node).split_ascii_whitespace().any(post_like)
             {
                 count[p - within] += 1;
             }
             i += 1;
         }
-        let (k, &c) = count.iter().enumerate().max_by_key(|&(k, &c)| (c, std::cmp::Reverse(k)))?;
+        let (k, &c) = count
+            .iter()
+            .enumerate()
+            .max_by_key(|&(k, &c)| (c, std::cmp::Reverse(k)))?;
         (c >= MIN_POSTS).then_some(within + k)
     }
 

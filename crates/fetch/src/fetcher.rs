@@ -50,6 +50,9 @@ struct Exchange<'a> {
     last_modified: Option<&'a str>,
     max_body: usize,
     check_robots: bool,
+    headers: &'a [(String, String)],
+    /// Scheme, host and port the extra headers may be sent to.
+    origin: Option<url::Origin>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -138,6 +141,8 @@ impl Fetcher {
             last_modified: req.last_modified.as_deref(),
             max_body: opts.max_body_bytes,
             check_robots: opts.respect_robots,
+            headers: &req.headers,
+            origin: Some(url.origin()),
         };
         let mut attempt: u32 = 0;
         loop {
@@ -214,6 +219,20 @@ impl Fetcher {
             }
             if let Some(v) = x.last_modified.and_then(header_value) {
                 rb = rb.header(IF_MODIFIED_SINCE, v);
+            }
+            if x.origin.as_ref() == Some(&current.origin()) {
+                for (name, value) in x.headers {
+                    let (Ok(n), Some(v)) = (
+                        reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+                        header_value(value),
+                    ) else {
+                        return Err(FetchError::InvalidUrl {
+                            url: current.to_string(),
+                            reason: format!("invalid request header {name:?}"),
+                        });
+                    };
+                    rb = rb.header(n, v);
+                }
             }
             let resp = match tokio::time::timeout_at(deadline, rb.send()).await {
                 Err(_) => return Err(total_timeout(&current, opts)),
@@ -370,6 +389,9 @@ impl Fetcher {
             last_modified: None,
             max_body: ROBOTS_MAX_BYTES,
             check_robots: false,
+            // Credentials are for the API request, never for robots.txt.
+            headers: &[],
+            origin: None,
         };
         // Boxed: exchange -> check_robots -> load_robots -> exchange recurses
         // (the inner call never consults robots, so it is one level deep).

@@ -149,6 +149,11 @@ pub struct FetchRequest {
     pub last_modified: Option<String>,
     /// Accept header; [`DEFAULT_ACCEPT`] when `None`.
     pub accept: Option<String>,
+    /// Extra headers, e.g. `Authorization` for a platform API with a token
+    /// from the environment. Sent only to the request URL's own origin
+    /// (scheme, host, port): a redirect elsewhere drops them, so a token
+    /// never leaks.
+    pub headers: Vec<(String, String)>,
 }
 
 /// A successful fetch (2xx, or 304 Not Modified).

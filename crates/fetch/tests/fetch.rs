@@ -76,7 +76,7 @@ async fn etag_then_not_modified() {
             url: server.url("/feed"),
             etag: first.etag.clone(),
             last_modified: first.last_modified.clone(),
-            accept: None,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -782,4 +782,73 @@ async fn unknown_host_is_a_dns_error() {
         other => panic!("expected a DNS error, got {other:?}"),
     }
     assert!(err.is_retryable());
+}
+
+/// Platform tokens travel as extra headers to the request's own host only.
+#[tokio::test]
+async fn extra_headers_reach_the_origin_but_not_a_redirect_target() {
+    use std::sync::Mutex;
+    /// (port that answered, Authorization header it received)
+    type Seen = Arc<Mutex<Vec<(u16, Option<String>)>>>;
+    let seen: Seen = Arc::default();
+    // Two servers: the origin redirects to the other (a different host:port).
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_addr = other.local_addr().unwrap();
+    let origin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin_addr = origin.local_addr().unwrap();
+    for (listener, redirect) in [(origin, Some(other_addr)), (other, None)] {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            for _ in 0..4 {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let auth = req
+                    .lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+                    .map(|l| l[14..].trim().to_string());
+                let port = s.local_addr().unwrap().port();
+                if req.starts_with("GET /robots.txt") {
+                    let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                    continue;
+                }
+                seen.lock().unwrap().push((port, auth));
+                let resp = match redirect {
+                    Some(to) => format!("HTTP/1.1 302 Found\r\nlocation: http://{to}/final\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
+                    None => "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok".to_string(),
+                };
+                let _ = s.write_all(resp.as_bytes()).await;
+            }
+        });
+    }
+    let f = Fetcher::new(FetchOptions {
+        allow_private_addresses: true,
+        per_host_min_interval: std::time::Duration::from_millis(1),
+        ..FetchOptions::default()
+    })
+    .unwrap();
+    let r = f
+        .fetch(&FetchRequest {
+            url: format!("http://{origin_addr}/api"),
+            headers: vec![("Authorization".into(), "Bearer secret-token".into())],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        seen[0],
+        (origin_addr.port(), Some("Bearer secret-token".into()))
+    );
+    assert_eq!(
+        seen[1],
+        (other_addr.port(), None),
+        "token leaked across a redirect"
+    );
 }

@@ -525,13 +525,6 @@ pub fn parse_reddit_listing(bytes: &[u8]) -> Result<PostPage, IngestError> {
 
 // ---------------------------------------------------------------- Telegram
 
-fn sel(s: &'static str) -> Selector {
-    // The selectors below are constants checked by the tests; a parse
-    // failure would be a programming error, and a selector that matches
-    // nothing is the harmless fallback.
-    Selector::parse(s).unwrap_or_else(|_| Selector::parse("*:not(*)").expect("valid fallback"))
-}
-
 fn inside_reply(el: &ElementRef<'_>) -> bool {
     el.ancestors().any(|a| {
         a.value().as_element().is_some_and(|e| {
@@ -552,11 +545,20 @@ pub fn parse_telegram_channel(html: &str) -> Result<PostPage, IngestError> {
             what: "Telegram channel page",
         });
     }
+    // Constant selectors: a parse failure would be a bug, reported as an
+    // error rather than a panic.
+    let sel = |s: &str| {
+        Selector::parse(s).map_err(|e| IngestError::Selector {
+            key: "telegram".into(),
+            selector: s.into(),
+            reason: e.to_string(),
+        })
+    };
+    let message = sel(".tgme_widget_message")?;
+    let text_sel = sel(".tgme_widget_message_text")?;
+    let time_sel = sel("time[datetime]")?;
+    let owner_sel = sel(".tgme_widget_message_owner_name")?;
     let doc = Html::parse_document(html);
-    let message = sel(".tgme_widget_message");
-    let text_sel = sel(".tgme_widget_message_text");
-    let time_sel = sel("time[datetime]");
-    let owner_sel = sel(".tgme_widget_message_owner_name");
     let mut page = PostPage::default();
     let mut found = false;
     for (i, m) in doc.select(&message).enumerate() {

@@ -324,7 +324,6 @@ fn build_source(sc: &SourceConfig) -> std::result::Result<SourceRuntime, Vec<Str
         }
         K::Mastodon => {
             let instance = need("instance", &sc.instance)?;
-            warn_token_unsent(sc, "MEDIAWATCH_MASTODON_TOKEN");
             let host = url::Url::parse(&instance)
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_string))
@@ -348,7 +347,6 @@ fn build_source(sc: &SourceConfig) -> std::result::Result<SourceRuntime, Vec<Str
             source::Poller::Mastodon(source::MastodonSpec { host, target })
         }
         K::Bluesky => {
-            warn_token_unsent(sc, "MEDIAWATCH_BLUESKY_TOKEN");
             let appview = sc
                 .appview
                 .clone()
@@ -408,6 +406,7 @@ fn build_source(sc: &SourceConfig) -> std::result::Result<SourceRuntime, Vec<Str
         meta: Arc::new(sc.meta()),
         poller,
         extract,
+        api_headers: api_headers(token_var(sc.kind).and_then(std::env::var_os)),
     })
 }
 
@@ -440,16 +439,25 @@ fn record_columns(
     (out, explicit)
 }
 
-/// Public endpoints need no token. When one is set in the environment it
-/// cannot be sent yet: `FetchRequest` has no header field. Say so instead
-/// of pretending to authenticate.
-fn warn_token_unsent(sc: &SourceConfig, var: &str) {
-    if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
-        tracing::warn!(
-            source = %sc.id,
-            "{var} is set but not sent: this build fetches only public endpoints"
-        );
+/// Environment variable holding a platform's API token, by kind.
+fn token_var(kind: mediawatch_config::SourceKind) -> Option<&'static str> {
+    match kind {
+        mediawatch_config::SourceKind::Mastodon => Some("MEDIAWATCH_MASTODON_TOKEN"),
+        mediawatch_config::SourceKind::Bluesky => Some("MEDIAWATCH_BLUESKY_TOKEN"),
+        _ => None,
     }
+}
+
+/// `Authorization: Bearer <token>` when a token is set. Public endpoints
+/// need none; tokens come only from the environment, never the config. The
+/// fetch layer sends these headers to the request's own host only.
+fn api_headers(token: Option<std::ffi::OsString>) -> Vec<(String, String)> {
+    token
+        .and_then(|t| t.into_string().ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .map(|t| vec![("Authorization".to_string(), format!("Bearer {t}"))])
+        .unwrap_or_default()
 }
 
 /// Fetches and parses one source now, storing nothing: the number of items

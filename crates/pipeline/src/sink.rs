@@ -167,7 +167,8 @@ fn index_batch(
         .collect();
     let labels = classifier.classify_batch(&inputs);
     drop(inputs);
-    for (p, l) in batch.drain(..).zip(labels) {
+    let extras = dedup_extras(batch, state);
+    for ((p, l), extra) in batch.drain(..).zip(labels).zip(extras) {
         let mut doc = p.doc;
         match l {
             Ok(l) => doc.labels = Some(l),
@@ -178,7 +179,6 @@ fn index_batch(
                 stats.unlabelled += 1;
             }
         }
-        let extra = dedup_extra(&doc, state);
         writer.upsert_with(doc, &p.source, &extra)?;
         stats.indexed += 1;
         if let Some(s) = p.seen {
@@ -188,29 +188,45 @@ fn index_batch(
     Ok(())
 }
 
-/// Content hash and near-duplicate cluster of a document.
+/// Content hash and near-duplicate cluster of each document of a batch,
+/// assigned in one state-store transaction.
 ///
 /// Texts too short to fingerprint meaningfully (see
 /// `Fingerprint::clusterable`) are their own cluster. A state-store failure
-/// only costs the clustering: the document is indexed as its own cluster
-/// rather than lost.
-fn dedup_extra(doc: &Document, state: &StateStore) -> DocExtra {
-    let fp = fingerprint(classify_text(doc));
-    let cluster_id = if fp.clusterable() {
-        match state.assign_cluster(doc.id.as_str(), fp.simhash, doc.effective_time()) {
-            Ok(a) => Some(a.cluster_id),
-            Err(e) => {
-                tracing::warn!(doc = %doc.id, source = %doc.source_id, "near-duplicate clustering failed: {e}");
-                None
-            }
+/// only costs the clustering: the documents are indexed as their own
+/// clusters rather than lost.
+fn dedup_extras(batch: &[PendingDoc], state: &StateStore) -> Vec<DocExtra> {
+    let fps: Vec<_> = batch
+        .iter()
+        .map(|p| fingerprint(classify_text(&p.doc)))
+        .collect();
+    let wanted: Vec<(&str, u64, chrono::DateTime<Utc>)> = batch
+        .iter()
+        .zip(&fps)
+        .filter(|(_, fp)| fp.clusterable())
+        .map(|(p, fp)| (p.doc.id.as_str(), fp.simhash, p.doc.effective_time()))
+        .collect();
+    let mut assigned = match state.assign_clusters(&wanted) {
+        Ok(a) => a.into_iter().map(|a| Some(a.cluster_id)).collect(),
+        Err(e) => {
+            tracing::warn!(
+                documents = wanted.len(),
+                "near-duplicate clustering failed; indexing each document as its own cluster: {e}"
+            );
+            vec![None; wanted.len()]
         }
-    } else {
-        None
-    };
-    DocExtra {
-        content_hash: Some(fp.content_hash),
-        cluster_id,
     }
+    .into_iter();
+    fps.into_iter()
+        .map(|fp| DocExtra {
+            cluster_id: if fp.clusterable() {
+                assigned.next().flatten()
+            } else {
+                None
+            },
+            content_hash: Some(fp.content_hash),
+        })
+        .collect()
 }
 
 /// The text a classifier sees. Evidence spans are byte offsets into the
@@ -237,4 +253,109 @@ fn commit(
         pending_seen.clear();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mediawatch_classify::LexiconClassifier;
+    use mediawatch_core::{DocId, DocKind, SourceScope};
+
+    const STORY: &str = include_str!("../../core/src/testdata/agency_story_sr_latn.txt");
+    const STORY_CYRL: &str = include_str!("../../core/src/testdata/agency_story_sr_cyrl.txt");
+
+    fn pending(url: &str, source: &Arc<SourceMeta>, text: &str) -> Box<PendingDoc> {
+        let fetched = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, 4, 12, 0, 0)
+            .single()
+            .expect("valid date");
+        Box::new(PendingDoc {
+            doc: Document {
+                id: DocId::from_url(url),
+                source_id: source.id.clone(),
+                url: url.into(),
+                title: "t".into(),
+                text: text.into(),
+                author: None,
+                published: None,
+                fetched,
+                lang: None,
+                kind: DocKind::Article,
+                parent_id: None,
+                labels: None,
+            },
+            source: Arc::clone(source),
+            seen: Some(SeenItem {
+                source_id: source.id.clone(),
+                item_key: url.into(),
+                doc_id: DocId::from_url(url).to_string(),
+            }),
+        })
+    }
+
+    /// Syndicated copies (credited, re-scripted) reach the index with one
+    /// cluster id; short and unrelated texts keep their own; items are
+    /// still marked seen after the commit.
+    #[tokio::test]
+    async fn syndicated_copies_are_indexed_with_one_cluster() {
+        let index = Index::create_in_ram().expect("index");
+        let state = Arc::new(StateStore::in_memory().expect("state"));
+        let sink = SinkHandle::start(
+            &index,
+            0,
+            Arc::new(LexiconClassifier::new()),
+            Arc::clone(&state),
+        )
+        .expect("sink");
+        let src = Arc::new(SourceMeta {
+            id: "s".into(),
+            name: "S".into(),
+            country: "RS".into(),
+            languages: vec!["sr".into()],
+            scope: SourceScope::National,
+            audience: vec![],
+            reach: None,
+        });
+        // A portal's copy with the agency credit appended. (How far edited
+        // copies drift is measured in the state crate's dedup_bench.)
+        let edited = format!("{STORY}\n\n(Tanjug)");
+        let tx = sink.sender();
+        for (url, text) in [
+            ("https://a/1", STORY),
+            ("https://b/1", edited.as_str()),
+            ("https://c/1", STORY_CYRL),
+            ("https://d/1", "Sramota!"),
+            ("https://e/1", "Sramota!"),
+        ] {
+            tx.send(SinkMsg::Doc(pending(url, &src, text)))
+                .await
+                .expect("send");
+        }
+        drop(tx);
+        assert_eq!(sink.flush().await.expect("flush"), 5);
+        let cluster = |url: &str| {
+            index
+                .get_extra(&DocId::from_url(url))
+                .expect("read")
+                .expect("indexed")
+                .cluster_id
+                .expect("cluster")
+        };
+        let first = DocId::from_url("https://a/1").to_string();
+        assert_eq!(cluster("https://a/1"), first);
+        assert_eq!(cluster("https://b/1"), first);
+        assert_eq!(cluster("https://c/1"), first);
+        // Too short to cluster: identical one-word comments stay apart.
+        assert_eq!(
+            cluster("https://d/1"),
+            DocId::from_url("https://d/1").to_string()
+        );
+        assert_eq!(
+            cluster("https://e/1"),
+            DocId::from_url("https://e/1").to_string()
+        );
+        assert_eq!(state.fingerprint_count().expect("count"), 3);
+        assert!(state.is_seen("s", "https://c/1").expect("seen"));
+        let stats = sink.finish().await.expect("finish");
+        assert_eq!(stats.indexed, 5);
+    }
 }

@@ -86,6 +86,9 @@ pub struct SourceRuntime {
     pub(crate) meta: Arc<SourceMeta>,
     pub(crate) poller: Poller,
     pub(crate) extract: ExtractOptions,
+    /// Headers sent to the platform API only (never to article pages):
+    /// `Authorization` when a token is set in the environment.
+    pub(crate) api_headers: Vec<(String, String)>,
 }
 
 impl SourceRuntime {
@@ -308,12 +311,14 @@ async fn get(
     url: &str,
     accept: &str,
     validators: Option<&(Option<String>, Option<String>)>,
+    headers: &[(String, String)],
 ) -> Result<Option<FetchResponse>, PollFailure> {
     let req = FetchRequest {
         url: url.to_string(),
         etag: validators.and_then(|v| v.0.clone()),
         last_modified: validators.and_then(|v| v.1.clone()),
         accept: Some(accept.to_string()),
+        headers: headers.to_vec(),
     };
     match net.fetch(&req).await {
         Ok(r) if r.not_modified => Ok(None),
@@ -344,7 +349,15 @@ pub(crate) async fn list_items(
     let not_modified = |max_age| Ok(Listed::NotModified { max_age });
     match &rt.poller {
         Poller::Feed => {
-            let Some(resp) = get(net, id, &rt.cfg.url, FEED_ACCEPT, Some(&validators)).await?
+            let Some(resp) = get(
+                net,
+                id,
+                &rt.cfg.url,
+                FEED_ACCEPT,
+                Some(&validators),
+                &rt.api_headers,
+            )
+            .await?
             else {
                 return not_modified(None);
             };
@@ -359,7 +372,15 @@ pub(crate) async fn list_items(
             )))
         }
         Poller::Sitemap => {
-            let Some(resp) = get(net, id, &rt.cfg.url, SITEMAP_ACCEPT, Some(&validators)).await?
+            let Some(resp) = get(
+                net,
+                id,
+                &rt.cfg.url,
+                SITEMAP_ACCEPT,
+                Some(&validators),
+                &rt.api_headers,
+            )
+            .await?
             else {
                 return not_modified(None);
             };
@@ -370,7 +391,15 @@ pub(crate) async fn list_items(
             )))
         }
         Poller::Listing(spec) => {
-            let Some(first) = get(net, id, &rt.cfg.url, HTML_ACCEPT, Some(&validators)).await?
+            let Some(first) = get(
+                net,
+                id,
+                &rt.cfg.url,
+                HTML_ACCEPT,
+                Some(&validators),
+                &rt.api_headers,
+            )
+            .await?
             else {
                 return not_modified(None);
             };
@@ -419,7 +448,7 @@ pub(crate) async fn list_items(
                 }
                 let next = parsed.next.filter(|n| !seen_pages.contains(n));
                 if let (Some(next), true) = (next, pages < spec.max_pages) {
-                    match get(net, id, &next, HTML_ACCEPT, None).await {
+                    match get(net, id, &next, HTML_ACCEPT, None, &rt.api_headers).await {
                         Ok(Some(r)) => page = Some((r, next)),
                         Ok(None) => {}
                         Err(f) if f.kind == "cancelled" => return Err(f),
@@ -435,7 +464,8 @@ pub(crate) async fn list_items(
             let timeline = match &spec.target {
                 MastodonTarget::Timeline(url) => url.clone(),
                 MastodonTarget::Lookup { lookup, instance } => {
-                    let Some(r) = get(net, id, lookup, JSON_ACCEPT, None).await? else {
+                    let Some(r) = get(net, id, lookup, JSON_ACCEPT, None, &rt.api_headers).await?
+                    else {
                         return Err(parse_failure(
                             id,
                             "account lookup",
@@ -449,7 +479,16 @@ pub(crate) async fn list_items(
                         .map_err(|e| parse_failure(id, "account", &account, e))?
                 }
             };
-            let Some(resp) = get(net, id, &timeline, JSON_ACCEPT, Some(&validators)).await? else {
+            let Some(resp) = get(
+                net,
+                id,
+                &timeline,
+                JSON_ACCEPT,
+                Some(&validators),
+                &rt.api_headers,
+            )
+            .await?
+            else {
                 return not_modified(None);
             };
             let page = mediawatch_ingest::parse_mastodon_statuses(&resp.body, &spec.host)
@@ -462,7 +501,8 @@ pub(crate) async fn list_items(
             } else {
                 JSON_ACCEPT
             };
-            let Some(resp) = get(net, id, url, accept, Some(&validators)).await? else {
+            let Some(resp) = get(net, id, url, accept, Some(&validators), &rt.api_headers).await?
+            else {
                 return not_modified(None);
             };
             let (page, what) = match &rt.poller {
@@ -483,7 +523,16 @@ pub(crate) async fn list_items(
             Ok(social(&resp, page, what))
         }
         Poller::Youtube(url) => {
-            let Some(resp) = get(net, id, url, FEED_ACCEPT, Some(&validators)).await? else {
+            let Some(resp) = get(
+                net,
+                id,
+                url,
+                FEED_ACCEPT,
+                Some(&validators),
+                &rt.api_headers,
+            )
+            .await?
+            else {
                 return not_modified(None);
             };
             let feed = mediawatch_ingest::parse_feed(&resp.body, Some(resp.url.as_str()))
@@ -882,6 +931,24 @@ async fn item_documents(
                     &rt.extract,
                 ) {
                     Ok(a) => {
+                        // The page's rel=canonical names the article's real
+                        // address (feeds often link through tracking or
+                        // section paths): it decides the document's identity,
+                        // when it stays on the same site. A canonical on
+                        // another site is ignored: each outlet's copy of a
+                        // syndicated story stays its own document (clusters
+                        // group them), and a page cannot overwrite another
+                        // site's document.
+                        if let Some(c) = a
+                            .canonical_url
+                            .as_deref()
+                            .and_then(|c| same_site_canonical(&resp.url, c))
+                        {
+                            if c != doc.url {
+                                doc.id = DocId::from_url(&c);
+                                doc.url = c;
+                            }
+                        }
                         if let Some(t) = a.title.filter(|t| !t.trim().is_empty()) {
                             if doc.title.trim().is_empty() {
                                 doc.title = t;
@@ -902,14 +969,15 @@ async fn item_documents(
                                 continue;
                             }
                             let key = format!(
-                                "{url}\u{1f}{}\u{1f}{}",
+                                "{}\u{1f}{}\u{1f}{}",
+                                doc.url,
                                 c.author.as_deref().unwrap_or(""),
                                 short_hash(&c.text)
                             );
                             docs.push(Document {
                                 id: DocId::from_platform("comment", &key),
                                 source_id: id.clone(),
-                                url: format!("{url}#comment-{}", n + 1),
+                                url: format!("{}#comment-{}", doc.url, n + 1),
                                 title: format!("Comment on: {}", doc.title),
                                 text: c.text,
                                 author: c.author,
@@ -990,6 +1058,20 @@ fn detect_language(
     declared
         .filter(|l| !l.is_empty())
         .or_else(|| default.clone())
+}
+
+/// The canonical form of a page's rel=canonical when it is an http(s) URL on
+/// the same site as the fetched page (hosts equal up to a leading `www.`).
+fn same_site_canonical(page: &url::Url, canonical: &str) -> Option<String> {
+    let c = page.join(canonical.trim()).ok()?;
+    if !matches!(c.scheme(), "http" | "https") {
+        return None;
+    }
+    let bare = |h: &str| h.trim_start_matches("www.").to_ascii_lowercase();
+    if bare(c.host_str()?) != bare(page.host_str()?) {
+        return None;
+    }
+    canonicalize_url(c.as_str()).ok()
 }
 
 fn short_hash(s: &str) -> String {
@@ -1099,6 +1181,22 @@ mod tests {
         assert!(errs[1].starts_with("next_selector: "), "{errs:?}");
     }
 
+    #[test]
+    fn tokens_become_an_authorization_header_only_when_set() {
+        use std::ffi::OsString;
+        assert_eq!(
+            crate::api_headers(Some(OsString::from("abc123"))),
+            [("Authorization".to_string(), "Bearer abc123".to_string())]
+        );
+        assert!(crate::api_headers(Some(OsString::from("  "))).is_empty());
+        assert!(crate::api_headers(None).is_empty());
+        assert_eq!(
+            crate::token_var(mediawatch_config::SourceKind::Mastodon),
+            Some("MEDIAWATCH_MASTODON_TOKEN")
+        );
+        assert_eq!(crate::token_var(mediawatch_config::SourceKind::Feed), None);
+    }
+
     #[tokio::test]
     async fn check_source_lists_an_import_without_storing_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -1117,5 +1215,29 @@ mod tests {
         let missing = source("id = \"j\"\nkind = \"jsonl\"\npath = \"/nonexistent/x.jsonl\"");
         let err = crate::check_source(&fetcher, &missing).await.unwrap_err();
         assert!(err.contains("/nonexistent/x.jsonl"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::same_site_canonical;
+
+    #[test]
+    fn canonical_is_used_only_on_the_same_site() {
+        let page = url::Url::parse("https://www.portal.rs/vesti/123?utm_source=rss").unwrap();
+        assert_eq!(
+            same_site_canonical(&page, "https://portal.rs/vesti/123-migranti?utm_medium=x")
+                .as_deref(),
+            Some("https://portal.rs/vesti/123-migranti")
+        );
+        assert_eq!(
+            same_site_canonical(&page, "/vesti/123-migranti").as_deref(),
+            Some("https://www.portal.rs/vesti/123-migranti")
+        );
+        assert_eq!(
+            same_site_canonical(&page, "https://agency.example/story/9"),
+            None
+        );
+        assert_eq!(same_site_canonical(&page, "javascript:alert(1)"), None);
     }
 }

@@ -42,8 +42,12 @@ fn paragraphs(html: &str) -> String {
     let mut rest = html;
     while let Some(start) = rest.find("<p") {
         rest = &rest[start..];
-        let Some(open_end) = rest.find('>') else { break };
-        let Some(close) = rest.find("</p>") else { break };
+        let Some(open_end) = rest.find('>') else {
+            break;
+        };
+        let Some(close) = rest.find("</p>") else {
+            break;
+        };
         if close > open_end {
             let inner = &rest[open_end + 1..close];
             let mut text = String::new();
@@ -73,7 +77,9 @@ fn demo_articles() -> Vec<(String, String)> {
     let mut dirs: Vec<_> = dirs.flatten().map(|d| d.path()).collect();
     dirs.sort();
     for dir in dirs.into_iter().filter(|d| d.is_dir()) {
-        let Ok(files) = std::fs::read_dir(&dir) else { continue };
+        let Ok(files) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         let mut files: Vec<_> = files.flatten().map(|f| f.path()).collect();
         files.sort();
         for f in files {
@@ -82,11 +88,7 @@ fn demo_articles() -> Vec<(String, String)> {
             }
             if let Ok(html) = std::fs::read_to_string(&f) {
                 let text = paragraphs(&html);
-                let name = f
-                    .strip_prefix(&root)
-                    .unwrap_or(&f)
-                    .display()
-                    .to_string();
+                let name = f.strip_prefix(&root).unwrap_or(&f).display().to_string();
                 out.push((name, text));
             }
         }
@@ -139,7 +141,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 2. Edited copies.
     let mut rng = Rng(0x5eed);
-    println!("\nedited copies (k random words replaced + credit line appended), 50 trials per article:");
+    println!(
+        "\nedited copies (k random words replaced + credit line appended), 50 trials per article:"
+    );
     println!("| k | mean distance | max | joined at <=3 | joined at <=5 |");
     println!("|---:|---:|---:|---:|---:|");
     for k in [0usize, 1, 2, 3, 5, 8] {
@@ -218,7 +222,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         el.as_secs_f64(),
         stored as f64 / el.as_secs_f64()
     );
-    for (label, near) in [("new stories", false), ("near-duplicate copies (1-5 bits)", true)] {
+    for (label, near) in [
+        ("new stories", false),
+        ("near-duplicate copies (1-5 bits)", true),
+    ] {
         let mut lat = Vec::with_capacity(lookups);
         let mut joined = 0usize;
         let t = Instant::now();
@@ -229,7 +236,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let flipped = (0..bits).fold(h, |h, _| h ^ (1 << (rng.next() % 64)));
                 (flipped, at + chrono::Duration::hours(3))
             } else {
-                (rng.next(), t0 + chrono::Duration::seconds((rng.next() % span) as i64))
+                (
+                    rng.next(),
+                    t0 + chrono::Duration::seconds((rng.next() % span) as i64),
+                )
             };
             let id = format!("{}{i}", if near { "n" } else { "q" });
             let s = Instant::now();
@@ -244,6 +254,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             pct(lat.clone(), 0.5),
             pct(lat, 0.99),
             100.0 * joined as f64 / lookups as f64
+        );
+    }
+    // Batches of 32 in one transaction, as the pipeline's sink does.
+    let mut lat = Vec::new();
+    let t = Instant::now();
+    let batches = lookups / 32;
+    for b in 0..batches {
+        let docs: Vec<(String, u64, chrono::DateTime<Utc>)> = (0..32)
+            .map(|i| {
+                let (h, at) = fps[rng.below(fps.len())];
+                (format!("b{b}-{i}"), h ^ (1 << (rng.next() % 64)), at)
+            })
+            .collect();
+        let refs: Vec<(&str, u64, chrono::DateTime<Utc>)> = docs
+            .iter()
+            .map(|(id, h, at)| (id.as_str(), *h, *at))
+            .collect();
+        let s = Instant::now();
+        store.assign_clusters(&refs)?;
+        lat.push(s.elapsed());
+    }
+    if !lat.is_empty() {
+        println!(
+            "assign_clusters, batches of 32 near-duplicates: {:.0} docs/s, batch p50 {:?}, p99 {:?}",
+            (batches * 32) as f64 / t.elapsed().as_secs_f64(),
+            pct(lat.clone(), 0.5),
+            pct(lat, 0.99)
         );
     }
     let t = Instant::now();

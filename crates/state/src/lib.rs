@@ -203,6 +203,7 @@ pub struct ClusterAssignment {
 const SCHEMA: &str = r#"
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
+PRAGMA cache_size = -16000;
 PRAGMA foreign_keys = ON;
 CREATE TABLE IF NOT EXISTS sources (
     id TEXT PRIMARY KEY,
@@ -481,109 +482,27 @@ impl StateStore {
     ) -> Result<ClusterAssignment> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(sql("begin cluster"))?;
-        let b = bands(simhash);
-        let existing: Option<String> = tx
-            .query_row(
-                "SELECT cluster_id FROM simhash WHERE doc_id = ?1",
-                params![doc_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql("read cluster"))?;
-        if let Some(cluster_id) = existing {
-            tx.execute(
-                "UPDATE simhash SET simhash = ?2, at = ?3, b0 = ?4, b1 = ?5, b2 = ?6, b3 = ?7
-                 WHERE doc_id = ?1",
-                params![doc_id, simhash as i64, ts(time), b[0], b[1], b[2], b[3]],
-            )
-            .map_err(sql("update fingerprint"))?;
-            tx.commit().map_err(sql("commit cluster"))?;
-            return Ok(ClusterAssignment {
-                cluster_id,
-                matched: None,
-                existing: true,
-            });
-        }
-        let window = CLUSTER_WINDOW_DAYS * 86_400;
-        let (lo, hi) = (
-            ts(time).saturating_sub(window),
-            ts(time).saturating_add(window),
-        );
-        // (distance, time, doc id, cluster id) of the best candidate.
-        let mut best: Option<(u32, i64, String, String)> = None;
-        for (band, value) in b.iter().enumerate() {
-            // One statement per band so each uses its own (bN, at) index.
-            let sql_text = match band {
-                0 => {
-                    "SELECT doc_id, simhash, at, cluster_id FROM simhash
-                      WHERE b0 = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at DESC LIMIT ?4"
-                }
-                1 => {
-                    "SELECT doc_id, simhash, at, cluster_id FROM simhash
-                      WHERE b1 = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at DESC LIMIT ?4"
-                }
-                2 => {
-                    "SELECT doc_id, simhash, at, cluster_id FROM simhash
-                      WHERE b2 = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at DESC LIMIT ?4"
-                }
-                _ => {
-                    "SELECT doc_id, simhash, at, cluster_id FROM simhash
-                      WHERE b3 = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at DESC LIMIT ?4"
-                }
-            };
-            let mut stmt = tx
-                .prepare_cached(sql_text)
-                .map_err(sql("prepare cluster lookup"))?;
-            let rows = stmt
-                .query_map(params![value, lo, hi, MAX_CANDIDATES_PER_BAND], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                })
-                .map_err(sql("cluster lookup"))?;
-            for row in rows {
-                let (cand, cand_hash, at, cluster) = row.map_err(sql("cluster lookup"))?;
-                let d = (simhash ^ cand_hash as u64).count_ones();
-                if d > MAX_CLUSTER_DISTANCE {
-                    continue;
-                }
-                let better = match &best {
-                    None => true,
-                    Some((bd, bat, bid, _)) => (d, at, cand.as_str()) < (*bd, *bat, bid.as_str()),
-                };
-                if better {
-                    best = Some((d, at, cand, cluster));
-                }
-            }
-        }
-        let (cluster_id, matched) = match best {
-            Some((d, _, cand, cluster)) => (cluster, Some((cand, d))),
-            None => (doc_id.to_string(), None),
-        };
-        tx.execute(
-            "INSERT INTO simhash (doc_id, simhash, at, cluster_id, b0, b1, b2, b3)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                doc_id,
-                simhash as i64,
-                ts(time),
-                cluster_id,
-                b[0],
-                b[1],
-                b[2],
-                b[3]
-            ],
-        )
-        .map_err(sql("store fingerprint"))?;
+        let a = assign_in(&tx, doc_id, simhash, time)?;
         tx.commit().map_err(sql("commit cluster"))?;
-        Ok(ClusterAssignment {
-            cluster_id,
-            matched,
-            existing: false,
-        })
+        Ok(a)
+    }
+
+    /// [`StateStore::assign_cluster`] for many documents in one transaction
+    /// (one commit instead of one per document; the pipeline calls this per
+    /// batch). Documents are assigned in order, so a later one can join the
+    /// cluster of an earlier one in the same batch.
+    pub fn assign_clusters(
+        &self,
+        docs: &[(&str, u64, DateTime<Utc>)],
+    ) -> Result<Vec<ClusterAssignment>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(sql("begin cluster"))?;
+        let out = docs
+            .iter()
+            .map(|(id, h, t)| assign_in(&tx, id, *h, *t))
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit().map_err(sql("commit cluster"))?;
+        Ok(out)
     }
 
     /// The cluster a document was assigned to, if any.
@@ -674,6 +593,120 @@ impl StateStore {
         }
         Ok(h)
     }
+}
+
+/// One cluster assignment inside a transaction (see
+/// [`StateStore::assign_cluster`]).
+fn assign_in(
+    tx: &rusqlite::Transaction<'_>,
+    doc_id: &str,
+    simhash: u64,
+    time: DateTime<Utc>,
+) -> Result<ClusterAssignment> {
+    let b = bands(simhash);
+    let existing: Option<(String, i64, i64)> = tx
+        .prepare_cached("SELECT cluster_id, simhash, at FROM simhash WHERE doc_id = ?1")
+        .and_then(|mut st| {
+            st.query_row(params![doc_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .map_err(sql("read cluster"))?;
+    if let Some((cluster_id, old_hash, old_at)) = existing {
+        // Re-ingest: keep the cluster; refresh the fingerprint only when the
+        // text or time changed (an update rewrites five indexes).
+        if old_hash != simhash as i64 || old_at != ts(time) {
+            tx.execute(
+                "UPDATE simhash SET simhash = ?2, at = ?3, b0 = ?4, b1 = ?5, b2 = ?6, b3 = ?7
+                 WHERE doc_id = ?1",
+                params![doc_id, simhash as i64, ts(time), b[0], b[1], b[2], b[3]],
+            )
+            .map_err(sql("update fingerprint"))?;
+        }
+        return Ok(ClusterAssignment {
+            cluster_id,
+            matched: None,
+            existing: true,
+        });
+    }
+    let window = CLUSTER_WINDOW_DAYS * 86_400;
+    let (lo, hi) = (
+        ts(time).saturating_sub(window),
+        ts(time).saturating_add(window),
+    );
+    // (distance, time, doc id, cluster id) of the best candidate.
+    let mut best: Option<(u32, i64, String, String)> = None;
+    for (band, value) in b.iter().enumerate() {
+        // One statement per band so each uses its own (bN, at) index.
+        let sql_text = match band {
+            0 => {
+                "SELECT doc_id, simhash, at, cluster_id FROM simhash
+                  WHERE b0 = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at DESC LIMIT ?4"
+            }
+            1 => {
+                "SELECT doc_id, simhash, at, cluster_id FROM simhash
+                  WHERE b1 = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at DESC LIMIT ?4"
+            }
+            2 => {
+                "SELECT doc_id, simhash, at, cluster_id FROM simhash
+                  WHERE b2 = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at DESC LIMIT ?4"
+            }
+            _ => {
+                "SELECT doc_id, simhash, at, cluster_id FROM simhash
+                  WHERE b3 = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at DESC LIMIT ?4"
+            }
+        };
+        let mut stmt = tx
+            .prepare_cached(sql_text)
+            .map_err(sql("prepare cluster lookup"))?;
+        let rows = stmt
+            .query_map(params![value, lo, hi, MAX_CANDIDATES_PER_BAND], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(sql("cluster lookup"))?;
+        for row in rows {
+            let (cand, cand_hash, at, cluster) = row.map_err(sql("cluster lookup"))?;
+            let d = (simhash ^ cand_hash as u64).count_ones();
+            if d > MAX_CLUSTER_DISTANCE {
+                continue;
+            }
+            let better = match &best {
+                None => true,
+                Some((bd, bat, bid, _)) => (d, at, cand.as_str()) < (*bd, *bat, bid.as_str()),
+            };
+            if better {
+                best = Some((d, at, cand, cluster));
+            }
+        }
+    }
+    let (cluster_id, matched) = match best {
+        Some((d, _, cand, cluster)) => (cluster, Some((cand, d))),
+        None => (doc_id.to_string(), None),
+    };
+    tx.execute(
+        "INSERT INTO simhash (doc_id, simhash, at, cluster_id, b0, b1, b2, b3)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            doc_id,
+            simhash as i64,
+            ts(time),
+            cluster_id,
+            b[0],
+            b[1],
+            b[2],
+            b[3]
+        ],
+    )
+    .map_err(sql("store fingerprint"))?;
+    Ok(ClusterAssignment {
+        cluster_id,
+        matched,
+        existing: false,
+    })
 }
 
 #[cfg(test)]
@@ -865,6 +898,25 @@ mod tests {
         assert_eq!(s.prune_fingerprints(t(1)).unwrap(), 2);
         assert_eq!(s.fingerprint_count().unwrap(), 2);
         assert_eq!(s.cluster_of("b").unwrap().as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn batches_assign_in_order_in_one_transaction() {
+        let s = StateStore::in_memory().unwrap();
+        let h = 0x0123_4567_89ab_cdefu64;
+        let out = s
+            .assign_clusters(&[("a", h, t(0)), ("b", h ^ 0b101, t(5)), ("c", !h, t(5))])
+            .unwrap();
+        let ids: Vec<&str> = out.iter().map(|a| a.cluster_id.as_str()).collect();
+        assert_eq!(ids, ["a", "a", "c"]);
+        assert_eq!(out[1].matched, Some(("a".to_string(), 2)));
+        // The same batch again: nothing moves.
+        let again = s
+            .assign_clusters(&[("a", h, t(0)), ("b", h ^ 0b101, t(5))])
+            .unwrap();
+        assert!(again.iter().all(|a| a.existing && a.cluster_id == "a"));
+        assert!(s.assign_clusters(&[]).unwrap().is_empty());
+        assert_eq!(s.fingerprint_count().unwrap(), 3);
     }
 
     #[test]
