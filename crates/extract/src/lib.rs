@@ -661,7 +661,8 @@ mod boilerplate {
         }
         // "hide" only as a whole class: in compounds ("hide-last-connector") it is styling of
         // blocks that are shown.
-        let mut weak = attrs.split_ascii_whitespace().any(|t| t == "hide");
+        let mut weak =
+            attrs.contains("hide") && attrs.split_ascii_whitespace().any(|t| t == "hide");
         let mut positive = false;
         for tok in attrs.split(|c: char| !c.is_ascii_alphanumeric()) {
             if tok.is_empty() {
@@ -832,8 +833,8 @@ mod content {
             best = body;
         } else {
             // The winner is often one long post of a thread; the thread is the parent of the
-            // repeated post blocks around it. On pages not declared a discussion the other
-            // blocks must hold paragraph text themselves (not teaser lists).
+            // repeated post blocks around it. On pages not declared a discussion the blocks
+            // must share a class naming a post and hold paragraph text (not teaser lists).
             let expanded = expand_to_posts(dom, removed, &stats, best, body, !tighten);
             if expanded != best {
                 best = expanded;
@@ -899,6 +900,9 @@ mod content {
         node.el.and_then(|e| e.attr("class")).unwrap_or("")
     }
 
+    /// Class tokens compared per element in [`same_kind`].
+    const MAX_CLASS_TOKENS: usize = 16;
+
     /// Whether `other` is a block of the same kind as `node`: same tag and a class token in
     /// common (class-less `<article>`/`<li>` items count on declared discussions). The second
     /// value says whether a shared token names a post ("post", "message", "reply", ...).
@@ -910,9 +914,14 @@ mod content {
         if a.is_empty() && b.is_empty() {
             return (discussion && matches!(node.name, "article" | "li"), false);
         }
+        // Token lists are capped: the comparison is quadratic, and hostile pages can carry
+        // class attributes with thousands of tokens on thousands of siblings.
         let mut shared = false;
-        for t in a.split_ascii_whitespace() {
-            if b.split_ascii_whitespace().any(|u| u == t) {
+        for t in a.split_ascii_whitespace().take(MAX_CLASS_TOKENS) {
+            if b.split_ascii_whitespace()
+                .take(MAX_CLASS_TOKENS)
+                .any(|u| u == t)
+            {
                 shared = true;
                 if post_like(t) {
                     return (true, true);
@@ -922,20 +931,29 @@ mod content {
         (shared, false)
     }
 
-    /// Class token of a single post or message block (`message--post`, `blockpost`, `postbit`).
+    /// Whether a class token (or a whole class/id string) names a single post or message block
+    /// (`message--post`, `blockpost`, `postbit`, `js-post-123`).
     fn post_like(token: &str) -> bool {
-        const POST: &[&str] = &[
-            "post",
-            "message",
-            "comment",
-            "reply",
-            "answer",
-            "blockpost",
-            "postbit",
-        ];
         token
             .split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|t| POST.iter().any(|p| t.eq_ignore_ascii_case(p)))
+            .any(is_post_word)
+    }
+
+    /// "post", "message", "comment", "reply", "answer", "blockpost", "postbit", any case.
+    /// Dispatches on length first: this runs on every class token of the page.
+    fn is_post_word(t: &str) -> bool {
+        match t.len() {
+            4 => t.eq_ignore_ascii_case("post"),
+            5 => t.eq_ignore_ascii_case("reply"),
+            6 => t.eq_ignore_ascii_case("answer"),
+            7 => {
+                t.eq_ignore_ascii_case("message")
+                    || t.eq_ignore_ascii_case("comment")
+                    || t.eq_ignore_ascii_case("postbit")
+            }
+            9 => t.eq_ignore_ascii_case("blockpost"),
+            _ => false,
+        }
     }
 
     /// Share of the winner's good text the thread container must hold to replace it.
@@ -944,8 +962,8 @@ mod content {
     /// Least number of post blocks that make an element the thread container.
     const MIN_POSTS: u32 = 3;
 
-    /// The element inside `within` (exclusive) with the most children whose class names a post,
-    /// if it has at least [`MIN_POSTS`].
+    /// The element inside `within` (exclusive) with the most children whose class (or id) names
+    /// a post, if it has at least [`MIN_POSTS`].
     pub(crate) fn thread_container(
         dom: &Dom<'_>,
         removed: &[bool],
@@ -962,10 +980,7 @@ mod content {
             }
             let node = &dom.nodes[i];
             let p = node.parent as usize;
-            if p > within
-                && p < end
-                && has_text(i)
-                && class_of(node).split_ascii_whitespace().any(post_like)
+            if p > within && p < end && !node.cls.is_empty() && post_like(&node.cls) && has_text(i)
             {
                 count[p - within] += 1;
             }

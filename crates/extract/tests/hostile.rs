@@ -143,3 +143,27 @@ fn deep_comment_chain() {
     assert_eq!(a.comments[0].author.as_deref(), Some("u0"));
     assert_eq!(a.comments[0].text, "reply number 0 to the article above");
 }
+
+/// A declared thread whose posts carry enormous class lists: comparing the classes of sibling
+/// posts must not turn quadratic in the number of tokens.
+#[test]
+fn thread_with_huge_class_lists() {
+    let class: String = (0..600).map(|i| format!("c{i} ")).collect::<String>() + "post";
+    let mut html = String::from(
+        r#"<html><head><script type="application/ld+json">{"@type":"DiscussionForumPosting"}</script></head><body><div><div class="thread">"#,
+    );
+    for i in 0..400 {
+        html.push_str(&format!(
+            r#"<div class="{class}"><p>Reply number {i} with enough words in it to be a paragraph of real text.</p><blockquote class="quote">quoted</blockquote></div>"#
+        ));
+    }
+    html.push_str("</div></div></body></html>");
+    let a = extract(&html, None, &ExtractOptions::default()).expect("thread page");
+    assert!(
+        a.text.contains("Reply number 0 "),
+        "{}",
+        &a.text[..200.min(a.text.len())]
+    );
+    assert!(a.text.contains("Reply number 399 "));
+    assert!(!a.text.contains("quoted"));
+}

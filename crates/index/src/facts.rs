@@ -79,6 +79,39 @@ pub(crate) struct FactsSegmentCollector {
     rows: Vec<DocFacts>,
 }
 
+/// Sets `rows[i].cluster` from the cluster ordinal of row `i`, decoding the
+/// dictionary once in ordinal order (no map, one allocation per row). A row
+/// whose ordinal cannot be decoded keeps an empty cluster (never merged).
+fn fill_clusters(column: &StrColumn, ords_of_rows: &[Option<u64>], rows: &mut [DocFacts]) {
+    let mut pairs: Vec<(u64, usize)> = ords_of_rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| o.map(|o| (o, i)))
+        .collect();
+    pairs.sort_unstable();
+    let mut ords: Vec<u64> = pairs.iter().map(|p| p.0).collect();
+    ords.dedup();
+    let mut next_ord = 0usize;
+    let mut next_pair = 0usize;
+    // The callback runs once per ordinal, in order, until one is missing.
+    let _ = column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+        let Some(&ord) = ords.get(next_ord) else {
+            return;
+        };
+        next_ord += 1;
+        let name = String::from_utf8_lossy(bytes);
+        while let Some(&(o, row)) = pairs.get(next_pair) {
+            if o != ord {
+                break;
+            }
+            if let Some(r) = rows.get_mut(row) {
+                r.cluster = name.clone().into_owned();
+            }
+            next_pair += 1;
+        }
+    });
+}
+
 /// Decodes the distinct term ordinals of `ords` of a string column in one
 /// sorted pass over its dictionary. Ordinals that cannot be decoded (a
 /// damaged dictionary) map to nothing.
@@ -186,15 +219,16 @@ impl SegmentCollector for FactsSegmentCollector {
             .push(self.cluster.as_ref().and_then(|c| c.term_ords(doc).next()));
     }
 
-    fn harvest(mut self) -> Vec<DocFacts> {
-        if let Some(column) = &self.cluster {
-            let names = decode_sorted_ords(column, self.cluster_ords.iter().flatten().copied());
-            for (row, ord) in self.rows.iter_mut().zip(&self.cluster_ords) {
-                if let Some(name) = ord.and_then(|o| names.get(&o)) {
-                    row.cluster.clone_from(name);
-                }
-            }
+    fn harvest(self) -> Vec<DocFacts> {
+        let FactsSegmentCollector {
+            cluster,
+            cluster_ords,
+            mut rows,
+            ..
+        } = self;
+        if let Some(column) = &cluster {
+            fill_clusters(column, &cluster_ords, &mut rows);
         }
-        self.rows
+        rows
     }
 }
