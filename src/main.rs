@@ -523,7 +523,19 @@ fn search(data_dir: &Path, a: SearchArgs) -> Result<()> {
             .published
             .map(|d| d.format("%Y-%m-%d").to_string())
             .unwrap_or_else(|| "----------".into());
-        writeln!(out, "\n{:>2}. {}  [{}]  {}", i + 1, date, h.source, h.title)?;
+        let copies = if h.duplicates > 0 {
+            format!("  (+{} near-duplicate copies)", h.duplicates)
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "\n{:>2}. {}  [{}]  {}{copies}",
+            i + 1,
+            date,
+            h.source,
+            h.title
+        )?;
         writeln!(out, "    {}", h.url)?;
         let snippet = mediawatch_index::snippet_to_text(&h.snippet, "*");
         if !snippet.is_empty() {
