@@ -31,6 +31,9 @@ pub struct ParsedFeed {
     /// `windows-1251`, ...); `None` for JSON Feed, which is always UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
+    /// RSS `<ttl>`: minutes the publisher says the feed may be cached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_minutes: Option<u32>,
 }
 
 /// One item of a feed.
@@ -190,6 +193,7 @@ fn convert(feed: model::Feed, base: Option<&Url>, encoding: Option<String>) -> P
         link,
         entries,
         encoding,
+        ttl_minutes: feed.ttl,
     }
 }
 
@@ -512,5 +516,20 @@ mod tests {
             parse_feed(b"<html><body/></html>", None),
             Err(IngestError::UnexpectedRoot { .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod ttl_tests {
+    #[test]
+    fn rss_ttl_is_exposed() {
+        let xml =
+            br#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><ttl>90</ttl>
+<item><title>a</title><link>http://x.example/a</link></item></channel></rss>"#;
+        let f = super::parse_feed(xml, None).unwrap();
+        assert_eq!(f.ttl_minutes, Some(90));
+        let xml =
+            br#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>"#;
+        assert_eq!(super::parse_feed(xml, None).unwrap().ttl_minutes, None);
     }
 }

@@ -5,7 +5,8 @@
 //!   recent items' publication times, so a busy portal is polled often and a
 //!   weekly blog rarely, clamped to `[min_interval, max_interval]`. A source
 //!   whose newest item is old slows down further. A server's `Cache-Control:
-//!   max-age` stretches the interval up to 4x (never beyond `max_interval`).
+//!   max-age`, or the feed's own RSS `<ttl>`, stretches the interval up to 4x
+//!   (never beyond `max_interval`).
 //! - After a failure: exponential backoff from one minute, capped by
 //!   `scheduler.max_backoff`, never sooner than the server's `Retry-After`.
 //!
@@ -19,7 +20,8 @@ use mediawatch_config::SchedulerConfig;
 /// What a successful poll tells about the source's rhythm.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PollTiming {
-    /// Cache-Control max-age (or Expires) of the response.
+    /// Cache-Control max-age (or Expires) of the response, or the feed's
+    /// RSS `<ttl>` when longer.
     pub max_age: Option<Duration>,
     /// Publication times of the items listed in this poll.
     pub item_times: Vec<DateTime<Utc>>,

@@ -364,12 +364,16 @@ pub(crate) async fn list_items(
             let base = resp.url.to_string();
             let feed = mediawatch_ingest::parse_feed(&resp.body, Some(&base))
                 .map_err(|e| parse_failure(id, "feed", &base, e))?;
+            let ttl = feed.ttl_minutes;
             let items = feed.entries.into_iter().map(Item::from).collect();
-            Ok(Listed::Items(Listing::from_response(
-                &resp,
-                items,
-                Vec::new(),
-            )))
+            let mut listing = Listing::from_response(&resp, items, Vec::new());
+            // RSS <ttl> is the publisher's own polling hint: treated like
+            // Cache-Control max-age (the longer of the two wins).
+            if let Some(minutes) = ttl {
+                let t = Duration::from_secs(u64::from(minutes) * 60);
+                listing.max_age = Some(listing.max_age.map_or(t, |m| m.max(t)));
+            }
+            Ok(Listed::Items(listing))
         }
         Poller::Sitemap => {
             let Some(resp) = get(
