@@ -237,6 +237,13 @@ struct ReportArgs {
     /// Count each near-duplicate cluster (one syndicated story) once.
     #[arg(long)]
     dedup: bool,
+    /// The audience map instead of trends: outlets and audience segments
+    /// ranked by hostile vs recognising coverage of migration, weighted by reach.
+    #[arg(long)]
+    audience: bool,
+    /// Audience map: outlets with fewer migration documents are flagged and ranked last.
+    #[arg(long, default_value_t = mediawatch_report::audience::DEFAULT_MIN_DOCUMENTS)]
+    min_documents: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Md)]
     format: Format,
@@ -291,7 +298,20 @@ fn real_main(cli: Cli) -> Result<()> {
             rt.block_on(ingest(config, &cli.data_dir, once, source.as_deref(), json))
         }
         Command::Search(a) => search(&cli.data_dir, a),
-        Command::Report(a) => report(&cli.data_dir, a),
+        Command::Report(a) => {
+            // The audience map needs the sources' metadata (names, reach,
+            // audience tags); trends need only the index.
+            let sources = if a.audience {
+                load_config(cli.config.as_deref())?
+                    .sources
+                    .iter()
+                    .map(|s| s.meta())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            report(&cli.data_dir, a, &sources)
+        }
         Command::Classify {
             text,
             input,
@@ -556,7 +576,7 @@ fn search(data_dir: &Path, a: SearchArgs) -> Result<()> {
     Ok(())
 }
 
-fn report(data_dir: &Path, a: ReportArgs) -> Result<()> {
+fn report(data_dir: &Path, a: ReportArgs, sources: &[mediawatch_core::SourceMeta]) -> Result<()> {
     let index = open_index(data_dir)?;
     let interval: Interval = a
         .interval
@@ -576,6 +596,20 @@ fn report(data_dir: &Path, a: ReportArgs) -> Result<()> {
         lang: a.lang,
         query: a.query,
     })?;
+    if a.audience {
+        use mediawatch_report::audience;
+        let m = audience::build_audience_map(&rows, sources, a.min_documents);
+        let text = match a.format {
+            Format::Json => audience::audience_json(&m),
+            Format::Csv => audience::audience_csv(&m),
+            Format::Md => audience::audience_markdown(&m),
+        };
+        print!("{text}");
+        if !text.ends_with('\n') {
+            println!();
+        }
+        return Ok(());
+    }
     let r = mediawatch_report::build_report(
         &rows,
         &ReportRequest {
@@ -1054,6 +1088,15 @@ async fn demo(data_dir: &Path, listen: SocketAddr, no_serve: bool) -> Result<()>
     );
     println!("\n## Report (per month and country)\n");
     println!("{}", mediawatch_report::render_markdown(&r));
+    let map = mediawatch_report::audience::build_audience_map(&rows, &pipeline.source_metas(), 3);
+    println!(
+        "{}",
+        mediawatch_report::audience::audience_markdown(&map).replacen(
+            "# Audience map",
+            "## Audience map",
+            1
+        )
+    );
     println!("## Search examples\n");
     for q in DEMO_QUERIES {
         let res = pipeline.index().search(&SearchRequest {

@@ -228,6 +228,7 @@ fn demo_runs_the_whole_pipeline_offline() {
         .collect();
     assert_eq!(nums, [30, 30, 0, 0], "{out}");
     assert!(out.contains("## Report"), "{out}");
+    assert!(out.contains("## Audience map"), "{out}");
     // Cross-script search works on the demo corpus: the Latin and the
     // Cyrillic spelling find the same documents.
     let count = |q: &str| {

@@ -75,6 +75,27 @@ fn ingest_search_report_and_no_duplicates() {
         .map(|b| b["documents"].as_u64().unwrap())
         .sum();
 
+    // The audience map ranks the outlet by its migration coverage.
+    let map = json(&mw(
+        Some(&cfg),
+        &data,
+        &[
+            "report",
+            "--audience",
+            "--min-documents",
+            "1",
+            "--format",
+            "json",
+        ],
+    ));
+    let outlet = &map["outlets"][0];
+    assert_eq!(outlet["source"], "glas-doline", "{map:#}");
+    assert_eq!(outlet["name"], "Glas Doline");
+    let docs = outlet["documents"].as_u64().unwrap();
+    assert!(docs >= 1 && docs <= total_docs, "{map:#}");
+    let index = outlet["unsensitized_index"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&index));
+
     // Second pass: the feed answers 304, nothing is fetched or added again.
     let pass2 = json(&mw(Some(&cfg), &data, &["ingest", "--once", "--json"]));
     let r2 = source(&pass2, "glas-doline");

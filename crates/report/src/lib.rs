@@ -16,6 +16,8 @@
 //! - A label share is `count / labelled documents` in the same bucket (not
 //!   `/ documents`), because unlabelled documents say nothing about labels.
 
+pub mod audience;
+
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::str::FromStr;

@@ -100,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/documents/{id}", get(document))
         .route("/api/report", get(report))
         .route("/api/sources", get(sources))
+        .route("/api/audience", get(audience))
         .with_state(state)
 }
 
@@ -298,4 +299,39 @@ async fn sources(State(s): State<AppState>) -> Result<Json<serde_json::Value>, A
         }));
     }
     Ok(Json(json!({ "sources": out })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AudienceParams {
+    from: Option<String>,
+    to: Option<String>,
+    country: Option<String>,
+    lang: Option<String>,
+    q: Option<String>,
+    min_documents: Option<u64>,
+}
+
+async fn audience(
+    State(s): State<AppState>,
+    Query(p): Query<AudienceParams>,
+) -> Result<Json<mediawatch_report::audience::AudienceMap>, ApiError> {
+    let filter = FactsFilter {
+        from: opt_date("from", &p.from, false)?,
+        to: opt_date("to", &p.to, true)?,
+        source: None,
+        country: p.country.filter(|v| !v.is_empty()),
+        lang: p.lang.filter(|v| !v.is_empty()),
+        query: p.q.filter(|q| !q.is_empty()),
+    };
+    let index = s.index.clone();
+    let rows = tokio::task::spawn_blocking(move || index.facts(&filter))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(mediawatch_report::audience::build_audience_map(
+        &rows,
+        &s.sources,
+        p.min_documents
+            .unwrap_or(mediawatch_report::audience::DEFAULT_MIN_DOCUMENTS),
+    )))
 }
