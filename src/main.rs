@@ -254,6 +254,8 @@ enum Format {
     Json,
     Csv,
     Md,
+    /// A self-contained HTML page with SVG charts and the audience map.
+    Html,
 }
 
 fn main() -> std::process::ExitCode {
@@ -301,7 +303,7 @@ fn real_main(cli: Cli) -> Result<()> {
         Command::Report(a) => {
             // The audience map needs the sources' metadata (names, reach,
             // audience tags); trends need only the index.
-            let sources = if a.audience {
+            let sources = if a.audience || matches!(a.format, Format::Html) {
                 load_config(cli.config.as_deref())?
                     .sources
                     .iter()
@@ -603,6 +605,19 @@ fn report(data_dir: &Path, a: ReportArgs, sources: &[mediawatch_core::SourceMeta
             Format::Json => audience::audience_json(&m),
             Format::Csv => audience::audience_csv(&m),
             Format::Md => audience::audience_markdown(&m),
+            Format::Html => {
+                let r = mediawatch_report::build_report(
+                    &rows,
+                    &ReportRequest {
+                        interval,
+                        by,
+                        from,
+                        to,
+                        count_clusters_once: a.dedup,
+                    },
+                );
+                mediawatch_report::html::render_html(&r, "mediawatch audience map", Some(&m))
+            }
         };
         print!("{text}");
         if !text.ends_with('\n') {
@@ -624,6 +639,11 @@ fn report(data_dir: &Path, a: ReportArgs, sources: &[mediawatch_core::SourceMeta
         Format::Json => mediawatch_report::render_json(&r),
         Format::Csv => mediawatch_report::render_csv(&r),
         Format::Md => mediawatch_report::render_markdown(&r),
+        Format::Html => {
+            let m =
+                mediawatch_report::audience::build_audience_map(&rows, sources, a.min_documents);
+            mediawatch_report::html::render_html(&r, "mediawatch trend report", Some(&m))
+        }
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;

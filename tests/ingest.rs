@@ -96,6 +96,14 @@ fn ingest_search_report_and_no_duplicates() {
     let index = outlet["unsensitized_index"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&index));
 
+    // The HTML report is one self-contained page with charts.
+    let html = ok(&mw(Some(&cfg), &data, &["report", "--format", "html"]));
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.matches("<svg").count() == 2,
+        "{html}"
+    );
+    assert!(html.contains("Glas Doline"), "audience map missing");
+
     // Second pass: the feed answers 304, nothing is fetched or added again.
     let pass2 = json(&mw(Some(&cfg), &data, &["ingest", "--once", "--json"]));
     let r2 = source(&pass2, "glas-doline");

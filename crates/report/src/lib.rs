@@ -17,6 +17,7 @@
 //!   `/ documents`), because unlabelled documents say nothing about labels.
 
 pub mod audience;
+pub mod html;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
