@@ -128,6 +128,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Solutions journalism finder: stories reporting responses to a
+    /// problem with evidence of results, ranked by solutions score.
+    Solutions {
+        /// Extra words the stories must match.
+        text: Option<String>,
+        /// Only this country (ISO code).
+        #[arg(long)]
+        country: Option<String>,
+        /// Only this language.
+        #[arg(long)]
+        lang: Option<String>,
+        /// From date.
+        #[arg(long)]
+        from: Option<String>,
+        /// To date, inclusive.
+        #[arg(long)]
+        to: Option<String>,
+        /// Lowest solutions score (0..1).
+        #[arg(long, default_value_t = 0.5)]
+        min_score: f32,
+        /// Stories shown.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// JSON output (same shape as `search --json`).
+        #[arg(long)]
+        json: bool,
+    },
     /// The configured sources and their health.
     Sources {
         #[command(subcommand)]
@@ -334,6 +361,30 @@ fn real_main(cli: Cli) -> Result<()> {
             json,
         } => extract(file, url, input_dir, json),
         Command::ParseFeed { file, json } => parse_feed(&file, json),
+        Command::Solutions {
+            text,
+            country,
+            lang,
+            from,
+            to,
+            min_score,
+            limit,
+            json,
+        } => {
+            if !(0.0..=1.0).contains(&min_score) {
+                bail!("--min-score: {min_score} is not in 0..1");
+            }
+            let q = mediawatch_server::SolutionsQuery {
+                country,
+                lang,
+                from: parse_opt_date("from", &from, false)?,
+                to: parse_opt_date("to", &to, true)?,
+                text,
+                min_score,
+                limit,
+            };
+            solutions(&cli.data_dir, &q, json)
+        }
         Command::Sources {
             action:
                 SourcesAction::ImportOpml {
@@ -573,6 +624,42 @@ fn search(data_dir: &Path, a: SearchArgs) -> Result<()> {
             if !on.is_empty() {
                 writeln!(out, "    labels: {}", on.join(", "))?;
             }
+        }
+    }
+    Ok(())
+}
+
+fn solutions(data_dir: &Path, q: &mediawatch_server::SolutionsQuery, json: bool) -> Result<()> {
+    let index = open_index(data_dir)?;
+    let res = mediawatch_server::find_solutions(&index, q)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer(&mut out, &res)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} solutions stories (score >= {})",
+        res.total, q.min_score
+    )?;
+    for (i, h) in res.hits.iter().enumerate() {
+        let score = h.labels.as_ref().map_or(0.0, |l| l.solutions.score);
+        let date = h
+            .published
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| "----------".into());
+        writeln!(
+            out,
+            "\n{:>2}. [{score:.2}] {date}  [{}]  {}",
+            i + 1,
+            h.source,
+            h.title
+        )?;
+        writeln!(out, "    {}", h.url)?;
+        let snippet = mediawatch_index::snippet_to_text(&h.snippet, "*");
+        if !snippet.is_empty() {
+            writeln!(out, "    {}", snippet.replace('\n', " "))?;
         }
     }
     Ok(())

@@ -248,6 +248,32 @@ fn demo_runs_the_whole_pipeline_offline() {
         &["search", "invasion", "--json"],
     ));
     assert!(res["total"].as_u64().unwrap() >= 1, "{res:#}");
+    // The solutions finder: migration stories with evidence of results,
+    // best first.
+    let sol = json(&mw(
+        None,
+        &tmp.path().join("demo"),
+        &["solutions", "--json"],
+    ));
+    let hits = sol["hits"].as_array().unwrap();
+    assert!(hits.len() >= 3, "{sol:#}");
+    let scores: Vec<f64> = hits
+        .iter()
+        .map(|h| h["labels"]["solutions"]["score"].as_f64().unwrap())
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    for h in hits {
+        assert!(h["labels"]["solutions"]["score"].as_f64().unwrap() >= 0.5);
+        assert!(
+            h["labels"]["relevance"]["score"].as_f64().unwrap() >= 0.5,
+            "{h:#}"
+        );
+    }
+    // The demo's solutions story in Cetinje is among them.
+    assert!(hits
+        .iter()
+        .any(|h| h["title"].as_str().unwrap().contains("Cetinje")));
+
     // The hostile demo page's payloads come back as inert text in JSON.
     let res = json(&mw(
         None,

@@ -10,6 +10,9 @@
 //! - Text goes through the `mw` analyzer ([`analyzer`]) at index and query
 //!   time, so Cyrillic and Latin spellings, and text with or without
 //!   diacritics, find each other.
+//! - Queries are tantivy syntax plus filters written in the query
+//!   (`country:RS lang:sr kind:comment hate>0.7 class:hate date:2026-03
+//!   date>=2026-01-01 -country:HU`), see [`SearchRequest::query`].
 //! - [`Index::facts`] reads only fast fields, so reports over hundreds of
 //!   thousands of documents never touch the document store.
 //!
@@ -19,6 +22,7 @@
 pub mod analyzer;
 mod collapse;
 mod facts;
+mod qlang;
 mod query;
 mod schema;
 mod writer;
@@ -152,7 +156,12 @@ pub enum IndexError {
 #[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
     /// tantivy query syntax over title (boost 2) and text; all words must
-    /// match by default. Empty = every document, newest first.
+    /// match by default. Empty = every document, newest first. Filters in
+    /// the query itself (`country:RS`, `lang:sr`, `source:ID`,
+    /// `kind:comment`, `class:hate`, `hate>0.7`, `date>=2026-01-01`,
+    /// `date:2026-03`, `-country:HU`; see the `qlang` module docs) are taken
+    /// out first and must hold too; a query of filters only browses the
+    /// matching documents, newest first.
     pub query: String,
     /// Inclusive lower bound on the trend time (published, else fetched).
     pub from: Option<DateTime<Utc>>,
@@ -462,7 +471,8 @@ impl Index {
                 ),
             });
         }
-        let user_query = query::parse_user_query(&self.inner.index, f, &req.query)?;
+        let parsed = query::parse_user_query(&self.inner.index, f, &req.query)?;
+        let user_query = parsed.text;
         let filters = query::Filters {
             from: req.from,
             to: req.to,
@@ -471,7 +481,12 @@ impl Index {
             lang: req.lang.as_deref(),
             kind: req.kind,
         };
-        let full = query::with_filters(f, user_query.as_ref().map(|q| q.box_clone()), &filters)?;
+        let full = query::with_filters(
+            f,
+            user_query.as_ref().map(|q| q.box_clone()),
+            parsed.clauses,
+            &filters,
+        )?;
         let searcher = self.inner.reader.searcher();
         let top = TopDocs::with_limit(limit).and_offset(req.offset);
         let by_date = req.sort_by_date || user_query.is_none();
@@ -552,9 +567,9 @@ impl Index {
     /// only (no stored documents are loaded). Row order is unspecified.
     pub fn facts(&self, filter: &FactsFilter) -> Result<Vec<DocFacts>, IndexError> {
         let f = &self.inner.fields;
-        let user_query = match filter.query.as_deref() {
+        let parsed = match filter.query.as_deref() {
             Some(q) => query::parse_user_query(&self.inner.index, f, q)?,
-            None => None,
+            None => query::UserQuery::default(),
         };
         let filters = query::Filters {
             from: filter.from,
@@ -564,7 +579,7 @@ impl Index {
             lang: filter.lang.as_deref(),
             kind: None,
         };
-        let full = query::with_filters(f, user_query, &filters)?;
+        let full = query::with_filters(f, parsed.text, parsed.clauses, &filters)?;
         let searcher = self.inner.reader.searcher();
         searcher
             .search(&*full, &facts::FactsCollector)

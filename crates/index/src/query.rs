@@ -11,13 +11,16 @@ use tantivy::query::{
 use tantivy::schema::IndexRecordOption;
 use tantivy::Term;
 
+use crate::qlang;
 use crate::schema::{norm_country, norm_lang, to_tantivy_time, Fields};
 use crate::IndexError;
 
 /// Reminder appended to query errors, because most errors come from people
 /// who do not know the syntax yet.
-const SYNTAX_HINT: &str = "query syntax: words (all must match), \"exact phrase\", a OR b, \
-                           -excluded, title:word, (grouping)";
+const SYNTAX_HINT: &str = "query syntax: words (all must match), \"exact phrase\", \
+                           \"near words\"~3, a OR b, -excluded, title:word, (grouping); filters: \
+                           country:RS, lang:sr, source:ID, kind:comment, class:hate, hate>0.7, \
+                           date>=2026-01-01, date:2026-03, -country:HU";
 
 /// Fields a query may name explicitly (`field:value`).
 const QUERYABLE_FIELDS: &str = "title, text, source, country, lang, kind, id, parent_id, \
@@ -85,29 +88,67 @@ fn explain(e: QueryParserError) -> String {
     }
 }
 
-/// Parses the user's query with the `mw` analyzer over title (boost 2) and
-/// text, all words required. `Ok(None)` means "everything" (empty query).
+/// A parsed query: the text part for tantivy (`None` = every document)
+/// and the query-language filter clauses (see [`crate::qlang`]).
+#[derive(Default)]
+pub(crate) struct UserQuery {
+    pub text: Option<Box<dyn Query>>,
+    pub clauses: Vec<(Occur, Box<dyn Query>)>,
+}
+
+/// Parses the user's query: filters (`country:RS`, `hate>0.7`,
+/// `date>=2026-01-01`, ...) first, then the rest with the `mw` analyzer
+/// over title (boost 2) and text, all words required.
 pub(crate) fn parse_user_query(
     index: &tantivy::Index,
     f: &Fields,
     raw: &str,
-) -> Result<Option<Box<dyn Query>>, IndexError> {
+) -> Result<UserQuery, IndexError> {
     let q = raw.trim();
     if q.is_empty() {
-        return Ok(None);
+        return Ok(UserQuery::default());
     }
     let bad = |message: String| IndexError::Query {
         query: raw.to_string(),
         message: format!("{message}; {SYNTAX_HINT}"),
     };
-    check_balance(q).map_err(bad)?;
-    if q != "*" && !q.chars().any(char::is_alphanumeric) {
+    // Positions in messages count from the start of the query as given.
+    check_balance(raw).map_err(bad)?;
+    let extracted = qlang::extract(f, raw).map_err(bad)?;
+    let mut clauses = extracted.clauses;
+    let rest = extracted.text.trim();
+    if rest.is_empty() {
+        // Only filters: browse the matching documents.
+        return Ok(UserQuery {
+            text: None,
+            clauses,
+        });
+    }
+    if rest != "*" && !rest.chars().any(char::is_alphanumeric) {
         return Err(bad("the query has no words to search for".to_string()));
     }
     let mut parser = QueryParser::for_index(index, vec![f.title, f.text]);
     parser.set_conjunction_by_default();
     parser.set_field_boost(f.title, 2.0);
-    parser.parse_query(q).map(Some).map_err(|e| bad(explain(e)))
+    match parser.parse_query(rest) {
+        Ok(q) => Ok(UserQuery {
+            text: Some(q),
+            clauses,
+        }),
+        // `country:RS -migranti`: with filters, excluding words is a
+        // meaningful browse; run it as "everything except" the words.
+        Err(QueryParserError::AllButQueryForbidden) if !clauses.is_empty() => {
+            let q = parser
+                .parse_query(&format!("* {rest}"))
+                .map_err(|e| bad(explain(e)))?;
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0))));
+            Ok(UserQuery {
+                text: None,
+                clauses,
+            })
+        }
+        Err(e) => Err(bad(explain(e))),
+    }
 }
 
 /// Structured filters shared by search and facts.
@@ -136,6 +177,7 @@ fn term_clause(field: tantivy::schema::Field, value: &str) -> (Occur, Box<dyn Qu
 pub(crate) fn with_filters(
     f: &Fields,
     user: Option<Box<dyn Query>>,
+    query_clauses: Vec<(Occur, Box<dyn Query>)>,
     flt: &Filters<'_>,
 ) -> Result<Box<dyn Query>, IndexError> {
     if let (Some(from), Some(to)) = (flt.from, flt.to) {
@@ -145,7 +187,7 @@ pub(crate) fn with_filters(
             });
         }
     }
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = query_clauses;
     if let Some(s) = flt.source {
         clauses.push(term_clause(f.source, s.trim()));
     }

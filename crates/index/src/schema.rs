@@ -135,7 +135,10 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
 }
 
 pub(crate) fn to_tantivy_time(t: DateTime<Utc>) -> tantivy::DateTime {
-    tantivy::DateTime::from_timestamp_micros(t.timestamp_micros())
+    // tantivy keeps nanoseconds in an i64 (years 1678..2262); clamp so far
+    // dates (a request's `to: 9999-12-31`) saturate instead of overflowing.
+    const LIMIT: i64 = i64::MAX / 1_000;
+    tantivy::DateTime::from_timestamp_micros(t.timestamp_micros().clamp(-LIMIT, LIMIT))
 }
 
 pub(crate) fn from_tantivy_time(t: tantivy::DateTime) -> Option<DateTime<Utc>> {

@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/report", get(report))
         .route("/api/sources", get(sources))
         .route("/api/audience", get(audience))
+        .route("/api/solutions", get(solutions))
         .with_state(state)
 }
 
@@ -334,4 +335,99 @@ async fn audience(
         p.min_documents
             .unwrap_or(mediawatch_report::audience::DEFAULT_MIN_DOCUMENTS),
     )))
+}
+
+/// What the solutions finder is asked for.
+#[derive(Debug, Clone, Default)]
+pub struct SolutionsQuery {
+    /// Only this country.
+    pub country: Option<String>,
+    /// Only this language.
+    pub lang: Option<String>,
+    /// Period start.
+    pub from: Option<DateTime<Utc>>,
+    /// Period end.
+    pub to: Option<DateTime<Utc>>,
+    /// Extra words the stories must match (e.g. `employment`).
+    pub text: Option<String>,
+    /// Lowest solutions score (0..1).
+    pub min_score: f32,
+    /// Stories returned.
+    pub limit: usize,
+}
+
+/// Stories about migration that report responses to a problem with evidence
+/// of results, ranked by solutions score (newest first among equals), with snippets.
+/// The index filters on the score (`solutions>=…`); ranking happens over at
+/// most [`MAX_LIMIT`] candidates, which is far more than a journalist pages
+/// through. Near-duplicate copies are collapsed so a syndicated story
+/// appears once.
+pub fn find_solutions(
+    index: &Index,
+    q: &SolutionsQuery,
+) -> Result<mediawatch_index::SearchResults, mediawatch_index::IndexError> {
+    let min = q.min_score.clamp(0.0, 1.0);
+    // Responses to *migration*: a well-evidenced council budget story is
+    // solutions journalism too, but not what this finder is for.
+    let mut query = format!("solutions>={min} relevance>=0.5");
+    if let Some(t) = q.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        query = format!("{t} {query}");
+    }
+    let req = SearchRequest {
+        query,
+        from: q.from,
+        to: q.to,
+        source: None,
+        country: q.country.clone(),
+        lang: q.lang.clone(),
+        kind: Some(mediawatch_core::DocKind::Article),
+        limit: MAX_LIMIT,
+        offset: 0,
+        sort_by_date: true,
+        collapse_clusters: true,
+    };
+    let mut res = index.search(&req)?;
+    let score = |h: &mediawatch_index::Hit| h.labels.as_ref().map_or(0.0, |l| l.solutions.score);
+    res.hits.sort_by(|a, b| {
+        score(b)
+            .total_cmp(&score(a))
+            .then(b.published.cmp(&a.published))
+    });
+    res.hits.truncate(q.limit.max(1));
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SolutionsParams {
+    from: Option<String>,
+    to: Option<String>,
+    country: Option<String>,
+    lang: Option<String>,
+    q: Option<String>,
+    min_score: Option<f32>,
+    limit: Option<usize>,
+}
+
+async fn solutions(
+    State(s): State<AppState>,
+    Query(p): Query<SolutionsParams>,
+) -> Result<Json<mediawatch_index::SearchResults>, ApiError> {
+    if p.min_score.is_some_and(|m| !(0.0..=1.0).contains(&m)) {
+        return Err(ApiError::BadRequest("min_score: must lie in 0..1".into()));
+    }
+    let q = SolutionsQuery {
+        country: p.country.filter(|v| !v.is_empty()),
+        lang: p.lang.filter(|v| !v.is_empty()),
+        from: opt_date("from", &p.from, false)?,
+        to: opt_date("to", &p.to, true)?,
+        text: p.q,
+        min_score: p.min_score.unwrap_or(0.5),
+        limit: p.limit.unwrap_or(20).min(MAX_LIMIT),
+    };
+    let index = s.index.clone();
+    let r = tokio::task::spawn_blocking(move || find_solutions(&index, &q))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(r))
 }
