@@ -252,6 +252,10 @@ struct ReportArgs {
     /// Only documents matching this query.
     #[arg(long)]
     query: Option<String>,
+    /// Compare queries side by side: one row per bucket and query
+    /// (repeat: --compare 'invasion' --compare 'language classes').
+    #[arg(long)]
+    compare: Vec<String>,
     /// Only this source id.
     #[arg(long)]
     source: Option<String>,
@@ -330,7 +334,10 @@ fn real_main(cli: Cli) -> Result<()> {
         Command::Report(a) => {
             // The audience map needs the sources' metadata (names, reach,
             // audience tags); trends need only the index.
-            let sources = if a.audience || matches!(a.format, Format::Html) {
+            let sources = if a.audience
+                || matches!(a.format, Format::Html)
+                || a.by.as_deref() == Some("audience")
+            {
                 load_config(cli.config.as_deref())?
                     .sources
                     .iter()
@@ -675,61 +682,68 @@ fn report(data_dir: &Path, a: ReportArgs, sources: &[mediawatch_core::SourceMeta
         None => GroupBy::None,
         Some(v) => v.parse().map_err(|e| anyhow::anyhow!("--by: {e}"))?,
     };
+    if !a.compare.is_empty() && (a.query.is_some() || by != GroupBy::None || a.audience) {
+        bail!("--compare puts each query in its own rows: combine it with neither --query, --by nor --audience");
+    }
     let from = parse_opt_date("from", &a.from, false)?;
     let to = parse_opt_date("to", &a.to, true)?;
-    let rows = index.facts(&FactsFilter {
+    let req = ReportRequest {
+        interval,
+        by,
         from,
         to,
-        source: a.source,
-        country: a.country,
-        lang: a.lang,
-        query: a.query,
-    })?;
-    if a.audience {
+        audience: sources
+            .iter()
+            .map(|s| (s.id.clone(), s.audience.clone()))
+            .collect(),
+        count_clusters_once: a.dedup,
+    };
+    let filter = |query: Option<String>| FactsFilter {
+        from,
+        to,
+        source: a.source.clone(),
+        country: a.country.clone(),
+        lang: a.lang.clone(),
+        query,
+    };
+    let rows = index.facts(&filter(a.query.clone()))?;
+    let audience_map =
+        || mediawatch_report::audience::build_audience_map(&rows, sources, a.min_documents);
+    let text = if a.audience {
         use mediawatch_report::audience;
-        let m = audience::build_audience_map(&rows, sources, a.min_documents);
-        let text = match a.format {
+        let m = audience_map();
+        match a.format {
             Format::Json => audience::audience_json(&m),
             Format::Csv => audience::audience_csv(&m),
             Format::Md => audience::audience_markdown(&m),
-            Format::Html => {
-                let r = mediawatch_report::build_report(
-                    &rows,
-                    &ReportRequest {
-                        interval,
-                        by,
-                        from,
-                        to,
-                        count_clusters_once: a.dedup,
-                    },
-                );
-                mediawatch_report::html::render_html(&r, "mediawatch audience map", Some(&m))
-            }
-        };
-        print!("{text}");
-        if !text.ends_with('\n') {
-            println!();
+            Format::Html => mediawatch_report::html::render_html(
+                &mediawatch_report::build_report(&rows, &req),
+                "mediawatch audience map",
+                Some(&m),
+            ),
         }
-        return Ok(());
-    }
-    let r = mediawatch_report::build_report(
-        &rows,
-        &ReportRequest {
-            interval,
-            by,
-            from,
-            to,
-            count_clusters_once: a.dedup,
-        },
-    );
-    let text = match a.format {
-        Format::Json => mediawatch_report::render_json(&r),
-        Format::Csv => mediawatch_report::render_csv(&r),
-        Format::Md => mediawatch_report::render_markdown(&r),
-        Format::Html => {
-            let m =
-                mediawatch_report::audience::build_audience_map(&rows, sources, a.min_documents);
-            mediawatch_report::html::render_html(&r, "mediawatch trend report", Some(&m))
+    } else {
+        let r = if a.compare.is_empty() {
+            mediawatch_report::build_report(&rows, &req)
+        } else {
+            let mut parts = Vec::new();
+            for q in &a.compare {
+                let rows = index
+                    .facts(&filter(Some(q.clone())))
+                    .with_context(|| format!("--compare {q:?}"))?;
+                parts.push((q.clone(), mediawatch_report::build_report(&rows, &req)));
+            }
+            mediawatch_report::compare_reports(parts)
+        };
+        match a.format {
+            Format::Json => mediawatch_report::render_json(&r),
+            Format::Csv => mediawatch_report::render_csv(&r),
+            Format::Md => mediawatch_report::render_markdown(&r),
+            Format::Html => mediawatch_report::html::render_html(
+                &r,
+                "mediawatch trend report",
+                Some(&audience_map()),
+            ),
         }
     };
     let mut out = std::io::stdout().lock();
@@ -1190,6 +1204,7 @@ async fn demo(data_dir: &Path, listen: SocketAddr, no_serve: bool) -> Result<()>
             by: GroupBy::Country,
             from: None,
             to: None,
+            audience: Default::default(),
             count_clusters_once: false,
         },
     );

@@ -286,3 +286,66 @@ fetch_articles = false
     ));
     assert!(res["total"].as_u64().unwrap() >= 1, "{res:#}");
 }
+
+#[test]
+fn trends_split_by_audience_and_compare_queries() {
+    let server = FixtureServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    // `extra` lands inside the glas-doline table: give it audience tags.
+    let cfg = write_config(
+        tmp.path(),
+        &server.base,
+        "audience = [\"older\", \"rural\"]\n",
+    );
+    let data = tmp.path().join("data");
+    json(&mw(Some(&cfg), &data, &["ingest", "--once", "--json"]));
+
+    let all = json(&mw(Some(&cfg), &data, &["report", "--format", "json"]));
+    let total = all["totals"]["documents"].as_u64().unwrap();
+    let r = json(&mw(
+        Some(&cfg),
+        &data,
+        &["report", "--by", "audience", "--format", "json"],
+    ));
+    assert_eq!(r["by"], "audience");
+    for tag in ["older", "rural"] {
+        let n: u64 = r["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["group"] == tag)
+            .map(|b| b["documents"].as_u64().unwrap())
+            .sum();
+        assert_eq!(n, total, "{tag}: {r:#}");
+    }
+
+    let c = json(&mw(
+        Some(&cfg),
+        &data,
+        &[
+            "report",
+            "--compare",
+            "zanzibarian",
+            "--compare",
+            "najezda",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(c["by"], "query");
+    let groups: std::collections::BTreeSet<&str> = c["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, ["najezda", "zanzibarian"].into_iter().collect());
+    // --compare with --query is refused with a message.
+    let out = mw(
+        Some(&cfg),
+        &data,
+        &["report", "--compare", "a", "--query", "b"],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--compare"), "{}", stderr(&out));
+}

@@ -160,6 +160,10 @@ pub enum GroupBy {
     Country,
     /// One row per bucket and document language.
     Language,
+    /// One row per bucket and audience tag of the source
+    /// ([`ReportRequest::audience`]); a source with several tags counts in
+    /// each, one without tags under `untagged`.
+    Audience,
 }
 
 impl GroupBy {
@@ -170,15 +174,39 @@ impl GroupBy {
             GroupBy::Source => Some("source"),
             GroupBy::Country => Some("country"),
             GroupBy::Language => Some("language"),
+            GroupBy::Audience => Some("audience"),
         }
     }
 
-    fn key(self, row: &DocFacts) -> Option<&str> {
+    /// The group(s) a row falls in.
+    fn keys<'a>(self, row: &'a DocFacts, audience: &'a BTreeMap<String, Vec<String>>) -> Keys<'a> {
         match self {
-            GroupBy::None => None,
-            GroupBy::Source => Some(&row.source),
-            GroupBy::Country => Some(&row.country),
-            GroupBy::Language => Some(&row.lang),
+            GroupBy::None => Keys::One(None),
+            GroupBy::Source => Keys::One(Some(&row.source)),
+            GroupBy::Country => Keys::One(Some(&row.country)),
+            GroupBy::Language => Keys::One(Some(&row.lang)),
+            GroupBy::Audience => match audience.get(&row.source) {
+                Some(tags) if !tags.is_empty() => Keys::Many(tags),
+                _ => Keys::One(Some(UNTAGGED)),
+            },
+        }
+    }
+}
+
+/// Group of rows whose source has no audience tag.
+pub const UNTAGGED: &str = "untagged";
+
+/// One group key, or several (audience tags), without allocating per row.
+enum Keys<'a> {
+    One(Option<&'a str>),
+    Many(&'a [String]),
+}
+
+impl<'a> Keys<'a> {
+    fn for_each(&self, mut f: impl FnMut(Option<&'a str>)) {
+        match self {
+            Keys::One(k) => f(*k),
+            Keys::Many(tags) => tags.iter().for_each(|t| f(Some(t.as_str()))),
         }
     }
 }
@@ -191,10 +219,11 @@ impl FromStr for GroupBy {
             "source" => Ok(GroupBy::Source),
             "country" => Ok(GroupBy::Country),
             "language" | "lang" => Ok(GroupBy::Language),
+            "audience" => Ok(GroupBy::Audience),
             _ => Err(ReportError::InvalidOption {
                 what: "report grouping",
                 value: s.to_string(),
-                expected: "source, country, language (or none)",
+                expected: "source, country, language, audience (or none)",
             }),
         }
     }
@@ -211,6 +240,9 @@ pub struct ReportRequest {
     pub from: Option<DateTime<Utc>>,
     /// Exclusive upper bound on the trend time.
     pub to: Option<DateTime<Utc>>,
+    /// Source id -> audience tags, for [`GroupBy::Audience`] (from the
+    /// config's `[[sources]] audience`).
+    pub audience: BTreeMap<String, Vec<String>>,
     /// Count a story once: within each bucket (and group) only the first
     /// row of a near-duplicate cluster counts (earliest time, then source,
     /// so the result does not depend on row order) and its labels stand for
@@ -318,6 +350,39 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// Several queries side by side: each part is the report of one query
+/// (built with the same request, ungrouped); the result has one row per
+/// bucket and query, with the query in `group` and `by` = `query`. Totals
+/// add the parts up, so a document matching two queries counts in both.
+pub fn compare_reports(parts: Vec<(String, Report)>) -> Report {
+    let mut out: Option<Report> = None;
+    let mut buckets = Vec::new();
+    let mut totals = Acc::default();
+    for (query, r) in parts {
+        totals.documents += r.totals.documents;
+        totals.labelled += r.totals.labelled;
+        for (c, name) in totals.counts.iter_mut().zip(LABEL_NAMES) {
+            *c += r.totals.labels.get(name).map_or(0, |l| l.count);
+        }
+        buckets.extend(r.buckets.iter().cloned().map(|mut b| {
+            b.group = Some(query.clone());
+            b
+        }));
+        out.get_or_insert(r);
+    }
+    let mut report = out.unwrap_or_else(|| build_report(&[], &ReportRequest::default()));
+    // Stable: queries keep the order they were given in within a bucket.
+    buckets.sort_by(|a, b| a.bucket.cmp(&b.bucket));
+    report.buckets = buckets;
+    report.by = Some("query".to_string());
+    report.totals = Totals {
+        documents: totals.documents,
+        labelled: totals.labelled,
+        labels: totals.labels(),
+    };
+    report
+}
+
 /// Counts documents and labels per bucket (and group).
 ///
 /// Rows outside `[from, to)` are ignored. Flags of unlabelled rows are
@@ -336,19 +401,23 @@ pub fn build_report(rows: &[DocFacts], req: &ReportRequest) -> Report {
         let mut seen_in_bucket: HashSet<(i64, Option<&str>, &str)> = HashSet::new();
         let mut seen_total: HashSet<&str> = HashSet::new();
         for row in ordered {
-            let key = (req.interval.bucket_ord(row.time), req.by.key(row));
+            let ord = req.interval.bucket_ord(row.time);
             let cluster = row.cluster.as_str();
-            if cluster.is_empty() || seen_in_bucket.insert((key.0, key.1, cluster)) {
-                buckets.entry(key).or_default().add(row);
-            }
+            req.by.keys(row, &req.audience).for_each(|group| {
+                if cluster.is_empty() || seen_in_bucket.insert((ord, group, cluster)) {
+                    buckets.entry((ord, group)).or_default().add(row);
+                }
+            });
             if cluster.is_empty() || seen_total.insert(cluster) {
                 totals.add(row);
             }
         }
     } else {
         for row in rows.iter().filter(in_range) {
-            let key = (req.interval.bucket_ord(row.time), req.by.key(row));
-            buckets.entry(key).or_default().add(row);
+            let ord = req.interval.bucket_ord(row.time);
+            req.by
+                .keys(row, &req.audience)
+                .for_each(|group| buckets.entry((ord, group)).or_default().add(row));
             totals.add(row);
         }
     }
@@ -882,5 +951,92 @@ mod tests {
         assert!(md.contains("a\\|b"));
         assert!(md.contains("| **total** |"));
         assert!(md.contains("1 (100.0%)"));
+    }
+}
+
+#[cfg(test)]
+mod audience_and_compare_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn row(source: &str, day: u32, collective: bool) -> DocFacts {
+        let mut flags = [false; 8];
+        flags[3] = collective;
+        DocFacts {
+            time: Utc.with_ymd_and_hms(2026, 10, day, 9, 0, 0).unwrap(),
+            source: source.into(),
+            country: "RS".into(),
+            lang: "sr".into(),
+            kind: DocKind::Article,
+            flags,
+            labelled: true,
+            cluster: String::new(),
+        }
+    }
+
+    #[test]
+    fn audience_groups_count_a_row_in_each_tag() {
+        let rows = [row("a", 1, true), row("b", 1, false), row("c", 1, false)];
+        let mut audience = BTreeMap::new();
+        audience.insert(
+            "a".to_string(),
+            vec!["older".to_string(), "rural".to_string()],
+        );
+        audience.insert("b".to_string(), vec!["older".to_string()]);
+        let r = build_report(
+            &rows,
+            &ReportRequest {
+                interval: Interval::Month,
+                by: GroupBy::Audience,
+                audience,
+                ..Default::default()
+            },
+        );
+        let get = |g: &str| {
+            r.buckets
+                .iter()
+                .find(|b| b.group.as_deref() == Some(g))
+                .unwrap()
+        };
+        assert_eq!(get("older").documents, 2);
+        assert_eq!(get("older").labels["collective_labelling"].share, 0.5);
+        assert_eq!(get("rural").documents, 1);
+        assert_eq!(get(UNTAGGED).documents, 1);
+        // Totals count each document once, whatever its tags.
+        assert_eq!(r.totals.documents, 3);
+        assert_eq!(r.by.as_deref(), Some("audience"));
+        assert_eq!("audience".parse::<GroupBy>().unwrap(), GroupBy::Audience);
+    }
+
+    #[test]
+    fn compared_queries_get_their_own_rows() {
+        let req = ReportRequest {
+            interval: Interval::Day,
+            ..Default::default()
+        };
+        let a = build_report(&[row("x", 1, true), row("x", 2, true)], &req);
+        let b = build_report(&[row("y", 2, false)], &req);
+        let r = compare_reports(vec![("invasion".into(), a), ("language classes".into(), b)]);
+        assert_eq!(r.by.as_deref(), Some("query"));
+        let rows: Vec<(String, Option<String>, u64)> = r
+            .buckets
+            .iter()
+            .map(|b| (b.bucket.clone(), b.group.clone(), b.documents))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("2026-10-01".to_string(), Some("invasion".to_string()), 1),
+                ("2026-10-02".to_string(), Some("invasion".to_string()), 1),
+                (
+                    "2026-10-02".to_string(),
+                    Some("language classes".to_string()),
+                    1
+                ),
+            ]
+        );
+        assert_eq!(r.totals.documents, 3);
+        assert_eq!(r.totals.labels["collective_labelling"].count, 2);
+        assert!(compare_reports(Vec::new()).buckets.is_empty());
     }
 }

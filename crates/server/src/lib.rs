@@ -280,6 +280,11 @@ async fn report(
         by,
         from,
         to,
+        audience: s
+            .sources
+            .iter()
+            .map(|m| (m.id.clone(), m.audience.clone()))
+            .collect(),
         count_clusters_once: p.dedup,
     };
     Ok(Json(mediawatch_report::build_report(&rows, &req)))
