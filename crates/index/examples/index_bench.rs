@@ -767,6 +767,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     by,
                     from: None,
                     to: None,
+                    audience: Default::default(),
                     count_clusters_once: false,
                 },
             );
