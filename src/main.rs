@@ -155,6 +155,40 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Emerging narratives: terms that rise significantly in a period
+    /// against a background period (Dunning log-likelihood).
+    Terms {
+        /// Period start (YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        from: String,
+        /// Period end, inclusive.
+        #[arg(long)]
+        to: String,
+        /// Background start (default: the same length just before --from).
+        #[arg(long)]
+        background_from: Option<String>,
+        /// Background end, inclusive (default: just before --from).
+        #[arg(long)]
+        background_to: Option<String>,
+        /// Only documents matching this query (same language as search).
+        #[arg(long)]
+        query: Option<String>,
+        /// Only this country; repeat for one list per country.
+        #[arg(long)]
+        country: Vec<String>,
+        /// Only this language.
+        #[arg(long)]
+        lang: Option<String>,
+        /// Terms listed.
+        #[arg(long, default_value_t = 30)]
+        limit: usize,
+        /// Least occurrences in the period.
+        #[arg(long, default_value_t = 3)]
+        min_count: u64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// The configured sources and their health.
     Sources {
         #[command(subcommand)]
@@ -368,6 +402,34 @@ fn real_main(cli: Cli) -> Result<()> {
             json,
         } => extract(file, url, input_dir, json),
         Command::ParseFeed { file, json } => parse_feed(&file, json),
+        Command::Terms {
+            from,
+            to,
+            background_from,
+            background_to,
+            query,
+            country,
+            lang,
+            limit,
+            min_count,
+            json,
+        } => {
+            let req = mediawatch_server::terms_request(
+                &from,
+                &to,
+                background_from.as_deref(),
+                background_to.as_deref(),
+            )
+            .map_err(|e| anyhow::anyhow!("--{e}"))?;
+            let req = mediawatch_index::TermsRequest {
+                query,
+                lang,
+                limit,
+                min_count,
+                ..req
+            };
+            terms(&cli.data_dir, &req, &country, json)
+        }
         Command::Solutions {
             text,
             country,
@@ -632,6 +694,65 @@ fn search(data_dir: &Path, a: SearchArgs) -> Result<()> {
                 writeln!(out, "    labels: {}", on.join(", "))?;
             }
         }
+    }
+    Ok(())
+}
+
+fn terms(
+    data_dir: &Path,
+    req: &mediawatch_index::TermsRequest,
+    countries: &[String],
+    json: bool,
+) -> Result<()> {
+    let index = open_index(data_dir)?;
+    let results: Vec<(String, mediawatch_index::TermsResult)> = match countries {
+        [] => vec![("all".to_string(), index.top_terms(req)?)],
+        [one] => {
+            let r = mediawatch_index::TermsRequest {
+                country: Some(one.clone()),
+                ..req.clone()
+            };
+            vec![(one.clone(), index.top_terms(&r)?)]
+        }
+        many => index.top_terms_by_country(req, many)?,
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        let v: serde_json::Map<String, serde_json::Value> = results
+            .iter()
+            .map(|(c, r)| Ok((c.clone(), serde_json::to_value(r)?)))
+            .collect::<Result<_, serde_json::Error>>()?;
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for (country, r) in &results {
+        writeln!(
+            out,
+            "== {country}: {} documents in the period, {} in the background{}",
+            r.foreground_docs,
+            r.background_docs,
+            if r.sampled { " (sampled)" } else { "" }
+        )?;
+        writeln!(
+            out,
+            "{:<24} {:>7} {:>10} {:>6} {:>9} {:>7}",
+            "term", "count", "background", "docs", "G2", "ratio"
+        )?;
+        for t in &r.terms {
+            writeln!(
+                out,
+                "{:<24} {:>7} {:>10} {:>6} {:>9.1} {:>7.1}{}",
+                t.term,
+                t.count,
+                t.background,
+                t.docs,
+                t.llr,
+                t.ratio,
+                if t.significant { "  *" } else { "" }
+            )?;
+        }
+        writeln!(out, "(* = significant at p < 0.001, G2 > 10.83)\n")?;
     }
     Ok(())
 }

@@ -274,6 +274,44 @@ fn demo_runs_the_whole_pipeline_offline() {
         .iter()
         .any(|h| h["title"].as_str().unwrap().contains("Cetinje")));
 
+    // Emerging terms: November against October, ranked by G2.
+    let t = json(&mw(
+        None,
+        &tmp.path().join("demo"),
+        &[
+            "terms",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+            "--min-count",
+            "2",
+            "--json",
+        ],
+    ));
+    let all = &t["all"];
+    assert!(all["foreground_docs"].as_u64().unwrap() > 0, "{t:#}");
+    let llr: Vec<f64> = all["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["llr"].as_f64().unwrap())
+        .collect();
+    assert!(
+        !llr.is_empty() && llr.windows(2).all(|w| w[0] >= w[1]),
+        "{llr:?}"
+    );
+    let out = mw(
+        None,
+        &tmp.path().join("demo"),
+        &["terms", "--from", "2026-11-30", "--to", "2026-11-01"],
+    );
+    assert!(
+        !out.status.success() && stderr(&out).contains("--to"),
+        "{}",
+        stderr(&out)
+    );
+
     // The hostile demo page's payloads come back as inert text in JSON.
     let res = json(&mw(
         None,

@@ -8,13 +8,14 @@
 //! both Serbian scripts), indexes them on disk (a temporary directory, or
 //! DIR), and prints indexing throughput, search latency percentiles for
 //! term, phrase, filtered and browse queries, and the latency of
-//! `facts()` + `build_report()` with daily buckets.
+//! `facts()` + `build_report()` with daily buckets, and of `top_terms()`
+//! (rising terms, reading and analyzing every document of both periods).
 
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use mediawatch_core::{DocId, DocKind, Document, HateClass, Labels, SourceMeta, SourceScope};
-use mediawatch_index::{FactsFilter, Index, SearchRequest};
+use mediawatch_index::{FactsFilter, Index, SearchRequest, TermsRequest};
 use mediawatch_report::{build_report, GroupBy, Interval, ReportRequest};
 
 /// xorshift64*: deterministic, dependency-free, good enough for test data.
@@ -780,6 +781,70 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "facts+report {name:<26} rows={rows_n:<6} buckets={buckets:<5} facts p50={fp50:.2} ms (max {fp99:.2}), build_report p50={rp50:.2} ms (max {rp99:.2})"
         );
+    }
+
+    // Rising terms: reads the stored title + text of every document of
+    // both periods and analyzes it, so this is the expensive one.
+    let day = |d: i64| year + chrono::Duration::days(d);
+    for (name, req) in [
+        (
+            "2nd half vs 1st half (all docs)",
+            TermsRequest {
+                from: day(182),
+                to: day(368),
+                background_from: day(0),
+                background_to: day(182),
+                limit: 50,
+                min_count: 5,
+                ..Default::default()
+            },
+        ),
+        (
+            "last 30 days vs 90 before",
+            TermsRequest {
+                from: day(336),
+                to: day(368),
+                background_from: day(246),
+                background_to: day(336),
+                limit: 50,
+                min_count: 5,
+                ..Default::default()
+            },
+        ),
+        (
+            "RS, 2nd half vs 1st half",
+            TermsRequest {
+                from: day(182),
+                to: day(368),
+                background_from: day(0),
+                background_to: day(182),
+                country: Some("RS".into()),
+                limit: 50,
+                min_count: 5,
+                ..Default::default()
+            },
+        ),
+    ] {
+        let mut times = Vec::new();
+        let mut last = None;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let r = index.top_terms(&req)?;
+            times.push(t.elapsed());
+            last = Some(r);
+        }
+        let (p50, _, max) = percentiles(times);
+        if let Some(r) = last {
+            let top: Vec<&str> = r.terms.iter().take(3).map(|s| s.term.as_str()).collect();
+            println!(
+                "top_terms {name:<32} docs={}+{} tokens={}+{} p50={p50:.0} ms (max {max:.0}); {:.0} docs/s; top {top:?}",
+                r.foreground_docs,
+                r.background_docs,
+                r.foreground_tokens,
+                r.background_tokens,
+                (r.foreground_docs + r.background_docs) as f64 / (p50 / 1000.0).max(1e-9),
+            );
+        }
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ mod facts;
 mod qlang;
 mod query;
 mod schema;
+mod terms;
 mod writer;
 
 use std::path::Path;
@@ -45,6 +46,10 @@ use tantivy::{DocAddress, IndexReader, Order, ReloadPolicy, TantivyDocument, Tan
 pub use mediawatch_report::DocFacts;
 pub use query::snippet_to_text;
 pub use schema::{DocExtra, UNKNOWN_LANG};
+pub use terms::{
+    is_content_term, log_likelihood, TermStat, TermsRequest, TermsResult, DEFAULT_TERMS_LIMIT,
+    MAX_DOCS_PER_PERIOD, SIGNIFICANT_LLR,
+};
 pub use writer::IndexWriterHandle;
 
 use crate::schema::{build_schema, Fields};

@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sources", get(sources))
         .route("/api/audience", get(audience))
         .route("/api/solutions", get(solutions))
+        .route("/api/terms", get(terms))
         .with_state(state)
 }
 
@@ -432,6 +433,79 @@ async fn solutions(
     };
     let index = s.index.clone();
     let r = tokio::task::spawn_blocking(move || find_solutions(&index, &q))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(r))
+}
+
+/// Periods for top terms from user input: `from`/`to` (inclusive dates),
+/// and a background that defaults to the same length just before `from`.
+/// Errors name the parameter.
+pub fn terms_request(
+    from: &str,
+    to: &str,
+    background_from: Option<&str>,
+    background_to: Option<&str>,
+) -> Result<mediawatch_index::TermsRequest, String> {
+    let from_t = parse_date("from", from, false)?;
+    // Inclusive end date -> exclusive bound one second later.
+    let to_t = parse_date("to", to, true)? + chrono::Duration::seconds(1);
+    if to_t <= from_t {
+        return Err(format!("to: {to} is before from: {from}"));
+    }
+    let len = to_t - from_t;
+    let bg_to = match background_to {
+        Some(v) => parse_date("background_to", v, true)? + chrono::Duration::seconds(1),
+        None => from_t,
+    };
+    let bg_from = match background_from {
+        Some(v) => parse_date("background_from", v, false)?,
+        None => bg_to - len,
+    };
+    Ok(mediawatch_index::TermsRequest {
+        from: from_t,
+        to: to_t,
+        background_from: bg_from,
+        background_to: bg_to,
+        ..Default::default()
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TermsParams {
+    from: String,
+    to: String,
+    background_from: Option<String>,
+    background_to: Option<String>,
+    q: Option<String>,
+    country: Option<String>,
+    lang: Option<String>,
+    limit: Option<usize>,
+    min_count: Option<u64>,
+}
+
+async fn terms(
+    State(s): State<AppState>,
+    Query(p): Query<TermsParams>,
+) -> Result<Json<mediawatch_index::TermsResult>, ApiError> {
+    let base = terms_request(
+        &p.from,
+        &p.to,
+        p.background_from.as_deref(),
+        p.background_to.as_deref(),
+    )
+    .map_err(ApiError::BadRequest)?;
+    let req = mediawatch_index::TermsRequest {
+        query: p.q.filter(|q| !q.is_empty()),
+        country: p.country.filter(|c| !c.is_empty()),
+        lang: p.lang.filter(|l| !l.is_empty()),
+        limit: p.limit.unwrap_or(30).min(MAX_LIMIT),
+        min_count: p.min_count.unwrap_or(3),
+        ..base
+    };
+    let index = s.index.clone();
+    let r = tokio::task::spawn_blocking(move || index.top_terms(&req))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(Json(r))
