@@ -249,11 +249,12 @@ fn is_combining_mark(c: char) -> bool {
         | '\u{FE20}'..='\u{FE2F}')
 }
 
-/// ASCII form of a lower-case Cyrillic letter, or of a Latin letter that
-/// has no canonical decomposition or whose usual ASCII spelling differs from
-/// plain accent stripping. Same conventions as the index's `mw` analyzer
-/// (kept as a copy so that core does not depend on the index).
-fn transliterate(c: char) -> Option<&'static str> {
+/// ASCII Latin form of a lower-case Cyrillic letter (or of a Latin letter
+/// whose usual ASCII spelling is not what plain folding gives), already
+/// without diacritics so that Cyrillic and folded Latin meet: `џ`→`dz` like
+/// `dž`→`dz`, `ђ`→`dj` like `đ`→`dj`. The search index's analyzer uses the
+/// same table, so a query folds exactly like the fingerprints.
+pub fn transliterate(c: char) -> Option<&'static str> {
     Some(match c {
         'а' => "a",
         'б' => "b",

@@ -22,6 +22,9 @@
 //! (`migrant` does not find `migranti`), and dialect pairs such as
 //! `izbeglice`/`izbjeglice` remain different words.
 
+// The shared Cyrillic -> Latin table: one definition, in core, so the
+// index and near-duplicate fingerprints fold text identically.
+use mediawatch_core::similarity::transliterate;
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer, Token, TokenFilter,
     TokenStream, Tokenizer,
@@ -126,65 +129,6 @@ impl TokenStream for MwTokenStream<'_> {
     fn token_mut(&mut self) -> &mut Token {
         self.token
     }
-}
-
-/// ASCII Latin form of a lower-case Cyrillic letter (or of a Latin letter
-/// whose usual ASCII spelling is not what plain folding gives), already
-/// without diacritics so that Cyrillic and folded Latin meet: `џ`→`dz` like
-/// `dž`→`dz`, `ђ`→`dj` like `đ`→`dj`.
-fn transliterate(c: char) -> Option<&'static str> {
-    Some(match c {
-        'а' => "a",
-        'б' => "b",
-        'в' => "v",
-        'г' => "g",
-        'д' => "d",
-        // The usual ASCII spellings in the region: đ as "dj" (gradjani,
-        // Djokovic), Macedonian ǵ/ḱ as "gj"/"kj".
-        'ђ' | 'đ' => "dj",
-        'ѓ' | 'ǵ' => "gj",
-        'е' => "e",
-        'ё' => "e",
-        'є' => "je",
-        'ж' => "z", // ž
-        'з' => "z",
-        'ѕ' => "dz", // Macedonian dz
-        'и' => "i",
-        'і' => "i",
-        'ї' => "ji",
-        'й' => "j",
-        'ј' => "j",
-        'к' => "k",
-        'ќ' | 'ḱ' => "kj",
-        'л' => "l",
-        'љ' => "lj",
-        'м' => "m",
-        'н' => "n",
-        'њ' => "nj",
-        'о' => "o",
-        'п' => "p",
-        'р' => "r",
-        'с' => "s",
-        'т' => "t",
-        'ћ' => "c", // ć
-        'у' => "u",
-        'ў' => "u",
-        'ф' => "f",
-        'х' => "h",
-        'ц' => "c",
-        'ч' => "c",  // č
-        'џ' => "dz", // dž
-        'ш' => "s",  // š
-        'щ' => "st", // Bulgarian št
-        'ъ' => "a",  // Bulgarian ǎ
-        'ы' => "y",
-        'ь' => "",
-        'э' => "e",
-        'ю' => "ju",
-        'я' => "ja",
-        'ґ' => "g",
-        _ => return None,
-    })
 }
 
 /// Transliterates Cyrillic to Latin and removes combining marks. Expects
