@@ -11,12 +11,16 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use mediawatch_classify::{Classifier, ClassifyInput, LexiconClassifier};
+use mediawatch_classify::ClassifyInput;
 use mediawatch_config::Config;
 use mediawatch_index::{FactsFilter, Index, SearchRequest};
 use mediawatch_pipeline::{Pipeline, SourcePassReport};
 use mediawatch_report::{GroupBy, Interval, ReportRequest};
 use tokio_util::sync::CancellationToken;
+
+mod alerts;
+mod models;
+mod train;
 
 /// The shipped starter config, used when no `--config` is given and
 /// `config/default.toml` is not in the working directory.
@@ -50,6 +54,15 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Train the classifier heads on the labelled sets (and corrections);
+    /// writes models/heads/ and models/MODEL_CARD.md.
+    Train(train::TrainArgs),
+    /// Relabel every indexed document with the configured classifier,
+    /// committing in batches (resumable; skips documents already labelled
+    /// by this model unless --force).
+    Reclassify(train::ReclassifyArgs),
+    /// Record an analyst's correction of one label of one document.
+    Correct(train::CorrectArgs),
     /// Run the scheduler, the workers and the HTTP API until Ctrl-C.
     Run {
         /// Address of the HTTP API (overrides server.listen).
@@ -188,6 +201,19 @@ enum Command {
         /// JSON output.
         #[arg(long)]
         json: bool,
+    },
+    /// Saved searches and alerts: list, history, dry-run test.
+    Alerts {
+        #[command(subcommand)]
+        action: alerts::AlertsAction,
+    },
+    /// Model files (the sentence encoder): fetch, list, verify.
+    Models {
+        /// Directory holding manifest.toml and the model files.
+        #[arg(long, default_value = "models")]
+        models_dir: PathBuf,
+        #[command(subcommand)]
+        action: models::ModelsAction,
     },
     /// The configured sources and their health.
     Sources {
@@ -387,14 +413,36 @@ fn real_main(cli: Cli) -> Result<()> {
             input,
             lang,
             json,
-        } => classify(text, input, lang, json),
+        } => classify(
+            &load_config(cli.config.as_deref())?,
+            text,
+            input,
+            lang,
+            json,
+        ),
         Command::Eval {
             input,
             split,
             lang,
             limit,
             json,
-        } => eval(&input, split.as_deref(), lang.as_deref(), limit, json),
+        } => eval(
+            &load_config(cli.config.as_deref())?,
+            &input,
+            split.as_deref(),
+            lang.as_deref(),
+            limit,
+            json,
+        ),
+        Command::Train(a) => train::train(&load_config(cli.config.as_deref())?, &cli.data_dir, a),
+        Command::Reclassify(a) => {
+            train::reclassify(load_config(cli.config.as_deref())?, &cli.data_dir, a)
+        }
+        Command::Correct(a) => {
+            let id = train::correct(&cli.data_dir, a)?;
+            println!("{id}");
+            Ok(())
+        }
         Command::Extract {
             file,
             url,
@@ -462,11 +510,16 @@ fn real_main(cli: Cli) -> Result<()> {
                     langs,
                 },
         } => import_opml(&file, &country, &langs),
+        Command::Alerts { action } => {
+            let config = load_config(cli.config.as_deref())?;
+            alerts::alerts(&config, &cli.data_dir, action)
+        }
         Command::Sources { action } => {
             let config = load_config(cli.config.as_deref())?;
             rt.block_on(sources(config, &cli.data_dir, action))
         }
         Command::Demo { listen, no_serve } => rt.block_on(demo(&cli.data_dir, listen, no_serve)),
+        Command::Models { models_dir, action } => models::run(&models_dir, action),
     }
 }
 
@@ -519,6 +572,15 @@ fn app_state(p: &Pipeline) -> mediawatch_server::AppState {
         sources: Arc::new(p.source_metas()),
         unhealthy_after: chrono::Duration::from_std(p.config().scheduler.unhealthy_after)
             .unwrap_or(chrono::Duration::days(2)),
+        web: mediawatch_server::security::WebOptions::from_config(
+            &p.config().server,
+            std::env::var(mediawatch_server::security::TOKEN_ENV).ok(),
+        ),
+        // Without a working alerts setup the API still serves everything
+        // else; the reason is printed once.
+        alerts: alerts::runtime(p.config(), p.index().clone(), p.state().clone())
+            .map_err(|e| eprintln!("mediawatch: saved searches and alerts unavailable: {e:#}"))
+            .ok(),
     }
 }
 
@@ -527,7 +589,8 @@ async fn run(config: Config, data_dir: &Path, listen: Option<SocketAddr>) -> Res
         Some(a) => a,
         None => config.server.listen.parse().context("server.listen")?,
     };
-    let pipeline = Arc::new(Pipeline::open(config, data_dir)?);
+    let classifier = train::build_classifier(&config)?;
+    let pipeline = Arc::new(Pipeline::open(config, data_dir)?.with_classifier(classifier));
     let cancel = CancellationToken::new();
     ctrl_c(cancel.clone());
     // Bind first: a taken port is reported before any source is polled.
@@ -546,10 +609,19 @@ async fn run(config: Config, data_dir: &Path, listen: Option<SocketAddr>) -> Res
         data_dir.display()
     );
     let run = pipeline.start(cancel.clone())?;
+    let alert_loop = alerts::start_loop(
+        pipeline.config(),
+        pipeline.index().clone(),
+        pipeline.state().clone(),
+        cancel.clone(),
+    )?;
     cancel.cancelled().await;
     // Ordered shutdown: sources stop and the index commits first, then the
-    // API stops serving.
+    // alert loop finishes its pass, then the API stops serving.
     let stats = run.wait().await?;
+    if let Some(task) = alert_loop {
+        task.await.context("alert loop task")?;
+    }
     server_stop.cancel();
     server.await.context("API task")??;
     eprintln!(
@@ -566,7 +638,8 @@ async fn ingest(
     source: Option<&str>,
     json: bool,
 ) -> Result<()> {
-    let pipeline = Arc::new(Pipeline::open(config, data_dir)?);
+    let classifier = train::build_classifier(&config)?;
+    let pipeline = Arc::new(Pipeline::open(config, data_dir)?.with_classifier(classifier));
     let cancel = CancellationToken::new();
     ctrl_c(cancel.clone());
     if !once {
@@ -885,12 +958,13 @@ struct ClassifyLine {
 }
 
 fn classify(
+    config: &Config,
     text: Option<String>,
     input: Option<PathBuf>,
     lang: Option<String>,
     json: bool,
 ) -> Result<()> {
-    let classifier = LexiconClassifier::new();
+    let classifier = train::build_classifier(config)?;
     let mut items: Vec<(String, String, Option<String>)> = Vec::new();
     match (text, input) {
         (Some(_), Some(_)) => bail!("give either TEXT or --input, not both"),
@@ -973,6 +1047,7 @@ fn classify(
 }
 
 fn eval(
+    config: &Config,
     input: &Path,
     split: Option<&str>,
     lang: Option<&str>,
@@ -1008,7 +1083,8 @@ fn eval(
     if gold.is_empty() {
         bail!("{}: no examples left after filtering", input.display());
     }
-    let report = eval::evaluate(&LexiconClassifier::new(), &gold);
+    let classifier = train::build_classifier(config)?;
+    let report = eval::evaluate(classifier.as_ref(), &gold);
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &report)?;

@@ -57,6 +57,7 @@ fn run_serves_api_and_shuts_down_cleanly() {
     let data = tmp.path().join("data");
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mediawatch"))
+        .env("MEDIAWATCH_CLASSIFIER", "lexicon")
         .arg("--config")
         .arg(&cfg)
         .arg("--data-dir")
@@ -157,6 +158,7 @@ languages = ["mk"]
     let data = tmp.path().join("data");
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mediawatch"))
+        .env("MEDIAWATCH_CLASSIFIER", "lexicon")
         .arg("--config")
         .arg(&cfg)
         .arg("--data-dir")

@@ -4,6 +4,7 @@
 
 mod api;
 mod cli;
+mod e2e;
 mod ingest;
 mod sources;
 mod util;

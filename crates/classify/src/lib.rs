@@ -14,7 +14,10 @@
 //! neighbouring sentences, which is why its language support is reported as
 //! [`LanguageSupport::LexiconOnly`].
 
+pub mod card;
+mod encoder;
 pub mod eval;
+pub mod heads;
 mod lang;
 mod lexicon;
 mod normalize;
@@ -22,6 +25,14 @@ mod rules;
 #[cfg(test)]
 mod tests;
 mod text;
+pub mod train;
+
+// Hugging Face sequence-classification models on libtorch (needs libtorch
+// 2.4 at build and run time; see .ci/torch.sh).
+#[cfg(feature = "rust-bert")]
+pub mod rustbert;
+#[cfg(feature = "rust-bert")]
+pub use rustbert::{HfSequenceClassifier, RustBertClassifier, RustBertOptions, TorchDevice};
 
 use std::sync::OnceLock;
 
@@ -29,7 +40,9 @@ pub use mediawatch_core::labels::{
     CueType, EvidenceSpan, HateClass, LabelFlag, Labels, LanguageSupport,
 };
 
+pub use encoder::{EncoderClassifier, EncoderOptions, HashingEncoder, SentenceInfo};
 pub use lang::guess_language;
+pub use mediawatch_embed::{EmbedError, Encoder};
 
 use lexicon::Lexicon;
 

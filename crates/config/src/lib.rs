@@ -12,6 +12,15 @@ use std::time::Duration;
 use mediawatch_core::{DocKind, SourceMeta, SourceScope};
 use serde::{Deserialize, Serialize};
 
+mod classifier;
+pub use classifier::{ClassifierConfig, ClassifierKind, THRESHOLD_HEADS};
+mod alerts;
+pub use alerts::{
+    validate_rule, validate_saved_search, AlertMetric, AlertRule, AlertsConfig, SavedSearchConfig,
+    SmtpChannel, SmtpSecurity, WebhookChannel, MAX_BASELINE_WINDOWS, MIN_ALERT_WINDOW,
+    MIN_BASELINE_WINDOWS,
+};
+
 /// The only config format version this build understands.
 pub const CURRENT_VERSION: u32 = 1;
 
@@ -66,6 +75,15 @@ pub struct Config {
     /// Monitored sources.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
+    /// The classifier (`[classifier]`).
+    #[serde(default)]
+    pub classifier: ClassifierConfig,
+    /// Alert evaluation and notification channels (`[alerts]`).
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    /// Saved searches, optionally with alert rules (`[[saved_searches]]`).
+    #[serde(default)]
+    pub saved_searches: Vec<SavedSearchConfig>,
 }
 
 /// HTTP fetching: politeness, limits, safety.
@@ -181,12 +199,27 @@ pub struct ServerConfig {
     /// Address to listen on. Loopback by default: exposing the API is a
     /// deliberate choice.
     pub listen: String,
+    /// Bearer token that state-changing requests (POST/PUT/DELETE) must
+    /// present. Prefer the `MEDIAWATCH_TOKEN` environment variable, which
+    /// overrides this; without either, such requests are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Requests per minute one client IP may make (sustained rate).
+    pub rate_limit_per_minute: u32,
+    /// Requests one client IP may make in a burst above the sustained rate.
+    pub rate_limit_burst: u32,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".to_string(),
+            token: None,
+            body_limit_bytes: 64 * 1024,
+            rate_limit_per_minute: 600,
+            rate_limit_burst: 120,
         }
     }
 }
@@ -588,6 +621,37 @@ impl Config {
                 self.server.listen
             ));
         }
+        if self.server.body_limit_bytes < 1024 {
+            errors.push(format!(
+                "server.body_limit_bytes: {} is too small (at least 1024)",
+                self.server.body_limit_bytes
+            ));
+        }
+        if self.server.rate_limit_per_minute == 0 || self.server.rate_limit_burst == 0 {
+            errors.push(
+                "server.rate_limit_per_minute and server.rate_limit_burst: must be at least 1"
+                    .to_string(),
+            );
+        }
+        if self
+            .server
+            .token
+            .as_ref()
+            .is_some_and(|t| t.trim().len() < 16)
+        {
+            errors.push(
+                "server.token: must be at least 16 characters (better: set MEDIAWATCH_TOKEN)"
+                    .to_string(),
+            );
+        }
+
+        self.classifier.validate_into(&mut errors);
+        alerts::validate_alerts(
+            &self.alerts,
+            &self.saved_searches,
+            &self.sources.iter().map(|s| s.id.as_str()).collect(),
+            &mut errors,
+        );
 
         let mut ids = HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {

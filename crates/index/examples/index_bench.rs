@@ -5,18 +5,55 @@
 //! ```
 //!
 //! Generates DOCS articles (default 50 000, 2-4 KB each, ten languages and
-//! both Serbian scripts), indexes them on disk (a temporary directory, or
-//! DIR), and prints indexing throughput, search latency percentiles for
-//! term, phrase, filtered and browse queries, and the latency of
-//! `facts()` + `build_report()` with daily buckets, and of `top_terms()`
-//! (rising terms, reading and analyzing every document of both periods).
+//! both Serbian scripts) one at a time while indexing them on disk (a
+//! temporary directory, or DIR), so the corpus is never held in memory, and
+//! prints indexing throughput, search latency percentiles for term, phrase,
+//! filtered and browse queries (each kind, and all of them as one mix),
+//! the latency of trend reports (`Index::report`, and the older
+//! `facts()` + `build_report()` for comparison), of `top_terms()`, and the
+//! process's peak memory: peak RSS (VmHWM, which counts the index's
+//! memory-mapped file pages) and peak anonymous memory (RssAnon, sampled
+//! every 20 ms: the heap, including the writer's indexing budget).
 
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use mediawatch_core::{DocId, DocKind, Document, HateClass, Labels, SourceMeta, SourceScope};
-use mediawatch_index::{FactsFilter, Index, SearchRequest, TermsRequest};
+use mediawatch_index::{FactsFilter, Index, SearchRequest, TermsRequest, TrendRequest};
 use mediawatch_report::{build_report, GroupBy, Interval, ReportRequest};
+
+/// Writer memory budget while indexing (tantivy splits it between its
+/// indexing threads).
+const WRITER_HEAP: usize = 200_000_000;
+
+/// A value of `/proc/self/status` in KiB (Linux); 0 elsewhere.
+fn status_kib(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Samples anonymous RSS every 20 ms and keeps the peak.
+fn spawn_anon_sampler() -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let peak = std::sync::Arc::new(AtomicU64::new(0));
+    let p = std::sync::Arc::clone(&peak);
+    std::thread::spawn(move || loop {
+        p.fetch_max(status_kib("RssAnon:"), Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(20));
+    });
+    peak
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
 
 /// xorshift64*: deterministic, dependency-free, good enough for test data.
 struct Rng(u64);
@@ -474,13 +511,14 @@ fn labels(rng: &mut Rng) -> Option<Labels> {
     Some(l)
 }
 
-fn generate(n: usize, rng: &mut Rng) -> Vec<(Document, SourceMeta)> {
+/// Generates document `i` (call with i = 0, 1, 2, ... on one `rng`; the
+/// same seed gives the same documents).
+fn generate_one(i: usize, rng: &mut Rng) -> (Document, SourceMeta) {
     let start = Utc
         .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
         .single()
         .expect("valid date");
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
+    {
         let lang = &LANGS[rng.below(LANGS.len())];
         let source_no = rng.below(6);
         let source = SourceMeta {
@@ -517,7 +555,7 @@ fn generate(n: usize, rng: &mut Rng) -> Vec<(Document, SourceMeta)> {
             Some(start + chrono::Duration::minutes(rng.below(365 * 24 * 60) as i64))
         };
         let url = format!("https://{}.example/{}/{}", source.id, lang.code, i);
-        out.push((
+        (
             Document {
                 id: DocId::from_url(&url),
                 source_id: source.id.clone(),
@@ -537,9 +575,8 @@ fn generate(n: usize, rng: &mut Rng) -> Vec<(Document, SourceMeta)> {
                 labels: labels(rng),
             },
             source,
-        ));
+        )
     }
-    out
 }
 
 fn percentiles(mut xs: Vec<Duration>) -> (f64, f64, f64) {
@@ -588,39 +625,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| tmp.path().join("index"));
 
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let t = Instant::now();
-    let docs = generate(n, &mut rng);
-    let bytes: usize = docs.iter().map(|(d, _)| d.text.len() + d.title.len()).sum();
-    println!(
-        "generated {n} docs, {:.1} MB of text (avg {:.0} B) in {:.2?}",
-        bytes as f64 / 1e6,
-        bytes as f64 / n as f64,
-        t.elapsed()
-    );
-
+    let anon_peak = spawn_anon_sampler();
+    const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
     let index = Index::open_or_create(&dir)?;
-    let writer = index.writer(256_000_000)?;
+    let writer = index.writer(WRITER_HEAP)?;
     let t = Instant::now();
-    for (d, s) in docs.iter() {
-        writer.upsert(d.clone(), s)?;
+    let mut rng = Rng(SEED);
+    let mut bytes = 0usize;
+    let mut generating = Duration::ZERO;
+    for i in 0..n {
+        let g = Instant::now();
+        let (d, s) = generate_one(i, &mut rng);
+        generating += g.elapsed();
+        bytes += d.text.len() + d.title.len();
+        writer.upsert(d, &s)?;
     }
     let queued = t.elapsed();
     writer.close()?;
     let elapsed = t.elapsed();
     println!(
-        "indexed {n} docs in {:.2?} (queued in {queued:.2?}): {:.0} docs/s, {:.1} MB/s, num_docs={}",
+        "indexed {n} docs ({:.1} MB of text, avg {:.0} B; generated on the fly, {generating:.2?} of it) \
+         in {:.2?} (queued in {queued:.2?}): {:.0} docs/s, {:.1} MB/s, num_docs={}",
+        bytes as f64 / 1e6,
+        bytes as f64 / n.max(1) as f64,
         elapsed,
         n as f64 / elapsed.as_secs_f64(),
         bytes as f64 / 1e6 / elapsed.as_secs_f64(),
         index.num_docs()?
     );
+    println!(
+        "memory after indexing: peak RSS {:.0} MiB, peak anonymous {:.0} MiB (writer budget {} MB)",
+        mib(status_kib("VmHWM:")),
+        mib(anon_peak.load(std::sync::atomic::Ordering::Relaxed)),
+        WRITER_HEAP / 1_000_000
+    );
 
     // Re-ingesting the same documents must not grow the index.
     let writer = index.writer(128_000_000)?;
     let t = Instant::now();
-    for (d, s) in docs.iter().take(5_000) {
-        writer.upsert(d.clone(), s)?;
+    let mut rng = Rng(SEED);
+    for i in 0..n.min(5_000) {
+        let (d, s) = generate_one(i, &mut rng);
+        writer.upsert(d, &s)?;
     }
     writer.close()?;
     println!(
@@ -657,6 +703,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "\"policija je\"",
         "\"und mit\"",
     ];
+    // Phrases of two content words: in real text these pairs are rare; in
+    // this generated text every pair of the 40-word vocabulary is common,
+    // so these are a worst case for the positional check.
+    let content_phrases = [
+        "\"migranti granica\"",
+        "\"policija kamp\"",
+        "\"grenze polizei\"",
+        "\"azil zakon\"",
+    ];
+    // Inflected forms that only stemming finds in other forms.
+    let stemmed = ["migránsokat", "flüchtlingen", "grenzen", "menekülteket"];
     let countries = ["RS", "HR", "BA", "MK", "BG", "AL", "HU", "PL", "AT"];
     let mut qrng = Rng(42);
     let reps = 200;
@@ -677,6 +734,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let phrase_reqs: Vec<SearchRequest> = (0..reps)
         .map(|_| SearchRequest {
             query: qrng.pick(&phrases).into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .collect();
+    let content_phrase_reqs: Vec<SearchRequest> = (0..reps)
+        .map(|_| SearchRequest {
+            query: qrng.pick(&content_phrases).into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .collect();
+    let stemmed_reqs: Vec<SearchRequest> = (0..reps)
+        .map(|_| SearchRequest {
+            query: qrng.pick(&stemmed).into(),
             limit: 10,
             ..Default::default()
         })
@@ -723,55 +794,163 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     bench("term", &index, &term_reqs)?;
     bench("term, collapsed by cluster", &index, &collapsed_reqs)?;
     bench("two terms (AND)", &index, &two_term_reqs)?;
-    bench("phrase", &index, &phrase_reqs)?;
+    bench("phrase (with a short word)", &index, &phrase_reqs)?;
+    bench("phrase (two content words)", &index, &content_phrase_reqs)?;
+    bench("inflected word (stemmed)", &index, &stemmed_reqs)?;
     bench("term + country + 30 days", &index, &filtered_reqs)?;
     bench("term, sorted by date", &index, &date_sorted_reqs)?;
     bench("browse (empty query)", &index, &browse_reqs)?;
+    // The mix the search target speaks of: every kind above, interleaved.
+    let mut mix: Vec<SearchRequest> = Vec::new();
+    for i in 0..reps {
+        for set in [
+            &term_reqs,
+            &collapsed_reqs,
+            &two_term_reqs,
+            &phrase_reqs,
+            &content_phrase_reqs,
+            &stemmed_reqs,
+            &filtered_reqs,
+            &date_sorted_reqs,
+            &browse_reqs,
+        ] {
+            if i % 2 == 0 {
+                mix.push(set[i].clone());
+            }
+        }
+    }
+    bench("MIX of all kinds above", &index, &mix)?;
+    println!(
+        "memory after searching: peak RSS {:.0} MiB, peak anonymous {:.0} MiB",
+        mib(status_kib("VmHWM:")),
+        mib(anon_peak.load(std::sync::atomic::Ordering::Relaxed)),
+    );
 
-    for (name, filter, by) in [
-        ("all docs, daily", FactsFilter::default(), GroupBy::None),
+    let daily = |by: GroupBy, dedup: bool| ReportRequest {
+        interval: Interval::Day,
+        by,
+        from: None,
+        to: None,
+        audience: Default::default(),
+        count_clusters_once: dedup,
+    };
+    let one_country = FactsFilter {
+        country: Some("RS".into()),
+        ..Default::default()
+    };
+    let migranti = FactsFilter {
+        query: Some("migranti".into()),
+        ..Default::default()
+    };
+    for (name, req) in [
+        (
+            "all docs, daily",
+            TrendRequest {
+                report: daily(GroupBy::None, false),
+                ..Default::default()
+            },
+        ),
         (
             "all docs, daily by source",
-            FactsFilter::default(),
-            GroupBy::Source,
+            TrendRequest {
+                report: daily(GroupBy::Source, false),
+                ..Default::default()
+            },
+        ),
+        (
+            "all docs, daily, dedup",
+            TrendRequest {
+                report: daily(GroupBy::None, true),
+                ..Default::default()
+            },
         ),
         (
             "one country, daily",
-            FactsFilter {
-                country: Some("RS".into()),
+            TrendRequest {
+                filter: one_country.clone(),
+                report: daily(GroupBy::None, false),
                 ..Default::default()
             },
-            GroupBy::None,
         ),
         (
             "query 'migranti', daily",
-            FactsFilter {
-                query: Some("migranti".into()),
+            TrendRequest {
+                filter: migranti.clone(),
+                report: daily(GroupBy::None, false),
                 ..Default::default()
             },
-            GroupBy::None,
         ),
+        (
+            "compare 3 queries, daily",
+            TrendRequest {
+                filter: migranti.clone(),
+                report: daily(GroupBy::None, false),
+                compare: vec!["granica".into(), "grenze".into()],
+            },
+        ),
+    ] {
+        let mut times = Vec::new();
+        let mut buckets = 0;
+        let mut docs = 0;
+        for _ in 0..11 {
+            let t = Instant::now();
+            let r = index.report(&req)?;
+            times.push(t.elapsed());
+            buckets = r.buckets.len();
+            docs = r.totals.documents;
+        }
+        let (p50, p99, _) = percentiles(times);
+        println!(
+            "report() {name:<28} docs={docs:<8} buckets={buckets:<6} p50={p50:.1} ms (max {p99:.1})"
+        );
+    }
+    // The trend target's shape: daily buckets x 5 labels x 20 outlets.
+    {
+        let outlets: Vec<String> = (0..20)
+            .map(|i| {
+                format!(
+                    "{}-{}",
+                    ["rs", "hr", "ba", "hu", "pl", "at", "mk", "bg", "al", "rs"][i % 10],
+                    i % 6
+                )
+            })
+            .collect();
+        let req = TrendRequest {
+            filter: FactsFilter {
+                query: Some(format!("source:{}", outlets.join("|"))),
+                ..Default::default()
+            },
+            report: daily(GroupBy::Source, false),
+            ..Default::default()
+        };
+        let mut times = Vec::new();
+        let mut rows = 0;
+        for _ in 0..11 {
+            let t = Instant::now();
+            let r = index.report(&req)?;
+            times.push(t.elapsed());
+            rows = r.buckets.len();
+        }
+        let (p50, p99, _) = percentiles(times);
+        println!(
+            "report() 20 outlets, daily by source   rows={rows:<6} p50={p50:.1} ms (max {p99:.1})"
+        );
+    }
+    // For comparison: the row-per-document path.
+    for (name, filter, by) in [
+        ("all docs, daily", FactsFilter::default(), GroupBy::None),
+        ("one country, daily", one_country, GroupBy::None),
     ] {
         let mut facts_t = Vec::new();
         let mut report_t = Vec::new();
         let mut rows_n = 0;
         let mut buckets = 0;
-        for _ in 0..11 {
+        for _ in 0..3 {
             let t = Instant::now();
             let rows = index.facts(&filter)?;
             facts_t.push(t.elapsed());
             let t = Instant::now();
-            let r = build_report(
-                &rows,
-                &ReportRequest {
-                    interval: Interval::Day,
-                    by,
-                    from: None,
-                    to: None,
-                    audience: Default::default(),
-                    count_clusters_once: false,
-                },
-            );
+            let r = build_report(&rows, &daily(by, false));
             report_t.push(t.elapsed());
             rows_n = rows.len();
             buckets = r.buckets.len();
@@ -779,9 +958,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (fp50, fp99, _) = percentiles(facts_t);
         let (rp50, rp99, _) = percentiles(report_t);
         println!(
-            "facts+report {name:<26} rows={rows_n:<6} buckets={buckets:<5} facts p50={fp50:.2} ms (max {fp99:.2}), build_report p50={rp50:.2} ms (max {rp99:.2})"
+            "facts+build_report {name:<20} rows={rows_n:<7} buckets={buckets:<5} facts p50={fp50:.1} ms (max {fp99:.1}), build_report p50={rp50:.1} ms (max {rp99:.1})"
         );
     }
+    println!(
+        "memory after reports: peak RSS {:.0} MiB, peak anonymous {:.0} MiB",
+        mib(status_kib("VmHWM:")),
+        mib(anon_peak.load(std::sync::atomic::Ordering::Relaxed)),
+    );
 
     // Rising terms: reads the stored title + text of every document of
     // both periods and analyzes it, so this is the expensive one.
@@ -827,7 +1011,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         let mut times = Vec::new();
         let mut last = None;
-        for _ in 0..3 {
+        // A million documents take seconds per run: one run is enough there.
+        for _ in 0..if n > 200_000 { 1 } else { 3 } {
             let t = Instant::now();
             let r = index.top_terms(&req)?;
             times.push(t.elapsed());
@@ -846,5 +1031,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
+    println!(
+        "memory at the end: peak RSS {:.0} MiB, peak anonymous {:.0} MiB",
+        mib(status_kib("VmHWM:")),
+        mib(anon_peak.load(std::sync::atomic::Ordering::Relaxed)),
+    );
     Ok(())
 }

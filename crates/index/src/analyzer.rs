@@ -18,20 +18,85 @@
 //! 5. folds the remaining Latin diacritics to ASCII (`č`→`c`, `đ`→`d`,
 //!    `ł`→`l`, `ß`→`ss`, `ő`→`o`) with tantivy's [`AsciiFoldingFilter`].
 //!
-//! Positions are kept, so phrase queries work. Known limits: no stemming
-//! (`migrant` does not find `migranti`), and dialect pairs such as
+//! Positions are kept, so phrase queries work. Dialect pairs such as
 //! `izbeglice`/`izbjeglice` remain different words.
+//!
+//! Two derived analyzers feed extra fields (see the schema module):
+//! - `mw_<lang>` ([`stem_analyzer`]) stems with tantivy's Snowball stemmer
+//!   after lower-casing and before folding, because the stemmers know their
+//!   language's diacritics (`Flüchtlinge` -> `flüchtling` -> `fluchtling`).
+//!   Stemmers exist for English, German, Italian, Hungarian and Greek only;
+//!   the Slavic languages of the region and Albanian are not stemmed.
+//! - `mw_pairs` ([`pairs_analyzer`]) emits `"a b"` for adjacent words when
+//!   either is short ([`pair_qualifies`]), so phrases with stop words are
+//!   one term lookup.
 
 // The shared Cyrillic -> Latin table: one definition, in core, so the
 // index and near-duplicate fingerprints fold text identically.
 use mediawatch_core::similarity::transliterate;
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer, Token, TokenFilter,
-    TokenStream, Tokenizer,
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token,
+    TokenFilter, TokenStream, Tokenizer,
 };
 
 /// Name under which the analyzer is registered on every index.
 pub const ANALYZER_NAME: &str = "mw";
+/// Name of the word-pair analyzer ([`pairs_analyzer`]).
+pub const PAIRS_ANALYZER_NAME: &str = "mw_pairs";
+/// Words of at most this many characters (after folding) pair with their
+/// neighbours: articles, prepositions, conjunctions and auxiliaries of the
+/// region's languages (`je`, `su`, `na`, `i`, `die`, `und`, `für`, `a`,
+/// `az`, `się`), the words that make phrase queries expensive.
+pub const SHORT_WORD_CHARS: usize = 3;
+
+/// Name of the stemming analyzer of a language code (`mw_en`).
+pub fn stem_analyzer_name(lang: &str) -> String {
+    format!("{ANALYZER_NAME}_{lang}")
+}
+
+/// Registers every analyzer the schema names on `index`. tantivy does not
+/// persist tokenizers, so this runs on every open.
+pub fn register_all(index: &tantivy::Index) {
+    let tokenizers = index.tokenizers();
+    tokenizers.register(ANALYZER_NAME, analyzer());
+    tokenizers.register(PAIRS_ANALYZER_NAME, pairs_analyzer());
+    for (lang, language) in crate::schema::STEMMED_LANGS {
+        tokenizers.register(&stem_analyzer_name(lang), stem_analyzer(language));
+    }
+}
+
+/// `mw` with a Snowball stemmer between lower-casing and folding.
+pub fn stem_analyzer(language: Language) -> TextAnalyzer {
+    TextAnalyzer::builder(MwTokenizer::default())
+        .filter(LowerCaser)
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(Stemmer::new(language))
+        .filter(CyrillicLatinFilter)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// `mw` followed by [`PairsFilter`].
+pub fn pairs_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(MwTokenizer::default())
+        .filter(LowerCaser)
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(CyrillicLatinFilter)
+        .filter(AsciiFoldingFilter)
+        .filter(PairsFilter)
+        .build()
+}
+
+/// Whether the adjacent `mw` terms `a` and `b` are indexed as a pair.
+pub fn pair_qualifies(a: &str, b: &str) -> bool {
+    let short = |w: &str| w.chars().count() <= SHORT_WORD_CHARS;
+    short(a) || short(b)
+}
+
+/// The pair term of two `mw` terms, as stored in the `pairs` field.
+pub fn pair_term(a: &str, b: &str) -> String {
+    format!("{a} {b}")
+}
 
 /// Tokens longer than this (in bytes, after lower-casing) are dropped: they
 /// are never words a person searches for, and tantivy rejects huge terms.
@@ -202,6 +267,90 @@ impl<S: TokenStream> TokenStream for CyrillicLatinStream<'_, S> {
     }
 }
 
+/// Replaces a stream of `mw` terms by the pairs of adjacent terms that
+/// [`pair_qualifies`] accepts (the single words are not repeated; they are
+/// in the `text` field already).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PairsFilter;
+
+impl TokenFilter for PairsFilter {
+    type Tokenizer<T: Tokenizer> = PairsTokenizer<T>;
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> PairsTokenizer<T> {
+        PairsTokenizer {
+            inner: tokenizer,
+            token: Token::default(),
+            previous: String::new(),
+        }
+    }
+}
+
+/// Tokenizer wrapper produced by [`PairsFilter`].
+#[derive(Clone)]
+pub struct PairsTokenizer<T> {
+    inner: T,
+    token: Token,
+    previous: String,
+}
+
+impl<T: Tokenizer> Tokenizer for PairsTokenizer<T> {
+    type TokenStream<'a> = PairsStream<'a, T::TokenStream<'a>>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        self.token.reset();
+        self.previous.clear();
+        PairsStream {
+            tail: self.inner.token_stream(text),
+            token: &mut self.token,
+            previous: &mut self.previous,
+            previous_from: 0,
+            has_previous: false,
+        }
+    }
+}
+
+/// Token stream of [`PairsFilter`].
+pub struct PairsStream<'a, S> {
+    tail: S,
+    token: &'a mut Token,
+    previous: &'a mut String,
+    previous_from: usize,
+    has_previous: bool,
+}
+
+impl<S: TokenStream> TokenStream for PairsStream<'_, S> {
+    fn advance(&mut self) -> bool {
+        while self.tail.advance() {
+            let cur = self.tail.token();
+            let emit = self.has_previous && pair_qualifies(self.previous, &cur.text);
+            if emit {
+                self.token.text.clear();
+                self.token.text.push_str(self.previous);
+                self.token.text.push(' ');
+                self.token.text.push_str(&cur.text);
+                self.token.offset_from = self.previous_from;
+                self.token.offset_to = cur.offset_to;
+                self.token.position = self.token.position.wrapping_add(1);
+                self.token.position_length = 1;
+            }
+            self.previous.clear();
+            self.previous.push_str(&cur.text);
+            self.previous_from = cur.offset_from;
+            self.has_previous = true;
+            if emit {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.token
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +395,47 @@ mod tests {
                 (2, 23, 29, "stigli".to_string()),
             ]
         );
+    }
+
+    fn run(mut a: TextAnalyzer, text: &str) -> Vec<String> {
+        let mut stream = a.token_stream(text);
+        let mut out = Vec::new();
+        while let Some(tok) = stream.next() {
+            out.push(tok.text.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn stemmers_fold_after_stemming() {
+        let en = || stem_analyzer(Language::English);
+        assert_eq!(run(en(), "migrants"), run(en(), "migrant"));
+        let de = || stem_analyzer(Language::German);
+        assert_eq!(run(de(), "Flüchtlinge"), run(de(), "Flüchtling"));
+        assert_eq!(run(de(), "Flüchtlinge"), run(de(), "Fluchtlinge"));
+        let hu = || stem_analyzer(Language::Hungarian);
+        assert_eq!(run(hu(), "migránsok"), run(hu(), "migráns"));
+        // Cyrillic still becomes Latin in a stemmed field.
+        assert_eq!(run(en(), "мигранти"), ["migranti"]);
+    }
+
+    #[test]
+    fn pairs_keep_only_pairs_with_a_short_word() {
+        assert_eq!(
+            run(pairs_analyzer(), "Мигранти су стигли на границу"),
+            ["migranti su", "su stigli", "stigli na", "na granicu"]
+        );
+        assert_eq!(
+            run(pairs_analyzer(), "granica policija rat kamp"),
+            ["policija rat", "rat kamp"]
+        );
+        assert_eq!(
+            run(pairs_analyzer(), "granica policija"),
+            Vec::<String>::new()
+        );
+        assert!(run(pairs_analyzer(), "").is_empty());
+        assert!(run(pairs_analyzer(), "jedno").is_empty());
+        assert_eq!(run(pairs_analyzer(), "Für die"), ["fur die"]);
     }
 
     #[test]

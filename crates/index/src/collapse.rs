@@ -4,18 +4,41 @@
 //! wants it once, with a note of how many copies matched. The collector
 //! keeps, per cluster, the best document (highest score when ranking by
 //! relevance, newest when ranking by date; the other key breaks ties) and
-//! the number of matching copies. Clusters are identified by term ordinal
-//! inside a segment and by their string across segments, so only the
-//! clusters that matched are decoded.
+//! the number of matching copies. Clusters are identified by the 64-bit
+//! `cluster_key` column (a hash of the cluster id), so no string is read.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::columnar::Column;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
-use crate::facts::decode_sorted_ords;
-use crate::schema::{F_CLUSTER, F_PUBLISHED};
+use crate::schema::{F_CLUSTER_KEY, F_PUBLISHED};
+
+/// Hasher for keys that are already well-mixed 64-bit hashes (cluster
+/// keys): it passes the value through instead of hashing it again.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only used for non-u64 keys, which the maps here never have;
+        // fold the bytes in so the hasher stays correct anyway.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
+
+/// A map keyed by cluster keys.
+pub(crate) type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 
 /// The representative of one cluster.
 #[derive(Debug, Clone)]
@@ -63,10 +86,9 @@ pub(crate) struct CollapseSegmentCollector {
     by_date: bool,
     segment: SegmentOrdinal,
     time: Option<Column<tantivy::DateTime>>,
-    cluster: Option<StrColumn>,
-    best: HashMap<u64, Collapsed>,
-    /// Documents without a cluster value (an index written before clusters
-    /// existed would have none): each is its own cluster.
+    cluster: Option<Column<u64>>,
+    best: KeyMap<Collapsed>,
+    /// Documents without a cluster value: each is its own cluster.
     singles: Vec<Collapsed>,
 }
 
@@ -92,8 +114,8 @@ impl Collector for CollapseCollector {
             by_date: self.by_date,
             segment: segment_local_id,
             time: ff.column_opt(F_PUBLISHED)?,
-            cluster: ff.str(F_CLUSTER)?,
-            best: HashMap::new(),
+            cluster: ff.column_opt(F_CLUSTER_KEY)?,
+            best: KeyMap::default(),
             singles: Vec::new(),
         })
     }
@@ -104,10 +126,10 @@ impl Collector for CollapseCollector {
 
     fn merge_fruits(
         &self,
-        fruits: Vec<(Vec<(String, Collapsed)>, Vec<Collapsed>)>,
+        fruits: Vec<(KeyMap<Collapsed>, Vec<Collapsed>)>,
     ) -> tantivy::Result<Vec<Collapsed>> {
-        let mut by_cluster: HashMap<String, Collapsed> = HashMap::new();
-        let mut out = Vec::new();
+        let mut fruits = fruits.into_iter();
+        let (mut by_cluster, mut out) = fruits.next().unwrap_or_default();
         for (named, singles) in fruits {
             out.extend(singles);
             for (cluster, c) in named {
@@ -120,22 +142,35 @@ impl Collector for CollapseCollector {
             }
         }
         out.extend(by_cluster.into_values());
-        let by_date = self.by_date;
-        out.sort_by(|a, b| {
-            if a.before(b, by_date) {
-                std::cmp::Ordering::Less
-            } else if b.before(a, by_date) {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        });
         Ok(out)
     }
 }
 
+/// Ranks `all` best first and keeps the first `keep` of them: a partial
+/// selection, so a query matching 100 000 clusters does not sort them all.
+pub(crate) fn top_collapsed(mut all: Vec<Collapsed>, by_date: bool, keep: usize) -> Vec<Collapsed> {
+    let order = |a: &Collapsed, b: &Collapsed| {
+        if a.before(b, by_date) {
+            std::cmp::Ordering::Less
+        } else if b.before(a, by_date) {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Equal
+        }
+    };
+    if keep == 0 {
+        return Vec::new();
+    }
+    if all.len() > keep {
+        all.select_nth_unstable_by(keep - 1, order);
+        all.truncate(keep);
+    }
+    all.sort_by(order);
+    all
+}
+
 impl SegmentCollector for CollapseSegmentCollector {
-    type Fruit = (Vec<(String, Collapsed)>, Vec<Collapsed>);
+    type Fruit = (KeyMap<Collapsed>, Vec<Collapsed>);
 
     fn collect(&mut self, doc: DocId, score: Score) {
         let time = self
@@ -150,15 +185,11 @@ impl SegmentCollector for CollapseSegmentCollector {
             addr: DocAddress::new(self.segment, doc),
             members: 1,
         };
-        match self
-            .cluster
-            .as_ref()
-            .and_then(|col| col.term_ords(doc).next())
-        {
-            Some(ord) => match self.best.get_mut(&ord) {
+        match self.cluster.as_ref().and_then(|col| col.first(doc)) {
+            Some(key) => match self.best.get_mut(&key) {
                 Some(slot) => keep_better(slot, c, self.by_date),
                 None => {
-                    self.best.insert(ord, c);
+                    self.best.insert(key, c);
                 }
             },
             None => self.singles.push(c),
@@ -166,22 +197,6 @@ impl SegmentCollector for CollapseSegmentCollector {
     }
 
     fn harvest(self) -> Self::Fruit {
-        let Some(column) = &self.cluster else {
-            return (
-                Vec::new(),
-                self.best.into_values().chain(self.singles).collect(),
-            );
-        };
-        let names = decode_sorted_ords(column, self.best.keys().copied());
-        let mut named = Vec::with_capacity(self.best.len());
-        let mut singles = self.singles;
-        for (ord, c) in self.best {
-            match names.get(&ord) {
-                Some(name) => named.push((name.clone(), c)),
-                // Undecodable ordinal: keep the hit rather than lose it.
-                None => singles.push(c),
-            }
-        }
-        (named, singles)
+        (self.best, self.singles)
     }
 }

@@ -7,8 +7,10 @@
 //! sources, countries, languages) are decoded once up front and rows then
 //! only look up term ordinals. The cluster column has about one term per
 //! document, so it is decoded lazily instead: rows remember the ordinal and
-//! only the ordinals actually collected are decoded, in one sorted pass
-//! ([`decode_sorted_ords`]).
+//! only the ordinals actually collected are decoded, in one sorted pass.
+//!
+//! Reports do not need these rows: [`crate::trend`] counts from the same
+//! columns into a compact table without any string per row.
 
 use mediawatch_core::DocKind;
 use mediawatch_report::DocFacts;
@@ -110,38 +112,6 @@ fn fill_clusters(column: &StrColumn, ords_of_rows: &[Option<u64>], rows: &mut [D
             next_pair += 1;
         }
     });
-}
-
-/// Decodes the distinct term ordinals of `ords` of a string column in one
-/// sorted pass over its dictionary. Ordinals that cannot be decoded (a
-/// damaged dictionary) map to nothing.
-pub(crate) fn decode_sorted_ords(
-    column: &StrColumn,
-    ords: impl Iterator<Item = u64>,
-) -> std::collections::HashMap<u64, String> {
-    let mut sorted: Vec<u64> = ords.collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut terms = Vec::with_capacity(sorted.len());
-    let ok = column
-        .dictionary()
-        .sorted_ords_to_term_cb(&sorted, |bytes| {
-            terms.push(String::from_utf8_lossy(bytes).into_owned())
-        })
-        .unwrap_or(false);
-    if !ok || terms.len() != sorted.len() {
-        // Fall back to one lookup per ordinal rather than mis-assigning.
-        let mut out = std::collections::HashMap::with_capacity(sorted.len());
-        let mut buf = String::new();
-        for ord in sorted {
-            buf.clear();
-            if column.ord_to_str(ord, &mut buf).unwrap_or(false) {
-                out.insert(ord, buf.clone());
-            }
-        }
-        return out;
-    }
-    sorted.into_iter().zip(terms).collect()
 }
 
 impl Collector for FactsCollector {

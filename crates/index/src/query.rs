@@ -11,8 +11,15 @@ use tantivy::query::{
 use tantivy::schema::IndexRecordOption;
 use tantivy::Term;
 
+use tantivy::query_grammar::{
+    self, Delimiter, Occur as GrammarOccur, UserInputAst, UserInputLeaf, UserInputLiteral,
+};
+
+use crate::analyzer;
 use crate::qlang;
-use crate::schema::{norm_country, norm_lang, to_tantivy_time, Fields};
+use crate::schema::{
+    norm_country, norm_lang, stem_field_name, to_tantivy_time, Fields, F_PAIRS, STEMMED_LANGS,
+};
 use crate::IndexError;
 
 /// Reminder appended to query errors, because most errors come from people
@@ -93,6 +100,9 @@ fn explain(e: QueryParserError) -> String {
 #[derive(Default)]
 pub(crate) struct UserQuery {
     pub text: Option<Box<dyn Query>>,
+    /// The text part without the stemming and word-pair rewrites: its
+    /// terms are those of the `text` field, which snippets highlight.
+    pub snippet: Option<Box<dyn Query>>,
     pub clauses: Vec<(Occur, Box<dyn Query>)>,
 }
 
@@ -121,6 +131,7 @@ pub(crate) fn parse_user_query(
         // Only filters: browse the matching documents.
         return Ok(UserQuery {
             text: None,
+            snippet: None,
             clauses,
         });
     }
@@ -130,25 +141,125 @@ pub(crate) fn parse_user_query(
     let mut parser = QueryParser::for_index(index, vec![f.title, f.text]);
     parser.set_conjunction_by_default();
     parser.set_field_boost(f.title, 2.0);
-    match parser.parse_query(rest) {
+    match build(&parser, rest, true) {
         Ok(q) => Ok(UserQuery {
+            snippet: build(&parser, rest, false).ok(),
             text: Some(q),
             clauses,
         }),
         // `country:RS -migranti`: with filters, excluding words is a
         // meaningful browse; run it as "everything except" the words.
         Err(QueryParserError::AllButQueryForbidden) if !clauses.is_empty() => {
-            let q = parser
-                .parse_query(&format!("* {rest}"))
-                .map_err(|e| bad(explain(e)))?;
+            let q = build(&parser, &format!("* {rest}"), true).map_err(|e| bad(explain(e)))?;
             clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0))));
             Ok(UserQuery {
                 text: None,
+                snippet: None,
                 clauses,
             })
         }
         Err(e) => Err(bad(explain(e))),
     }
+}
+
+/// Parses `text` with tantivy's grammar and builds the query, with the
+/// stemming and word-pair rewrites of [`rewrite_ast`] when `rewrite`.
+fn build(
+    parser: &QueryParser,
+    text: &str,
+    rewrite: bool,
+) -> Result<Box<dyn Query>, QueryParserError> {
+    let ast = query_grammar::parse_query(text)
+        .map_err(|_| QueryParserError::SyntaxError(text.to_string()))?;
+    let ast = if rewrite { rewrite_ast(ast) } else { ast };
+    parser.build_query_from_user_input_ast(ast)
+}
+
+/// Rewrites the words and phrases that search the default fields:
+///
+/// - a bare word (one `mw` term) also searches every stemmed field, so
+///   `migrants` finds `migrant` in English documents (each stemmed field is
+///   analysed with its own language's stemmer, and only documents of that
+///   language fill it);
+/// - an exact phrase (no slop) also requires the word pairs it contains
+///   from the `pairs` field; a two-word phrase whose pair is indexed is
+///   that pair alone. Both give the same matches as the positional phrase,
+///   without reading positions of every document that has both words.
+///
+/// Field-qualified words (`title:x`), prefixes and sloppy phrases stay as
+/// written. Phrases are never stemmed.
+fn rewrite_ast(ast: UserInputAst) -> UserInputAst {
+    match ast {
+        UserInputAst::Clause(clauses) => UserInputAst::Clause(
+            clauses
+                .into_iter()
+                .map(|(occur, a)| (occur, rewrite_ast(a)))
+                .collect(),
+        ),
+        UserInputAst::Boost(a, boost) => UserInputAst::Boost(Box::new(rewrite_ast(*a)), boost),
+        UserInputAst::Leaf(leaf) => match *leaf {
+            UserInputLeaf::Literal(lit) if lit.field_name.is_none() && !lit.prefix => {
+                rewrite_literal(lit)
+            }
+            other => UserInputAst::Leaf(Box::new(other)),
+        },
+    }
+}
+
+fn leaf(lit: UserInputLiteral) -> UserInputAst {
+    UserInputAst::Leaf(Box::new(UserInputLeaf::Literal(lit)))
+}
+
+fn literal_in(field: String, phrase: String) -> UserInputLiteral {
+    UserInputLiteral {
+        field_name: Some(field),
+        phrase,
+        delimiter: Delimiter::None,
+        slop: 0,
+        prefix: false,
+    }
+}
+
+fn rewrite_literal(lit: UserInputLiteral) -> UserInputAst {
+    let terms = analyzer::analyze(&lit.phrase);
+    if lit.delimiter == Delimiter::None {
+        if terms.len() != 1 {
+            return leaf(lit);
+        }
+        let mut alternatives = vec![(Some(GrammarOccur::Should), leaf(lit.clone()))];
+        for (lang, _) in STEMMED_LANGS {
+            alternatives.push((
+                Some(GrammarOccur::Should),
+                leaf(literal_in(stem_field_name(lang), lit.phrase.clone())),
+            ));
+        }
+        return UserInputAst::Clause(alternatives);
+    }
+    if lit.slop != 0 || terms.len() < 2 {
+        return leaf(lit);
+    }
+    let mut pairs: Vec<String> = terms
+        .windows(2)
+        .filter(|w| analyzer::pair_qualifies(&w[0], &w[1]))
+        .map(|w| analyzer::pair_term(&w[0], &w[1]))
+        .collect();
+    pairs.dedup();
+    if pairs.is_empty() {
+        return leaf(lit);
+    }
+    if terms.len() == 2 {
+        if let Some(pair) = pairs.pop() {
+            return leaf(literal_in(F_PAIRS.to_string(), pair));
+        }
+    }
+    let mut all = vec![(Some(GrammarOccur::Must), leaf(lit))];
+    all.extend(pairs.into_iter().map(|p| {
+        (
+            Some(GrammarOccur::Must),
+            leaf(literal_in(F_PAIRS.to_string(), p)),
+        )
+    }));
+    UserInputAst::Clause(all)
 }
 
 /// Structured filters shared by search and facts.

@@ -15,22 +15,53 @@
 //!   exact-duplicate and near-duplicate identity (see [`DocExtra`]). Every
 //!   document has both: without a computed cluster the document is its own
 //!   cluster (its id), so collapsing and counting once never merge
-//!   unrelated documents.
+//!   unrelated documents. `cluster_key` is a 64-bit hash of `cluster_id`
+//!   (`mediawatch_report::cluster_key`) in a plain u64 column, so collapsing and counting a
+//!   story once compare integers instead of decoding strings.
+//! - `stem_<lang>` fields hold title and text again, stemmed, for the
+//!   languages tantivy has a stemmer for ([`STEMMED_LANGS`]); a document
+//!   fills only the field of its own language. They have no positions:
+//!   phrases always run on the unstemmed `title`/`text`.
+//! - `pairs` holds adjacent word pairs in which one word is short
+//!   ([`analyzer::pair_qualifies`], the "common grams" idea), so a phrase
+//!   with a stop word (`"migranti su"`, `"für die"`) is a lookup of one
+//!   term instead of a positional check of every document with both words.
+//!
+//! The layout has a version ([`SCHEMA_VERSION`]), written next to the index
+//! (`mediawatch-index.json`), so an index built by another version is
+//! refused with a message that says what to do.
 
 use chrono::{DateTime, Utc};
 use mediawatch_core::similarity::content_hash;
 use mediawatch_core::{DocId, DocKind, Document, Labels, SourceMeta};
+use mediawatch_report::cluster_key;
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema,
     TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING,
 };
 use tantivy::TantivyDocument;
 
-use crate::analyzer::ANALYZER_NAME;
+use crate::analyzer::{self, ANALYZER_NAME, PAIRS_ANALYZER_NAME};
 use crate::IndexError;
 
 /// Language recorded when neither the document nor its source names one.
 pub const UNKNOWN_LANG: &str = "und";
+
+/// Version of the field layout below. Bump it on every schema change:
+/// [`crate::Index::open_or_create`] refuses an index of another version.
+/// v1: no version file; v2: `cluster_key`, `stem_*`, `pairs`.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Languages with a stemmed field: those tantivy ships a Snowball stemmer
+/// for. BCMS, Macedonian, Bulgarian, Slovenian, Polish, Czech, Slovak and
+/// Albanian have none, so their words match only in the forms written.
+pub const STEMMED_LANGS: [(&str, tantivy::tokenizer::Language); 5] = [
+    ("en", tantivy::tokenizer::Language::English),
+    ("de", tantivy::tokenizer::Language::German),
+    ("it", tantivy::tokenizer::Language::Italian),
+    ("hu", tantivy::tokenizer::Language::Hungarian),
+    ("el", tantivy::tokenizer::Language::Greek),
+];
 
 /// Handles of every schema field.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +92,10 @@ pub(crate) struct Fields {
     pub parent_id: Field,
     pub content_hash: Field,
     pub cluster_id: Field,
+    pub cluster_key: Field,
+    /// Stemmed title + text, one field per entry of [`STEMMED_LANGS`].
+    pub stems: [Field; 5],
+    pub pairs: Field,
 }
 
 pub(crate) const F_ID: &str = "id";
@@ -72,6 +107,13 @@ pub(crate) const F_PUBLISHED: &str = "published";
 pub(crate) const F_LABEL_FLAGS: &str = "label_flags";
 pub(crate) const F_LABELLED: &str = "labelled";
 pub(crate) const F_CLUSTER: &str = "cluster_id";
+pub(crate) const F_CLUSTER_KEY: &str = "cluster_key";
+pub(crate) const F_PAIRS: &str = "pairs";
+
+/// Name of the stemmed field of a language in [`STEMMED_LANGS`].
+pub(crate) fn stem_field_name(lang: &str) -> String {
+    format!("stem_{lang}")
+}
 
 /// Identity of a document beyond its id, computed by the pipeline (which
 /// owns the clustering state) and stored next to the document.
@@ -102,6 +144,14 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
         .set_indexed()
         .set_precision(DateTimePrecision::Seconds);
     let score = NumericOptions::default().set_fast();
+    // No positions: phrases never run on these (see the module docs).
+    let freqs_only = |tokenizer: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(IndexRecordOption::WithFreqs),
+        )
+    };
 
     let fields = Fields {
         id: b.add_text_field(F_ID, STRING | STORED),
@@ -130,6 +180,12 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
         parent_id: b.add_text_field("parent_id", STRING | STORED),
         content_hash: b.add_text_field("content_hash", STRING | FAST | STORED),
         cluster_id: b.add_text_field(F_CLUSTER, STRING | FAST | STORED),
+        cluster_key: b.add_u64_field(F_CLUSTER_KEY, FAST),
+        stems: STEMMED_LANGS.map(|(lang, _)| {
+            let name = stem_field_name(lang);
+            b.add_text_field(&name, freqs_only(&analyzer::stem_analyzer_name(lang)))
+        }),
+        pairs: b.add_text_field(F_PAIRS, freqs_only(PAIRS_ANALYZER_NAME)),
     };
     (b.build(), fields)
 }
@@ -185,13 +241,21 @@ pub(crate) fn to_tantivy(
         .or(source.languages.first().map(String::as_str))
         .map(norm_lang)
         .filter(|l| !l.is_empty());
-    if let Some(lang) = lang {
+    if let Some(lang) = &lang {
         d.add_text(f.lang, lang);
+        // `de-AT` and `de_AT` stem as `de`.
+        let base = lang.split(['-', '_']).next().unwrap_or_default();
+        if let Some(i) = STEMMED_LANGS.iter().position(|(l, _)| *l == base) {
+            d.add_text(f.stems[i], &doc.title);
+            d.add_text(f.stems[i], &doc.text);
+        }
     }
     d.add_text(f.kind, doc.kind.as_str());
     d.add_text(f.url, &doc.url);
     d.add_text(f.title, &doc.title);
     d.add_text(f.text, &doc.text);
+    d.add_text(f.pairs, &doc.title);
+    d.add_text(f.pairs, &doc.text);
     if let Some(a) = &doc.author {
         d.add_text(f.author, a);
     }
@@ -229,14 +293,13 @@ pub(crate) fn to_tantivy(
         Some(h) => d.add_text(f.content_hash, h),
         None => d.add_text(f.content_hash, content_hash(&doc.text)),
     }
-    d.add_text(
-        f.cluster_id,
-        extra
-            .cluster_id
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .unwrap_or(doc.id.as_str()),
-    );
+    let cluster = extra
+        .cluster_id
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .unwrap_or(doc.id.as_str());
+    d.add_text(f.cluster_id, cluster);
+    d.add_u64(f.cluster_key, cluster_key(cluster));
     Ok(d)
 }
 

@@ -850,3 +850,371 @@ fn syndicated_copies_share_a_cluster_collapse_and_count_once() {
     // Daily buckets: the copies fall on three days, once each.
     assert_eq!(report(true, Interval::Day).buckets.len(), 4);
 }
+
+// ---- stemming, word pairs, facets, table reports, compare, schema version
+
+fn lang_doc(url: &str, source_id: &str, lang: &str, title: &str, text: &str) -> Document {
+    let mut d = doc(url, source_id, title, text, Some(t(2024, 5, 1)));
+    d.lang = Some(lang.into());
+    d
+}
+
+#[test]
+fn stemming_finds_other_forms_in_stemmed_languages_only() {
+    let index = Index::create_in_ram().unwrap();
+    let w = index.writer(0).unwrap();
+    let en = source("bbc", "GB", "en");
+    let de = source("dw", "DE", "de");
+    let hu = source("hvg", "HU", "hu");
+    let rs = source("n1", "RS", "sr");
+    for (d, s) in [
+        (
+            lang_doc(
+                "https://bbc/1",
+                "bbc",
+                "en",
+                "Border",
+                "A migrant crossed the river.",
+            ),
+            &en,
+        ),
+        (
+            lang_doc(
+                "https://bbc/2",
+                "bbc",
+                "en",
+                "Aid",
+                "Migrants were helped at the camp.",
+            ),
+            &en,
+        ),
+        (
+            lang_doc(
+                "https://dw/1",
+                "dw",
+                "de",
+                "Grenze",
+                "Ein Flüchtling wartet an der Grenze.",
+            ),
+            &de,
+        ),
+        (
+            lang_doc(
+                "https://hvg/1",
+                "hvg",
+                "hu",
+                "Határ",
+                "A migránsokat a határon látták.",
+            ),
+            &hu,
+        ),
+        (
+            lang_doc(
+                "https://n1/1",
+                "n1",
+                "sr",
+                "Vesti",
+                "Migranti su stigli na granicu.",
+            ),
+            &rs,
+        ),
+    ] {
+        w.upsert(d, s).unwrap();
+    }
+    w.close().unwrap();
+    let mut got = query(&index, "migrants");
+    got.sort();
+    assert_eq!(got, ["https://bbc/1", "https://bbc/2"]);
+    let mut got = query(&index, "migrant");
+    got.sort();
+    assert_eq!(got, ["https://bbc/1", "https://bbc/2"]);
+    assert_eq!(query(&index, "Flüchtlinge"), ["https://dw/1"]);
+    assert_eq!(query(&index, "fluchtlinge"), ["https://dw/1"]);
+    assert_eq!(query(&index, "migráns"), ["https://hvg/1"]);
+    // Serbian has no stemmer: only the written form matches.
+    assert!(query(&index, "migrant").iter().all(|u| !u.contains("n1")));
+    assert!(query(&index, "granica").is_empty());
+    assert_eq!(query(&index, "granicu"), ["https://n1/1"]);
+    // Phrases stay exact: no stemmed matching inside quotes.
+    assert!(query(&index, "\"migrants crossed\"").is_empty());
+    assert_eq!(query(&index, "\"migrant crossed\""), ["https://bbc/1"]);
+    // A field-qualified word is not stemmed either.
+    assert_eq!(query(&index, "text:migrants"), ["https://bbc/2"]);
+    assert_eq!(query(&index, "migranti"), ["https://n1/1"]);
+    // Excluding a word excludes its other forms in stemmed languages.
+    assert_eq!(query(&index, "(border OR aid) -river"), ["https://bbc/2"]);
+    let got = query(&index, "(border OR aid) -migrant");
+    assert!(got.is_empty(), "{got:?}");
+}
+
+/// Splits like the analyzer and compares adjacency directly, as the
+/// reference for phrase matching.
+fn has_phrase(hay: &str, words: &[String]) -> bool {
+    let toks = mediawatch_index::analyzer::analyze(hay);
+    toks.windows(words.len()).any(|w| w == words)
+}
+
+#[test]
+fn phrases_through_word_pairs_match_exactly_like_positions() {
+    // Every short phrase over a small vocabulary, against documents made
+    // of the same words: the rewritten phrase (word pairs) must return
+    // exactly the documents where the words are adjacent in the title or
+    // the text.
+    let vocab = ["migranti", "su", "na", "granici", "i", "policija", "je"];
+    let index = Index::create_in_ram().unwrap();
+    let w = index.writer(0).unwrap();
+    let rs = source("n1", "RS", "sr");
+    let mut x: u64 = 7;
+    let mut next = move |n: usize| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((x >> 33) as usize) % n
+    };
+    let mut docs = Vec::new();
+    for i in 0..60 {
+        let title: Vec<&str> = (0..3).map(|_| vocab[next(vocab.len())]).collect();
+        let text: Vec<&str> = (0..6).map(|_| vocab[next(vocab.len())]).collect();
+        let d = doc(
+            &format!("https://n1/p{i}"),
+            "n1",
+            &title.join(" "),
+            &format!("{}. {}", text[..3].join(" "), text[3..].join(" ")),
+            Some(t(2024, 1, 1)),
+        );
+        docs.push((d.url.clone(), d.title.clone(), d.text.clone()));
+        w.upsert(d, &rs).unwrap();
+    }
+    w.close().unwrap();
+    let mut phrases: Vec<Vec<String>> = Vec::new();
+    for a in vocab {
+        for b in vocab {
+            phrases.push(vec![a.into(), b.into()]);
+        }
+    }
+    for _ in 0..40 {
+        phrases.push(
+            (0..3)
+                .map(|_| vocab[next(vocab.len())].to_string())
+                .collect(),
+        );
+    }
+    for words in phrases {
+        let q = format!("\"{}\"", words.join(" "));
+        let mut got = query(&index, &q);
+        got.sort();
+        let mut want: Vec<String> = docs
+            .iter()
+            .filter(|(_, title, text)| has_phrase(title, &words) || has_phrase(text, &words))
+            .map(|(u, _, _)| u.clone())
+            .collect();
+        want.sort();
+        assert_eq!(got, want, "phrase {q}");
+    }
+}
+
+#[test]
+fn facets_count_every_match_not_just_the_page() {
+    let index = corpus();
+    let res = index
+        .search(&SearchRequest {
+            query: "country:RS|PL|HR".into(),
+            limit: 1,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(res.hits.len(), 1);
+    assert_eq!(res.total, 4);
+    let sum = |v: &[mediawatch_index::FacetCount]| v.iter().map(|c| c.count).sum::<u64>();
+    assert_eq!(sum(&res.facets.source), res.total as u64);
+    assert_eq!(sum(&res.facets.country), res.total as u64);
+    assert_eq!(sum(&res.facets.lang), res.total as u64);
+    // Browsing everything: the corpus has 2 RS documents, 1 PL, 1 HR.
+    let all = index.search(&SearchRequest::default()).unwrap();
+    let count = |v: &[mediawatch_index::FacetCount], k: &str| {
+        v.iter().find(|c| c.value == k).map(|c| c.count)
+    };
+    assert_eq!(all.total, 4);
+    assert_eq!(count(&all.facets.country, "RS"), Some(2));
+    assert_eq!(count(&all.facets.country, "PL"), Some(1));
+    assert_eq!(count(&all.facets.source, "n1"), Some(2));
+    assert_eq!(count(&all.facets.lang, "sr"), Some(2));
+    // Largest first.
+    assert_eq!(all.facets.country[0].value, "RS");
+    assert_eq!(all.facets.labelled, 0);
+    assert_eq!(all.facets.label.len(), LABEL_NAMES.len());
+    assert!(all.facets.label.iter().all(|c| c.count == 0));
+    // The JSON contract carries them.
+    let json = serde_json::to_value(&all).unwrap();
+    assert_eq!(json["facets"]["country"][0]["value"], "RS");
+    assert_eq!(json["facets"]["country"][0]["count"], 2);
+}
+
+#[test]
+fn facets_count_labels_at_the_default_threshold() {
+    let index = Index::create_in_ram().unwrap();
+    let w = index.writer(0).unwrap();
+    let rs = source("n1", "RS", "sr");
+    for (i, hate) in [(0, 0.9f32), (1, 0.2), (2, 0.7)] {
+        let mut d = doc(
+            &format!("https://n1/l{i}"),
+            "n1",
+            "Vesti",
+            "migranti",
+            Some(t(2024, 3, 1)),
+        );
+        let mut l = Labels::default();
+        l.hate.score = hate;
+        l.hate.class = if hate >= 0.5 {
+            HateClass::Hate
+        } else {
+            HateClass::None
+        };
+        d.labels = Some(l);
+        w.upsert(d, &rs).unwrap();
+    }
+    w.upsert(
+        doc(
+            "https://n1/u",
+            "n1",
+            "Vesti",
+            "migranti",
+            Some(t(2024, 3, 1)),
+        ),
+        &rs,
+    )
+    .unwrap();
+    w.close().unwrap();
+    let res = index
+        .search(&SearchRequest {
+            query: "migranti".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(res.total, 4);
+    assert_eq!(res.facets.labelled, 3);
+    let hate = res.facets.label.iter().find(|c| c.value == "hate").unwrap();
+    assert_eq!(hate.count, 2);
+}
+
+#[test]
+fn table_reports_equal_row_reports_and_compare_queries() {
+    use mediawatch_index::TrendRequest;
+    use mediawatch_report::{build_report, GroupBy, Interval, ReportRequest};
+    let index = corpus();
+    for by in [GroupBy::None, GroupBy::Source, GroupBy::Language] {
+        for query in [None, Some("migranti".to_string())] {
+            let filter = FactsFilter {
+                query,
+                ..Default::default()
+            };
+            let report = ReportRequest {
+                interval: Interval::Month,
+                by,
+                ..Default::default()
+            };
+            let rows = index.facts(&filter).unwrap();
+            let req = TrendRequest {
+                filter,
+                report: report.clone(),
+                compare: vec![],
+            };
+            assert_eq!(index.report(&req).unwrap(), build_report(&rows, &report));
+        }
+    }
+    // q=migranti&compare=izbjeglice: one row per bucket and query.
+    let req = TrendRequest {
+        filter: FactsFilter {
+            query: Some("migranti".into()),
+            ..Default::default()
+        },
+        report: ReportRequest {
+            interval: Interval::Month,
+            ..Default::default()
+        },
+        compare: vec!["izbjeglice".into()],
+    };
+    let r = index.report(&req).unwrap();
+    assert_eq!(r.by.as_deref(), Some("query"));
+    let groups: std::collections::BTreeSet<_> =
+        r.buckets.iter().filter_map(|b| b.group.clone()).collect();
+    assert_eq!(
+        groups.into_iter().collect::<Vec<_>>(),
+        ["izbjeglice", "migranti"]
+    );
+    let migranti: u64 = r
+        .buckets
+        .iter()
+        .filter(|b| b.group.as_deref() == Some("migranti"))
+        .map(|b| b.documents)
+        .sum();
+    assert_eq!(
+        migranti as usize,
+        index
+            .facts(&FactsFilter {
+                query: Some("migranti".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .len()
+    );
+    // Compared queries cannot also be grouped; empty ones are refused.
+    let mut grouped = req.clone();
+    grouped.report.by = GroupBy::Source;
+    assert!(matches!(
+        index.report(&grouped),
+        Err(IndexError::InvalidRequest { .. })
+    ));
+    let mut empty = req;
+    empty.compare = vec![" ".into()];
+    assert!(matches!(
+        index.report(&empty),
+        Err(IndexError::InvalidRequest { .. })
+    ));
+}
+
+#[test]
+fn other_schema_versions_are_refused_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let index = Index::open_or_create(dir.path()).unwrap();
+        let w = index.writer(0).unwrap();
+        w.upsert(
+            doc(
+                "https://n1.rs/v",
+                "n1",
+                "T",
+                "migranti",
+                Some(t(2024, 1, 1)),
+            ),
+            &source("n1", "RS", "sr"),
+        )
+        .unwrap();
+        w.close().unwrap();
+    }
+    let version_file = dir.path().join("mediawatch-index.json");
+    let text = std::fs::read_to_string(&version_file).unwrap();
+    assert!(text.contains(&mediawatch_index::SCHEMA_VERSION.to_string()));
+    // Reopening the same version works.
+    assert_eq!(
+        Index::open_or_create(dir.path())
+            .unwrap()
+            .num_docs()
+            .unwrap(),
+        1
+    );
+    std::fs::write(&version_file, r#"{"schema_version":1}"#).unwrap();
+    match Index::open_or_create(dir.path()) {
+        Err(e @ IndexError::SchemaVersion { .. }) => {
+            let m = e.to_string();
+            assert!(
+                m.contains("schema v1")
+                    && m.contains(&format!("needs v{}", mediawatch_index::SCHEMA_VERSION))
+                    && m.contains("ingest again")
+                    && m.contains("state.sqlite"),
+                "{m}"
+            );
+        }
+        other => panic!("expected a version error, got {other:?}"),
+    }
+}

@@ -177,6 +177,13 @@ impl Pipeline {
         })
     }
 
+    /// Replaces the classifier (the lexicon classifier by default), e.g.
+    /// with the one `[classifier]` configures. Call before `start`.
+    pub fn with_classifier(mut self, classifier: Arc<dyn Classifier>) -> Self {
+        self.classifier = classifier;
+        self
+    }
+
     /// The config it was built from.
     pub fn config(&self) -> &Arc<Config> {
         &self.config

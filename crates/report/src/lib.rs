@@ -18,6 +18,9 @@
 
 pub mod audience;
 pub mod html;
+mod table;
+
+pub use table::{build_report_table, cluster_key, CompactFact, FactTable};
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -326,6 +329,19 @@ impl Acc {
             self.labelled += 1;
             for (c, &on) in self.counts.iter_mut().zip(row.flags.iter()) {
                 *c += u64::from(on);
+            }
+        }
+    }
+
+    fn add_compact(&mut self, row: &CompactFact) {
+        if self.sample.is_none() {
+            self.sample = DateTime::from_timestamp_micros(row.time_us);
+        }
+        self.documents += 1;
+        if row.labelled {
+            self.labelled += 1;
+            for (i, c) in self.counts.iter_mut().enumerate() {
+                *c += u64::from((row.flags >> i) & 1);
             }
         }
     }

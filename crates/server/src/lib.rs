@@ -1,15 +1,26 @@
-//! The HTTP API: `GET /api/health`, `/api/search`, `/api/documents/{id}`,
-//! `/api/report`, `/api/sources`. JSON in and out; every error maps to an
-//! HTTP status in one place ([`ApiError`]) with a JSON body
-//! `{"error": "..."}` that says what was wrong.
+//! The HTTP server: the JSON API under `/api/` (described by
+//! `openapi.json`, served at `/api/openapi.json`) and the web dashboard
+//! ([`pages`]). Every API error maps to an HTTP status in one place
+//! ([`ApiError`]) with a JSON body `{"error": "..."}` that says what was
+//! wrong. [`security`] holds the token check, rate and body limits and the
+//! security headers that wrap every route.
+
+mod alerts;
+pub mod corrections;
+pub mod export;
+pub mod html;
+pub mod messages;
+pub mod pages;
+pub mod params;
+pub mod security;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use mediawatch_core::{DocId, SourceMeta};
@@ -90,19 +101,98 @@ pub struct AppState {
     pub sources: Arc<Vec<SourceMeta>>,
     /// Age after which a failing source is flagged unhealthy.
     pub unhealthy_after: chrono::Duration,
+    /// Token, body and rate limits.
+    pub web: security::WebOptions,
+    /// Saved searches and alerts; `None` leaves their routes out (and the
+    /// `/alerts` page says so).
+    pub alerts: Option<mediawatch_alerts::AlertsRuntime>,
 }
 
-/// The API router.
+/// Paths served by the alerts routes (when [`AppState::alerts`] is set);
+/// documented in `openapi.json` like the rest.
+pub const ALERTS_PATHS: [&str; 4] = [
+    "/api/saved-searches",
+    "/api/saved-searches/{id}",
+    "/api/saved-searches/{id}/evaluate",
+    "/api/alerts",
+];
+
+/// The API routes, in one table so that a test can check them against
+/// `openapi.json`.
+pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/api/health", get(health)),
+        ("/api/openapi.json", get(openapi)),
+        ("/api/search", get(search)),
+        ("/api/documents/{id}", get(document)),
+        ("/api/report", get(report)),
+        // Same as /api/report: trends are reports over time.
+        ("/api/trends", get(report)),
+        ("/api/sources", get(sources)),
+        ("/api/audience", get(audience)),
+        ("/api/solutions", get(solutions)),
+        ("/api/terms", get(terms)),
+        (
+            "/api/corrections",
+            get(corrections::list).post(corrections::add),
+        ),
+        ("/api/export", get(export::export)),
+    ]
+}
+
+/// The OpenAPI 3.1 description of the API.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+async fn fallback(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError::NotFound(format!(
+            "no API endpoint {}; see /api/openapi.json",
+            uri.path()
+        ))
+        .into_response()
+    } else {
+        pages::not_found_page()
+    }
+}
+
+/// The whole server: API, dashboard pages and assets, wrapped (outermost
+/// first) in the security headers, the per-IP rate limit, the token check
+/// for state-changing methods and the body limit.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/health", get(health))
-        .route("/api/search", get(search))
-        .route("/api/documents/{id}", get(document))
-        .route("/api/report", get(report))
-        .route("/api/sources", get(sources))
-        .route("/api/audience", get(audience))
-        .route("/api/solutions", get(solutions))
-        .route("/api/terms", get(terms))
+    let mut r = Router::new();
+    for (path, route) in api_routes() {
+        r = r.route(path, route);
+    }
+    let auth = security::AuthState {
+        token: state.web.token.as_deref().map(Arc::from),
+    };
+    let limiter = security::limiter(&state.web);
+    if let Some(rt) = state.alerts.clone() {
+        r = r.merge(alerts::routes::<mediawatch_alerts::AlertsRuntime>().with_state(rt));
+    }
+    r.merge(pages::routes())
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(state.web.body_limit_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            security::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limiter,
+            security::rate_limit,
+        ))
+        .layer(axum::middleware::from_fn(security::security_headers))
         .with_state(state)
 }
 
@@ -125,12 +215,20 @@ pub async fn serve_on(
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
     if let Ok(a) = listener.local_addr() {
-        tracing::info!("API listening on http://{a}");
+        tracing::info!("API and dashboard listening on http://{a}/");
+        if let Some(w) = security::exposure_warning(a, &state.web) {
+            tracing::warn!("{w}");
+            eprintln!("mediawatch: {w}");
+        }
     }
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-        .map_err(ServerError::Serve)
+    // Connect info gives the rate limiter the client's address.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
+    .map_err(ServerError::Serve)
 }
 
 async fn health(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -230,52 +328,59 @@ async fn document(
         .ok_or_else(|| ApiError::NotFound(format!("no document with id {id}")))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReportParams {
-    from: Option<String>,
-    to: Option<String>,
-    interval: Option<String>,
-    by: Option<String>,
-    source: Option<String>,
-    country: Option<String>,
-    lang: Option<String>,
-    q: Option<String>,
-    /// Count each near-duplicate cluster (one syndicated story) once.
-    #[serde(default)]
-    dedup: bool,
-}
+const REPORT_KEYS: [&str; 10] = [
+    "from", "to", "interval", "by", "source", "country", "lang", "q", "dedup", "compare",
+];
 
+/// `GET /api/report` (and `/api/trends`). With `compare=Q` (repeatable),
+/// one row per bucket and query (`by` = `query`); a `q` given too is the
+/// first query compared. `dedup=true` counts each near-duplicate cluster
+/// once.
 async fn report(
     State(s): State<AppState>,
-    Query(p): Query<ReportParams>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<mediawatch_report::Report>, ApiError> {
+    let p = params::Params::parse(raw.as_deref());
+    let unknown = p.unknown(&REPORT_KEYS);
+    if !unknown.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "unknown parameter(s) {}; expected {}",
+            unknown.join(", "),
+            REPORT_KEYS.join(", ")
+        )));
+    }
     let interval: Interval = p
-        .interval
-        .as_deref()
+        .get("interval")
         .unwrap_or("month")
         .parse()
         .map_err(|e| ApiError::BadRequest(format!("interval: {e}")))?;
-    let by: GroupBy = match p.by.as_deref() {
-        None | Some("") => GroupBy::None,
+    let by: GroupBy = match p.get("by") {
+        None => GroupBy::None,
         Some(v) => v
             .parse()
             .map_err(|e| ApiError::BadRequest(format!("by: {e}")))?,
     };
-    let from = opt_date("from", &p.from, false)?;
-    let to = opt_date("to", &p.to, true)?;
+    let mut queries: Vec<String> = Vec::new();
+    let compare = p.all("compare");
+    if !compare.is_empty() {
+        if by != GroupBy::None {
+            return Err(ApiError::BadRequest(
+                "compare puts each query in its own rows: it cannot be combined with by".into(),
+            ));
+        }
+        queries.extend(p.get("q").map(str::to_string));
+        queries.extend(compare.iter().map(|c| c.to_string()));
+    }
+    let from = opt_date("from", &p.get("from").map(str::to_string), false)?;
+    let to = opt_date("to", &p.get("to").map(str::to_string), true)?;
     let filter = FactsFilter {
         from,
         to,
-        source: p.source,
-        country: p.country,
-        lang: p.lang,
-        query: p.q.filter(|q| !q.is_empty()),
+        source: p.get("source").map(str::to_string),
+        country: p.get("country").map(str::to_string),
+        lang: p.get("lang").map(str::to_string),
+        query: p.get("q").map(str::to_string),
     };
-    let index = s.index.clone();
-    let rows = tokio::task::spawn_blocking(move || index.facts(&filter))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
     let req = ReportRequest {
         interval,
         by,
@@ -286,9 +391,30 @@ async fn report(
             .iter()
             .map(|m| (m.id.clone(), m.audience.clone()))
             .collect(),
-        count_clusters_once: p.dedup,
+        count_clusters_once: p.flag("dedup"),
     };
-    Ok(Json(mediawatch_report::build_report(&rows, &req)))
+    let index = s.index.clone();
+    tokio::task::spawn_blocking(move || {
+        if queries.is_empty() {
+            let rows = index.facts(&filter)?;
+            return Ok(Json(mediawatch_report::build_report(&rows, &req)));
+        }
+        let mut parts = Vec::new();
+        for q in queries {
+            let f = FactsFilter {
+                query: Some(q.clone()),
+                ..filter.clone()
+            };
+            let rows = index.facts(&f).map_err(|e| match ApiError::from(e) {
+                ApiError::BadRequest(m) => ApiError::BadRequest(format!("compare {q:?}: {m}")),
+                other => other,
+            })?;
+            parts.push((q, mediawatch_report::build_report(&rows, &req)));
+        }
+        Ok(Json(mediawatch_report::compare_reports(parts)))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
 async fn sources(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -509,4 +635,45 @@ async fn terms(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(Json(r))
+}
+
+#[cfg(test)]
+mod openapi_tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Every API route is documented, and the document describes no route
+    /// the server lacks.
+    #[test]
+    fn openapi_covers_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
+        assert_eq!(doc["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
+        let documented: BTreeSet<String> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .keys()
+            .cloned()
+            .collect();
+        let served: BTreeSet<String> = api_routes()
+            .into_iter()
+            .map(|(p, _)| p.to_string())
+            .chain(ALERTS_PATHS.iter().map(|p| p.to_string()))
+            .collect();
+        assert_eq!(
+            documented.difference(&served).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "documented but not served"
+        );
+        assert_eq!(
+            served.difference(&documented).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "served but not documented"
+        );
+        // State-changing operations declare the bearer token.
+        let post = &doc["paths"]["/api/corrections"]["post"];
+        assert!(
+            post["security"].is_array(),
+            "POST /api/corrections must declare security"
+        );
+    }
 }

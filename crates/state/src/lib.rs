@@ -19,6 +19,12 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+mod alerts;
+mod corrections;
+
+pub use alerts::*;
+pub use corrections::{Correction, CorrectionFilter, CorrectionVerdict, NewCorrection};
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -41,6 +47,14 @@ pub enum StateError {
         op: &'static str,
         /// SQLite's error.
         source: rusqlite::Error,
+    },
+    /// A record to store was refused by validation.
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// What kind of record.
+        what: &'static str,
+        /// Which field is wrong and why.
+        reason: String,
     },
 }
 
@@ -255,6 +269,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 "#;
 
+/// Tables of the feature modules (analysts' label corrections, saved
+/// searches and alert history), created after the core schema. Each uses
+/// `CREATE ... IF NOT EXISTS`, so opening an older database adds them.
+const EXTRA_SCHEMAS: [&str; 2] = [corrections::SCHEMA, alerts::SCHEMA];
+
 fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
@@ -274,6 +293,9 @@ impl StateStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
+        for extra in EXTRA_SCHEMAS {
+            conn.execute_batch(extra).map_err(open_err)?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -286,6 +308,9 @@ impl StateStore {
             source,
         })?;
         conn.execute_batch(SCHEMA).map_err(sql("create schema"))?;
+        for extra in EXTRA_SCHEMAS {
+            conn.execute_batch(extra).map_err(sql("create schema"))?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
         })

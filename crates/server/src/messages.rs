@@ -1,0 +1,191 @@
+//! Every user-visible string of the dashboard, keyed. English is the only
+//! table now; a translation is one more table with the same keys (the test
+//! below checks that every key the pages use exists in each table).
+
+/// A message table: key -> text.
+pub type Table = &'static [(&'static str, &'static str)];
+
+/// English.
+pub const EN: Table = &[
+    ("app.name", "mediawatch"),
+    ("nav.search", "Search"),
+    ("nav.trends", "Trends"),
+    ("nav.terms", "Top terms"),
+    ("nav.audience", "Audience map"),
+    ("nav.solutions", "Solutions"),
+    ("nav.sources", "Sources"),
+    ("nav.alerts", "Alerts"),
+    ("nav.api", "API"),
+    ("search.title", "Search"),
+    ("search.placeholder", "migrants OR refugees, \"near words\"~3, country:RS hate>0.5"),
+    ("search.submit", "Search"),
+    ("search.any_country", "Any country"),
+    ("search.any_source", "Any source"),
+    ("search.any_lang", "Any language"),
+    ("search.sort_relevance", "By relevance"),
+    ("search.sort_date", "Newest first"),
+    ("search.collapse", "Collapse syndicated copies"),
+    ("search.from", "From"),
+    ("search.to", "To"),
+    ("search.hits", "documents"),
+    ("search.no_hits", "No document matches."),
+    ("search.query_error", "The query could not be run:"),
+    ("search.prev", "Previous"),
+    ("search.next", "Next"),
+    ("search.copies", "more copies"),
+    ("search.original", "original"),
+    ("facets.title", "Refine"),
+    ("facets.source", "Source"),
+    ("facets.country", "Country"),
+    ("facets.language", "Language"),
+    ("facets.label", "Label"),
+    ("export.title", "Export"),
+    ("export.csv", "CSV"),
+    ("export.jsonl", "JSONL"),
+    ("export.html", "HTML report"),
+    ("doc.not_found", "No document with this id."),
+    ("doc.source", "Source"),
+    ("doc.published", "Published"),
+    ("doc.fetched", "Fetched"),
+    ("doc.language", "Language"),
+    ("doc.author", "Author"),
+    ("doc.kind", "Kind"),
+    ("doc.labels", "Labels"),
+    ("doc.label", "Label"),
+    ("doc.present", "Present"),
+    ("doc.score", "Score"),
+    ("doc.model", "Model"),
+    ("doc.unlabelled", "Not classified yet."),
+    ("doc.evidence", "Evidence spans are highlighted in the text; hover one to see its cue."),
+    ("doc.yes", "yes"),
+    ("doc.no", "no"),
+    ("correction.title", "Correct a label"),
+    ("correction.label", "Label"),
+    ("correction.verdict", "The model's label is"),
+    ("correction.correct", "right"),
+    ("correction.wrong", "wrong"),
+    ("correction.value", "Right value (optional: true/false, or a hate class / target)"),
+    ("correction.note", "Note"),
+    ("correction.analyst", "Your name (optional)"),
+    ("correction.token", "API token (kept in this browser only)"),
+    ("correction.submit", "Save correction"),
+    ("correction.list", "Corrections so far"),
+    ("correction.none", "None yet."),
+    ("trends.title", "Trends"),
+    ("trends.query", "Query (empty: all documents)"),
+    ("trends.compare", "Compare with query"),
+    ("trends.by", "Split by"),
+    ("trends.by_none", "No split"),
+    ("trends.by_source", "Outlet"),
+    ("trends.by_country", "Country"),
+    ("trends.by_language", "Language"),
+    ("trends.by_audience", "Audience"),
+    ("trends.interval", "Interval"),
+    ("trends.day", "Day"),
+    ("trends.week", "Week"),
+    ("trends.month", "Month"),
+    ("trends.label", "Count"),
+    ("trends.documents", "Documents"),
+    ("trends.draw", "Draw"),
+    ("trends.hint", "Click a legend entry to hide or show its line."),
+    ("trends.noscript", "The chart needs JavaScript; the same figures are at"),
+    ("terms.title", "Top terms"),
+    ("terms.hint", "Terms that rise in the period against the period just before it (Dunning G²; * = p < 0.001)."),
+    ("terms.country", "Country"),
+    ("terms.all", "all"),
+    ("terms.term", "Term"),
+    ("terms.count", "Count"),
+    ("terms.background", "Before"),
+    ("terms.docs", "Documents"),
+    ("terms.llr", "G²"),
+    ("terms.none", "No rising term in this period."),
+    ("audience.title", "Audience map"),
+    ("audience.rank", "Rank"),
+    ("audience.outlet", "Outlet"),
+    ("audience.country", "Country"),
+    ("audience.scope", "Scope"),
+    ("audience.tags", "Audience"),
+    ("audience.documents", "Migration documents"),
+    ("audience.hostile", "Hostile"),
+    ("audience.positive", "Recognising"),
+    ("audience.index", "Unsensitized index"),
+    ("audience.low_sample", "few documents"),
+    ("audience.segments", "Segments"),
+    ("audience.segment", "Segment"),
+    ("audience.outlets", "Outlets"),
+    ("audience.reach", "Reach"),
+    ("solutions.title", "Solutions stories"),
+    ("solutions.hint", "Migration stories that report a response with evidence of results, best first."),
+    ("solutions.words", "Topic words (optional)"),
+    ("solutions.score", "solutions score"),
+    ("solutions.none", "No solutions story matches."),
+    ("sources.title", "Sources"),
+    ("sources.id", "Id"),
+    ("sources.name", "Name"),
+    ("sources.country", "Country"),
+    ("sources.status", "Status"),
+    ("sources.items", "Items"),
+    ("sources.last_success", "Last success"),
+    ("sources.failing_since", "Failing since"),
+    ("sources.last_error", "Last error"),
+    ("sources.never", "never"),
+    ("alerts.title", "Alerts"),
+    ("alerts.saved", "Saved searches"),
+    ("alerts.history", "Alert history"),
+    ("alerts.none", "No saved search is configured. Alerts run saved searches and notify when new documents match."),
+    ("alerts.no_history", "No alert has fired yet."),
+    ("alerts.disabled", "disabled"),
+    ("alerts.has_rule", "alert rule"),
+    ("alerts.fired", "Fired"),
+    ("alerts.search", "Saved search"),
+    ("alerts.metric", "Metric"),
+    ("alerts.observed", "Observed"),
+    ("alerts.baseline", "Baseline"),
+    ("alerts.p_value", "p"),
+    ("alerts.deliveries", "Deliveries"),
+    ("error.title", "Something went wrong"),
+    ("error.bad_request", "The request is not valid:"),
+];
+
+/// Looks a key up in `table`, falling back to English and then to the key
+/// itself, so a missing translation shows something recognisable instead
+/// of failing.
+pub fn lookup(table: Table, key: &'static str) -> &'static str {
+    find(table, key).or_else(|| find(EN, key)).unwrap_or(key)
+}
+
+fn find(table: Table, key: &str) -> Option<&'static str> {
+    table.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+}
+
+/// The English text for `key`.
+pub fn t(key: &'static str) -> &'static str {
+    lookup(EN, key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `t("...")` key used in the page code exists in every table.
+    #[test]
+    fn every_used_key_exists() {
+        let src = include_str!("pages.rs");
+        let mut used = 0;
+        for part in src.split("t(\"").skip(1) {
+            let Some(end) = part.find('"') else { continue };
+            let key = &part[..end];
+            if !key.contains('.') {
+                continue;
+            }
+            used += 1;
+            assert!(find(EN, key).is_some(), "message key {key:?} missing in EN");
+        }
+        assert!(used > 50, "only {used} keys found: is the scan broken?");
+        let mut keys: Vec<_> = EN.iter().map(|(k, _)| *k).collect();
+        keys.sort_unstable();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(n, keys.len(), "duplicate keys in EN");
+    }
+}

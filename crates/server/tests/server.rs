@@ -1,0 +1,656 @@
+//! The server over a real fixture: a tantivy index and a SQLite state store
+//! in a temp dir, served on a loopback port, driven over HTTP.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use mediawatch_core::{
+    CueType, DocId, DocKind, Document, EvidenceSpan, HateClass, Labels, SourceMeta, SourceScope,
+};
+use mediawatch_index::Index;
+use mediawatch_server::security::WebOptions;
+use mediawatch_server::AppState;
+use mediawatch_state::StateStore;
+use tokio_util::sync::CancellationToken;
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+const XSS_SCRIPT: &str = "<script>alert(1)</script>";
+const XSS_IMG: &str = "\"><img src=x onerror=alert(1)>";
+const XSS_URL: &str = "javascript:alert(1)";
+
+fn t(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap()
+}
+
+fn sources() -> Vec<SourceMeta> {
+    vec![
+        SourceMeta {
+            id: "daily".into(),
+            name: "Daily News".into(),
+            country: "RS".into(),
+            languages: vec!["en".into()],
+            scope: SourceScope::National,
+            audience: vec!["tabloid".into()],
+            reach: Some(1000),
+        },
+        SourceMeta {
+            id: "evil".into(),
+            name: format!("Evil {XSS_SCRIPT} {XSS_IMG}"),
+            country: "BA".into(),
+            languages: vec!["en".into()],
+            scope: SourceScope::Local,
+            audience: vec![XSS_IMG.into()],
+            reach: None,
+        },
+    ]
+}
+
+fn labels(collective: f32, text: &str, cue: &str) -> Labels {
+    let mut l = Labels {
+        model_version: "lexicon-test".into(),
+        ..Default::default()
+    };
+    l.relevance.score = 0.9;
+    l.collective_labelling.score = collective;
+    l.frame.threat = collective;
+    l.hate.score = if collective > 0.5 { 0.8 } else { 0.1 };
+    l.hate.class = if collective > 0.5 {
+        HateClass::Hate
+    } else {
+        HateClass::None
+    };
+    if let Some(start) = text.find(cue) {
+        l.collective_labelling.spans.push(EvidenceSpan {
+            start,
+            end: start + cue.len(),
+            cue: cue.into(),
+            cue_type: Some(CueType::WaterMetaphor),
+        });
+    }
+    l
+}
+
+fn doc(
+    url: &str,
+    source: &str,
+    title: &str,
+    text: &str,
+    when: DateTime<Utc>,
+    collective: f32,
+) -> Document {
+    Document {
+        id: DocId::from_url(url),
+        source_id: source.into(),
+        url: url.into(),
+        title: title.into(),
+        text: text.into(),
+        author: Some(format!("Reporter {XSS_IMG}")),
+        published: Some(when),
+        fetched: when,
+        lang: Some("en".into()),
+        kind: DocKind::Article,
+        parent_id: None,
+        labels: Some(labels(collective, text, "wave")),
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    base: String,
+    stop: CancellationToken,
+    docs: Vec<Document>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn fixture(web: WebOptions) -> Fixture {
+    fixture_with(web, None).await
+}
+
+/// With `saved`, alerts are set up with these saved searches.
+async fn fixture_with(
+    web: WebOptions,
+    saved: Option<Vec<mediawatch_config::SavedSearchConfig>>,
+) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::open_or_create(&dir.path().join("index")).unwrap();
+    let state = StateStore::open(&dir.path().join("state.sqlite")).unwrap();
+    let srcs = sources();
+    let docs = vec![
+        doc(
+            "https://daily.example/1",
+            "daily",
+            "A wave of migrants, says the mayor",
+            "Migrants arrive in a wave at the border, the mayor said.\n\nOthers disagree.",
+            t(2026, 1, 10),
+            0.9,
+        ),
+        doc(
+            "https://daily.example/2",
+            "daily",
+            "Refugee family opens a bakery",
+            "Amina and her family, refugees from Syria, opened a bakery; migrants work there.",
+            t(2026, 2, 3),
+            0.1,
+        ),
+        doc(
+            XSS_URL,
+            "evil",
+            &format!("Migrants {XSS_SCRIPT} title {XSS_IMG}"),
+            &format!("Migrants body {XSS_SCRIPT} and {XSS_IMG} and a wave {XSS_URL}"),
+            t(2026, 2, 20),
+            0.7,
+        ),
+    ];
+    let w = index.writer(20_000_000).unwrap();
+    for d in &docs {
+        let src = srcs.iter().find(|s| s.id == d.source_id).unwrap();
+        w.upsert(d.clone(), src).unwrap();
+    }
+    w.commit().unwrap();
+    w.close().unwrap();
+    let state = Arc::new(state);
+    let alerts = saved.map(|searches| {
+        mediawatch_alerts::AlertsRuntime::new(
+            index.clone(),
+            state.clone(),
+            mediawatch_config::AlertsConfig::default(),
+            searches,
+        )
+        .unwrap()
+    });
+    let app = AppState {
+        index,
+        state,
+        sources: Arc::new(srcs),
+        unhealthy_after: chrono::Duration::days(2),
+        web,
+        alerts,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    tokio::spawn(mediawatch_server::serve_on(listener, app, stop.clone()));
+    Fixture {
+        _dir: dir,
+        base: format!("http://{addr}"),
+        stop,
+        docs,
+    }
+}
+
+fn with_token() -> WebOptions {
+    WebOptions {
+        token: Some(TOKEN.into()),
+        ..Default::default()
+    }
+}
+
+async fn get(f: &Fixture, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let r = reqwest::get(format!("{}{path}", f.base)).await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.text().await.unwrap())
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+fn all_pages(f: &Fixture) -> Vec<String> {
+    let id = f.docs[2].id.as_str();
+    vec![
+        "/search".into(),
+        "/search?q=migrants".into(),
+        "/search?q=migrants&sort=date&collapse=1&country=BA".into(),
+        format!("/documents/{id}"),
+        format!("/documents/{}", f.docs[0].id.as_str()),
+        "/trends?q=migrants&compare=wave&compare=bakery&by=&interval=month&label=hate".into(),
+        "/trends?by=source".into(),
+        "/terms?from=2026-02-01&to=2026-02-28".into(),
+        "/audience?min_documents=1".into(),
+        "/solutions?min_score=0".into(),
+        "/sources".into(),
+        "/alerts".into(),
+    ]
+}
+
+#[tokio::test]
+async fn every_page_answers_with_its_contract() {
+    let f = fixture(with_token()).await;
+    let id0 = f.docs[0].id.as_str().to_string();
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            "/search?q=migrants".into(),
+            vec![
+                "<form id=\"search-form\"",
+                "<input id=\"q\" name=\"q\"",
+                "id=\"search-submit\"",
+                "<ol id=\"hits\"",
+                "<li class=\"hit\">",
+                "class=\"hit-title\" href=\"/documents/",
+                "class=\"hit-meta\"",
+                "class=\"hit-snippet\"",
+                "<mark>",
+                "class=\"badge badge-collective_labelling\" title=\"collective_labelling: 0.90\"",
+                "id=\"facets\"",
+                "id=\"hit-count\"",
+                "id=\"export-csv\" href=\"/api/export?q=migrants&amp;format=csv\"",
+                "id=\"export-jsonl\"",
+                "id=\"export-html\"",
+            ],
+        ),
+        (
+            format!("/documents/{id0}"),
+            vec![
+                "<h1 id=\"doc-title\">A wave of migrants, says the mayor</h1>",
+                "id=\"doc-meta\"",
+                "id=\"doc-text\"",
+                "<mark class=\"evidence\" data-label=\"collective_labelling\" data-cue=\"wave\"",
+                "<table id=\"doc-labels\"",
+                "<form id=\"correction-form\"",
+                "id=\"correction-result\"",
+                "id=\"token\"",
+            ],
+        ),
+        (
+            "/trends?q=migrants&compare=wave&interval=week".into(),
+            vec![
+                "<svg id=\"trend-chart\"",
+                "data-src=\"/api/report?q=migrants&amp;compare=wave&amp;interval=week\"",
+                "id=\"chart-tooltip\"",
+                "id=\"chart-legend\"",
+                "id=\"export-csv\"",
+            ],
+        ),
+        (
+            "/terms?from=2026-02-01&to=2026-02-28".into(),
+            vec!["<table id=\"terms\""],
+        ),
+        (
+            "/audience?min_documents=1".into(),
+            vec!["<table id=\"audience\"", "Daily News"],
+        ),
+        (
+            "/solutions?min_score=0".into(),
+            vec!["<ol id=\"solutions\">", "<li class=\"hit\">"],
+        ),
+        (
+            "/sources".into(),
+            vec!["<table id=\"sources\"", "Daily News", "never"],
+        ),
+        (
+            "/alerts".into(),
+            vec!["id=\"saved-searches\"", "id=\"alert-history\""],
+        ),
+    ];
+    for (path, needles) in cases {
+        let (status, headers, body) = get(&f, &path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("script-src 'self'"),
+            "{path}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        for n in needles {
+            assert!(body.contains(n), "{path} lacks {n:?}:\n{body}");
+        }
+        assert!(!body.contains("<script>"), "{path} has an inline script");
+    }
+    // `/` redirects to the search page.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client.get(format!("{}/", f.base)).send().await.unwrap();
+    assert!(r.status().is_redirection());
+    assert_eq!(r.headers()["location"], "/search");
+    // Assets are served with long cache lifetimes.
+    let (status, headers, js) = get(&f, "/assets/dashboard.js").await;
+    assert_eq!(status, 200);
+    assert!(headers["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age=31536000"));
+    assert!(js.contains("data-rendered"));
+    let (status, _, css) = get(&f, "/assets/dashboard.css").await;
+    assert_eq!(status, 200);
+    assert!(css.contains("#trend-chart"));
+}
+
+#[tokio::test]
+async fn bad_query_points_at_the_error() {
+    let f = fixture(with_token()).await;
+    let (status, _, body) = get(&f, "/search?q=hat%3E0.5").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("id=\"query-error\""), "{body}");
+    assert!(body.contains("unknown label"), "{body}");
+    assert!(body.contains("hat&gt;0.5"), "{body}");
+}
+
+/// Scraped payloads in titles, bodies, URLs, authors and source names never
+/// reach a page unescaped, and every href is http(s) or a local path.
+#[tokio::test]
+async fn scraped_strings_are_escaped_everywhere() {
+    let f = fixture(with_token()).await;
+    for path in all_pages(&f) {
+        let (status, _, body) = get(&f, &path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        for payload in [XSS_SCRIPT, XSS_IMG, "<img", "onerror=alert(1)>"] {
+            assert!(!body.contains(payload), "{path} contains raw {payload:?}");
+        }
+        for part in body.split("href=\"").skip(1) {
+            let href = &part[..part.find('"').unwrap()];
+            assert!(
+                href.starts_with('/') && !href.starts_with("//")
+                    || href.starts_with("http://")
+                    || href.starts_with("https://"),
+                "{path}: unsafe href {href:?}"
+            );
+        }
+        assert!(
+            !body.to_lowercase().contains("href=\"javascript:"),
+            "{path}"
+        );
+    }
+    // The payload pages do show the text, escaped.
+    let (_, _, body) = get(&f, &format!("/documents/{}", f.docs[2].id.as_str())).await;
+    assert!(
+        body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{body}"
+    );
+    assert!(body.contains("Evil &lt;script&gt;"), "{body}");
+}
+
+#[tokio::test]
+async fn state_changing_requests_need_the_token() {
+    let f = fixture(with_token()).await;
+    let client = reqwest::Client::new();
+    let body = serde_json::json!({
+        "doc_id": f.docs[0].id.as_str(),
+        "label": "collective_labelling",
+        "verdict": "wrong",
+        "value": "false",
+        "note": "it quotes the mayor critically",
+    })
+    .to_string();
+    let url = format!("{}/api/corrections", f.base);
+    let post = |auth: Option<&str>| {
+        let mut r = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        r.send()
+    };
+    let r = post(None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+    let r = post(Some("Bearer wrong-token-0123456789")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = post(Some(&format!("Bearer {TOKEN}"))).await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let v = json(&r.text().await.unwrap());
+    assert_eq!(v["model_version"], "lexicon-test");
+    assert!((v["model_score"].as_f64().unwrap() - 0.9).abs() < 1e-6);
+
+    // Stored with the text snapshot the server filled in.
+    let (status, _, list) = get(
+        &f,
+        &format!("/api/corrections?doc_id={}", f.docs[0].id.as_str()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let v = json(&list);
+    let c = &v["corrections"][0];
+    assert_eq!(c["label"], "collective_labelling");
+    assert_eq!(c["verdict"], "wrong");
+    assert!(c["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Migrants arrive in a wave"));
+    // And listed on the document page.
+    let (_, _, page) = get(&f, &format!("/documents/{}", f.docs[0].id.as_str())).await;
+    assert!(page.contains("collective_labelling wrong"), "{page}");
+
+    // Invalid corrections are refused with a reason.
+    let bad = serde_json::json!({"doc_id": f.docs[0].id.as_str(), "label": "nonsense", "verdict": "wrong"});
+    let r = client
+        .post(&url)
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .body(bad.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("label"));
+
+    // Without a configured token, state changes are refused with advice.
+    let g = fixture(WebOptions::default()).await;
+    let r = client
+        .post(format!("{}/api/corrections", g.base))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await.unwrap().contains("MEDIAWATCH_TOKEN"));
+}
+
+#[tokio::test]
+async fn large_bodies_are_refused() {
+    let f = fixture(WebOptions {
+        body_limit_bytes: 4096,
+        ..with_token()
+    })
+    .await;
+    let note = "x".repeat(10_000);
+    let body = serde_json::json!({
+        "doc_id": f.docs[0].id.as_str(), "label": "hate", "verdict": "correct", "note": note,
+    });
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/corrections", f.base))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+}
+
+#[tokio::test]
+async fn clients_are_rate_limited() {
+    let f = fixture(WebOptions {
+        rate_limit_per_minute: 1,
+        rate_limit_burst: 3,
+        ..with_token()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..5 {
+        let r = reqwest::get(format!("{}/api/health", f.base))
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status().as_u16() == 429 {
+            retry_after = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+        }
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
+    let secs = retry_after.expect("Retry-After on 429");
+    assert!((1..=60).contains(&secs), "{secs}");
+}
+
+#[tokio::test]
+async fn exports_carry_full_text_and_labels() {
+    let f = fixture(with_token()).await;
+    // CSV: parses, one row per document, full text and labels.
+    let (status, headers, body) = get(&f, "/api/export?q=migrants&format=csv").await;
+    assert_eq!(status, 200);
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert_eq!(headers["x-mediawatch-truncated"], "false");
+    let mut rdr = csv::Reader::from_reader(body.as_bytes());
+    let cols: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
+    let col = |name: &str| cols.iter().position(|c| c == name).unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3, "{body}");
+    let mayor = rows
+        .iter()
+        .find(|r| &r[col("id")] == f.docs[0].id.as_str())
+        .expect("document 0 exported");
+    assert_eq!(&mayor[col("text")], f.docs[0].text);
+    assert_eq!(&mayor[col("hate_class")], "hate");
+    assert!(mayor[col("labels_present")].contains("collective_labelling"));
+    let labels: serde_json::Value = serde_json::from_str(&mayor[col("labels_json")]).unwrap();
+    assert_eq!(labels["collective_labelling"]["spans"][0]["cue"], "wave");
+
+    // JSONL: one object per line.
+    let (status, _, body) = get(&f, "/api/export?q=migrants&format=jsonl&sort=date").await;
+    assert_eq!(status, 200);
+    let lines: Vec<serde_json::Value> = body.lines().map(json).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["id"], f.docs[2].id.as_str(), "newest first");
+    for l in &lines {
+        assert!(l["text"].as_str().unwrap().len() > 20);
+        assert!(l["labels"]["model_version"].is_string());
+        assert!(l["source_name"].is_string());
+    }
+
+    // Truncation is announced in the headers and in a trailer.
+    let (_, headers, body) = get(&f, "/api/export?q=migrants&format=jsonl&limit=2").await;
+    assert_eq!(headers["x-mediawatch-truncated"], "true");
+    assert_eq!(headers["x-mediawatch-total"], "3");
+    let lines: Vec<serde_json::Value> = body.lines().map(json).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2]["truncated"], true);
+    assert_eq!(lines[2]["exported"], 2);
+    let (_, _, body) = get(&f, "/api/export?q=migrants&format=csv&limit=1").await;
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(body.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[1][0], "#truncated");
+
+    // HTML: the self-contained report, escaped.
+    let (status, headers, body) = get(&f, "/api/export?q=migrants&format=html").await;
+    assert_eq!(status, 200);
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("script"), "{csp}");
+    assert!(body.contains("<svg"), "report has charts");
+    assert!(!body.contains(XSS_SCRIPT));
+
+    let (status, _, body) = get(&f, "/api/export?q=migrants&format=pdf").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("format"));
+}
+
+#[tokio::test]
+async fn report_compares_queries_and_openapi_is_served() {
+    let f = fixture(with_token()).await;
+    let (status, _, body) = get(&f, "/api/report?compare=wave&compare=bakery&interval=month").await;
+    assert_eq!(status, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(v["by"], "query");
+    let groups: std::collections::BTreeSet<&str> = v["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, ["bakery", "wave"].into_iter().collect());
+    let (status, _, trends) =
+        get(&f, "/api/trends?compare=wave&compare=bakery&interval=month").await;
+    assert_eq!(status, 200);
+    assert_eq!(json(&trends), v);
+    let (status, _, body) = get(&f, "/api/report?compare=x&by=source").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) = get(&f, "/api/report?bogus=1").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("bogus"));
+
+    let (status, _, body) = get(&f, "/api/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(json(&body)["paths"]["/api/export"].is_object());
+    let (status, _, body) = get(&f, "/api/nope").await;
+    assert_eq!(status, 404);
+    assert!(json(&body)["error"].as_str().unwrap().contains("openapi"));
+}
+
+#[tokio::test]
+async fn alerts_page_and_routes_when_alerts_are_set_up() {
+    let saved = mediawatch_config::SavedSearchConfig {
+        id: "waves".into(),
+        name: format!("Waves {XSS_SCRIPT}"),
+        query: "wave".into(),
+        country: Some("RS".into()),
+        source: None,
+        lang: None,
+        enabled: true,
+        alert: None,
+    };
+    let f = fixture_with(with_token(), Some(vec![saved])).await;
+    let (status, _, body) = get(&f, "/alerts").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("data-id=\"waves\""), "{body}");
+    assert!(
+        body.contains("href=\"/search?q=wave&amp;country=RS\""),
+        "{body}"
+    );
+    assert!(body.contains("<table id=\"alert-history\""), "{body}");
+    assert!(!body.contains(XSS_SCRIPT));
+    // Every alerts path is served (not the 404 fallback).
+    for path in mediawatch_server::ALERTS_PATHS {
+        let path = path.replace("{id}", "waves");
+        let (status, _, body) = get(&f, &path).await;
+        assert!(
+            status != 404 || path.ends_with("evaluate"),
+            "{path}: {status} {body}"
+        );
+    }
+    let (status, _, body) = get(&f, "/api/saved-searches").await;
+    assert_eq!(status, 200);
+    assert_eq!(json(&body)["saved_searches"][0]["id"], "waves");
+    // Creating one is state-changing: the token middleware guards it.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/saved-searches", f.base))
+        .header("content-type", "application/json")
+        .body(r#"{"id":"x","name":"x","query":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // Without alerts, the routes are absent and the page says so.
+    let g = fixture(with_token()).await;
+    let (status, _, _) = get(&g, "/api/alerts").await;
+    assert_eq!(status, 404);
+    let (status, _, body) = get(&g, "/alerts").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("id=\"saved-searches\""));
+}

@@ -1,0 +1,873 @@
+//! `mediawatch train`, `mediawatch reclassify`, `mediawatch correct`, and
+//! [`build_classifier`], which every command that labels documents uses so
+//! that `[classifier]` decides which model runs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use clap::{Args, ValueEnum};
+use mediawatch_classify::card::{self, CardInput};
+use mediawatch_classify::eval::{self, EvalReport, GoldExample};
+use mediawatch_classify::heads::HeadSet;
+use mediawatch_classify::train::{self as tr, EmbeddingCache, TrainExample, TrainOptions};
+use mediawatch_classify::{
+    Classifier, ClassifyInput, Encoder, EncoderClassifier, EncoderOptions, HashingEncoder,
+    LexiconClassifier,
+};
+use mediawatch_config::{ClassifierConfig, ClassifierKind, Config};
+use mediawatch_core::{DocId, Document, SourceMeta};
+use mediawatch_index::{FactsFilter, Index, SearchRequest};
+use mediawatch_pipeline::DataDir;
+use mediawatch_state::{CorrectionFilter, CorrectionVerdict, NewCorrection, StateStore};
+
+/// Environment variable overriding `classifier.kind` (`e5` or `lexicon`),
+/// e.g. for offline test runs.
+pub const KIND_ENV: &str = "MEDIAWATCH_CLASSIFIER";
+
+/// Languages mediawatch covers (for the model card).
+const COVERED_LANGS: [&str; 16] = [
+    "en", "sr", "hr", "bs", "cnr", "mk", "sq", "sl", "pl", "hu", "cs", "sk", "bg", "el", "de", "it",
+];
+
+/// Directory of the e5 encoder files inside `models_dir`.
+pub fn encoder_dir(models_dir: &Path) -> PathBuf {
+    models_dir.join("e5-small")
+}
+
+/// Which encoder `train` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EncoderChoice {
+    /// multilingual-e5-small from `models/`.
+    E5,
+    /// Hashed character n-grams (no model files; a baseline and for tests).
+    Hashing,
+}
+
+fn effective_kind(c: &ClassifierConfig) -> Result<ClassifierKind> {
+    match std::env::var(KIND_ENV) {
+        Ok(v) if v == "e5" => Ok(ClassifierKind::E5),
+        Ok(v) if v == "lexicon" => Ok(ClassifierKind::Lexicon),
+        Ok(v) => bail!("{KIND_ENV}={v:?}: expected e5 or lexicon"),
+        Err(_) => Ok(c.kind),
+    }
+}
+
+/// Loads the e5 encoder, fetching missing model files first.
+pub fn load_e5(c: &ClassifierConfig) -> Result<Arc<dyn Encoder>> {
+    let dir = encoder_dir(&c.models_dir);
+    ensure_model_files(&c.models_dir)?;
+    let opts = mediawatch_embed::E5Options {
+        batch_size: c.batch_size.max(1),
+        threads: (c.threads > 0).then_some(c.threads),
+        ..Default::default()
+    };
+    let enc = mediawatch_embed::E5Encoder::load(&dir, opts)
+        .with_context(|| format!("cannot load the e5 encoder from {}", dir.display()))?;
+    Ok(Arc::new(enc))
+}
+
+/// Verifies the model files under `models_dir` and fetches what is missing
+/// (sha256-checked, from the sources in `models/manifest.toml`), so that the
+/// README's run command works on a fresh checkout; offline, the error names
+/// the file, the URL and the way out.
+fn ensure_model_files(models_dir: &Path) -> Result<()> {
+    let dir = encoder_dir(models_dir);
+    let manifest = crate::models::manifest(models_dir)?;
+    let missing = mediawatch_embed::verify(&manifest, models_dir)
+        .map(|st| st.iter().any(|a| !a.optional && !a.ok()))
+        .unwrap_or(true);
+    if missing {
+        eprintln!(
+            "mediawatch: fetching the e5 model files into {} (sha256-checked)",
+            dir.display()
+        );
+    }
+    mediawatch_embed::ensure(
+        &manifest,
+        models_dir,
+        &mediawatch_embed::FetchOptions::default(),
+    )
+    .with_context(|| {
+        format!(
+            "the e5 model files are missing from {} and could not be fetched (copy them there, \
+                 or set [classifier] kind = \"lexicon\" / {KIND_ENV}=lexicon)",
+            dir.display()
+        )
+    })?;
+    Ok(())
+}
+
+/// The classifier `[classifier]` asks for (see [`KIND_ENV`]).
+pub fn build_classifier(config: &Config) -> Result<Arc<dyn Classifier>> {
+    let c = &config.classifier;
+    match effective_kind(c)? {
+        ClassifierKind::Lexicon => Ok(Arc::new(LexiconClassifier::new())),
+        ClassifierKind::E5 => {
+            let heads_dir = c.models_dir.join("heads");
+            if !HeadSet::file_in(&heads_dir).is_file() {
+                // No trained heads shipped or trained yet: keep working with
+                // the lexicon rather than refusing to start, and say so.
+                tracing::warn!(
+                    "no trained heads at {} (run `mediawatch train`); using the lexicon classifier",
+                    HeadSet::file_in(&heads_dir).display()
+                );
+                return Ok(Arc::new(LexiconClassifier::new()));
+            }
+            let (heads, version) = HeadSet::load(&heads_dir)?;
+            let encoder = load_e5(c)?;
+            let opts = EncoderOptions {
+                batch_size: c.batch_size.max(1),
+                max_sentences: c.max_sentences.max(1),
+                relevance_floor: c.relevance_floor,
+                thresholds: c.thresholds.clone(),
+            };
+            Ok(Arc::new(EncoderClassifier::new(
+                encoder, heads, version, opts,
+            )?))
+        }
+    }
+}
+
+/// `mediawatch train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Directory of labelled hate-speech JSONL sets.
+    #[arg(long, default_value = "../shared/data/hate")]
+    pub data: PathBuf,
+    /// The framing set.
+    #[arg(long, default_value = "models/data/framing/framing.jsonl")]
+    pub framing: PathBuf,
+    /// Also train on analysts' corrections from the data directory's state.
+    #[arg(long)]
+    pub corrections: bool,
+    /// Seed of sampling, splits and optimisation.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Where the head file goes.
+    #[arg(long, default_value = "models/heads")]
+    pub out: PathBuf,
+    /// Model card to write.
+    #[arg(long, default_value = "models/MODEL_CARD.md")]
+    pub card: PathBuf,
+    /// Most examples per (dataset, language).
+    #[arg(long, default_value_t = 2000)]
+    pub cap: usize,
+    /// Embedding cache directory (git-ignored).
+    #[arg(long, default_value = "target/embedding-cache")]
+    pub cache: PathBuf,
+    /// Encoder to train on.
+    #[arg(long, value_enum, default_value_t = EncoderChoice::E5)]
+    pub encoder: EncoderChoice,
+    /// Training epochs.
+    #[arg(long, default_value_t = 40)]
+    pub epochs: usize,
+    /// Print the metrics as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn progress(label: &str, done: usize, total: usize, started: Instant) {
+    let width = 30;
+    // An empty job is complete.
+    let filled = (done * width).checked_div(total).unwrap_or(width);
+    let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+    eprint!(
+        "\r{label} [{}{}] {done}/{total} ({rate:.0}/s)",
+        "#".repeat(filled),
+        " ".repeat(width - filled.min(width))
+    );
+    if done >= total {
+        eprintln!();
+    }
+    let _ = std::io::stderr().flush();
+}
+
+fn framing_gold(path: &Path, split: &str) -> Result<Vec<GoldExample>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not JSON", path.display(), n + 1))?;
+        if v.get("split").and_then(|s| s.as_str()) != Some(split) {
+            continue;
+        }
+        out.push(
+            eval::parse_gold_line(line, n + 1)
+                .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), n + 1))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Runs `mediawatch train`.
+pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
+    let started = Instant::now();
+    let mut examples: Vec<TrainExample> = Vec::new();
+    let hate = tr::load_hate_dir(&a.data, a.cap, a.seed)?;
+    eprintln!(
+        "hate-speech sets: {} examples from {}",
+        hate.len(),
+        a.data.display()
+    );
+    examples.extend(hate);
+    let framing = tr::load_framing(&a.framing, a.seed)?;
+    eprintln!("framing set: {} examples", framing.len());
+    examples.extend(framing);
+    if a.corrections {
+        let data = DataDir::create(data_dir)?;
+        let state = StateStore::open(&data.state_file())?;
+        let mut used = 0;
+        for c in state.corrections(&CorrectionFilter::default())? {
+            let n = &c.correction;
+            if let Some(e) = tr::correction_example(
+                &c.id.to_string(),
+                &n.label,
+                n.verdict == CorrectionVerdict::Correct,
+                n.value.as_deref(),
+                n.model_score,
+                &n.text,
+                n.lang.as_deref(),
+            ) {
+                examples.push(e);
+                used += 1;
+            }
+        }
+        eprintln!(
+            "corrections: {used} used (weight {})",
+            tr::CORRECTION_WEIGHT
+        );
+    }
+    let encoder: Arc<dyn Encoder> = match a.encoder {
+        EncoderChoice::E5 => load_e5(&config.classifier)?,
+        EncoderChoice::Hashing => Arc::new(HashingEncoder::new(384)),
+    };
+    let mut cache = EmbeddingCache::open(&a.cache, encoder.name(), encoder.dim())?;
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let enc_started = Instant::now();
+    let embeddings = cache.embed_all(
+        encoder.as_ref(),
+        &texts,
+        config.classifier.batch_size.max(1) * 4,
+        &mut |d, t| progress("encoding", d, t, enc_started),
+    )?;
+    let opts = TrainOptions {
+        fit: mediawatch_classify::heads::FitOptions {
+            seed: a.seed,
+            epochs: a.epochs,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (heads, metrics) = tr::train_heads(&examples, &embeddings, encoder.name(), &opts)?;
+    let version = heads.save(&a.out)?;
+    eprintln!("wrote {} ({version})", HeadSet::file_in(&a.out).display());
+
+    // Full stack on the framing eval split, against the lexicon.
+    let gold = framing_gold(&a.framing, "eval")?;
+    let model = EncoderClassifier::new(
+        encoder.clone(),
+        heads.clone(),
+        version.clone(),
+        EncoderOptions {
+            batch_size: config.classifier.batch_size.max(1),
+            max_sentences: config.classifier.max_sentences.max(1),
+            relevance_floor: config.classifier.relevance_floor,
+            thresholds: BTreeMap::new(),
+        },
+    )?;
+    let model_eval: EvalReport = eval::evaluate(&model, &gold);
+    let lexicon_eval: EvalReport = eval::evaluate(&LexiconClassifier::new(), &gold);
+    let framing_text = std::fs::read_to_string(&a.framing)?;
+    let hard_cases =
+        card::hard_case_rows(&framing_text, "eval", &model, &LexiconClassifier::new())?;
+
+    let readme = std::fs::read_to_string(a.data.join("README.md")).unwrap_or_default();
+    let datasets = card::datasets_from_readme(&readme);
+    let command = format!(
+        "mediawatch train --seed {} --cap {} --epochs {} --encoder {}{}",
+        a.seed,
+        a.cap,
+        a.epochs,
+        match a.encoder {
+            EncoderChoice::E5 => "e5",
+            EncoderChoice::Hashing => "hashing",
+        },
+        if a.corrections { " --corrections" } else { "" }
+    );
+    let md = card::render(&CardInput {
+        version: &version,
+        heads: &heads,
+        metrics: &metrics,
+        datasets: &datasets,
+        framing_eval: Some((&model_eval, &lexicon_eval)),
+        hard_cases: &hard_cases,
+        covered_langs: &COVERED_LANGS,
+        command: &command,
+    });
+    if let Some(parent) = a.card.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&a.card, md).with_context(|| format!("cannot write {}", a.card.display()))?;
+    eprintln!(
+        "wrote {} in {:.0} s",
+        a.card.display(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let v = serde_json::json!({
+            "model_version": version,
+            "metrics": metrics,
+            "framing_eval": {"model": model_eval, "lexicon": lexicon_eval},
+            "hard_cases": hard_cases,
+        });
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "model {version}")?;
+        for (lang, m) in &metrics.hate_by_lang {
+            writeln!(
+                out,
+                "hate {lang:>4}: macro-F1 {:.3} (n {})",
+                m.macro_f1, m.n
+            )?;
+        }
+        let hm = |r: &EvalReport| r.hate.as_ref().map_or(0.0, |h| h.macro_f1);
+        writeln!(
+            out,
+            "framing eval hate macro-F1: model {:.3}, lexicon {:.3}",
+            hm(&model_eval),
+            hm(&lexicon_eval)
+        )?;
+        for (name, b) in &model_eval.labels {
+            let lex = lexicon_eval.labels.get(name).map_or(0.0, |l| l.f1);
+            writeln!(
+                out,
+                "framing eval {name:>12} F1: model {:.3}, lexicon {lex:.3}",
+                b.f1
+            )?;
+        }
+        for r in &hard_cases {
+            writeln!(
+                out,
+                "hard case {:>24}: hate FP model {}/{} lexicon {}/{}; collective FP model {}/{} lexicon {}/{}",
+                r.case, r.model_hate_fp, r.gold_not_hate, r.lexicon_hate_fp, r.gold_not_hate,
+                r.model_collective_fp, r.gold_not_collective, r.lexicon_collective_fp, r.gold_not_collective
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `mediawatch reclassify`.
+#[derive(Args, Debug)]
+pub struct ReclassifyArgs {
+    /// Documents classified and committed together.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Relabel documents already labelled by this model version too.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// What a reclassify run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReclassifyReport {
+    /// Documents in the index.
+    pub total: usize,
+    /// Relabelled and committed.
+    pub relabelled: usize,
+    /// Already labelled by this model version.
+    pub skipped_current: usize,
+    /// Skipped: their source is not in the config (no metadata to re-index with).
+    pub skipped_unknown_source: usize,
+    /// Failed to classify (kept their old labels).
+    pub failed: usize,
+}
+
+fn month_bounds(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = Utc
+        .with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(t);
+    let (y, m) = if t.month() == 12 {
+        (t.year() + 1, 1)
+    } else {
+        (t.year(), t.month() + 1)
+    };
+    let end = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().unwrap_or(t);
+    (start, end)
+}
+
+/// Every document id with its current model version, by paging searches per
+/// (source, month) bucket (a search page can reach only
+/// [`mediawatch_index::MAX_WINDOW`] hits deep).
+fn list_documents(index: &Index) -> Result<Vec<(String, Option<String>)>> {
+    let facts = index.facts(&FactsFilter::default())?;
+    let mut buckets: BTreeSet<(String, DateTime<Utc>)> = BTreeSet::new();
+    for f in &facts {
+        buckets.insert((f.source.clone(), month_bounds(f.time).0));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (source, start) in buckets {
+        let (from, to) = month_bounds(start);
+        let mut offset = 0;
+        loop {
+            let req = SearchRequest {
+                query: String::new(),
+                from: Some(from),
+                to: Some(to),
+                source: Some(source.clone()),
+                limit: mediawatch_index::MAX_LIMIT,
+                offset,
+                sort_by_date: true,
+                ..Default::default()
+            };
+            let res = index.search(&req)?;
+            let n = res.hits.len();
+            for h in res.hits {
+                if seen.insert(h.id.clone()) {
+                    out.push((h.id, h.labels.map(|l| l.model_version)));
+                }
+            }
+            offset += n;
+            if n == 0
+                || offset >= res.total
+                || offset + mediawatch_index::MAX_LIMIT > mediawatch_index::MAX_WINDOW
+            {
+                if offset < res.total {
+                    tracing::warn!(source = %source, month = %from, "more than {} documents in one source-month; the rest are not reclassified", mediawatch_index::MAX_WINDOW);
+                }
+                break;
+            }
+        }
+    }
+    if out.len() < facts.len() {
+        tracing::warn!("listed {} of {} documents", out.len(), facts.len());
+    }
+    Ok(out)
+}
+
+/// Relabels every document of `index` with `classifier`, committing every
+/// `batch` documents, so a document keeps its old labels until its new ones
+/// are committed and an interrupted run resumes where it stopped.
+pub fn reclassify_index(
+    index: &Index,
+    sources: &[SourceMeta],
+    classifier: &dyn Classifier,
+    batch: usize,
+    force: bool,
+    show_progress: bool,
+) -> Result<ReclassifyReport> {
+    let docs = list_documents(index)?;
+    let metas: HashMap<&str, &SourceMeta> = sources.iter().map(|s| (s.id.as_str(), s)).collect();
+    let version = classifier.model_version().to_string();
+    let mut report = ReclassifyReport {
+        total: docs.len(),
+        ..Default::default()
+    };
+    let todo: Vec<&String> = docs
+        .iter()
+        .filter(|(_, v)| {
+            let current = !force && v.as_deref() == Some(version.as_str());
+            report.skipped_current += current as usize;
+            !current
+        })
+        .map(|(id, _)| id)
+        .collect();
+    let writer = index.writer(64 << 20)?;
+    let started = Instant::now();
+    let mut done = 0;
+    for chunk in todo.chunks(batch.max(1)) {
+        let mut loaded: Vec<(Document, mediawatch_index::DocExtra, &SourceMeta)> = Vec::new();
+        for id in chunk {
+            let id = DocId::from_stored(id.as_str());
+            let Some(doc) = index.get(&id)? else { continue };
+            let Some(meta) = metas.get(doc.source_id.as_str()).copied() else {
+                report.skipped_unknown_source += 1;
+                continue;
+            };
+            let extra = index.get_extra(&id)?.unwrap_or_default();
+            loaded.push((doc, extra, meta));
+        }
+        let inputs: Vec<ClassifyInput<'_>> = loaded
+            .iter()
+            .map(|(d, _, _)| ClassifyInput {
+                id: d.id.as_str(),
+                text: if d.text.trim().is_empty() {
+                    &d.title
+                } else {
+                    &d.text
+                },
+                lang: d.lang.as_deref(),
+            })
+            .collect();
+        let labels = classifier.classify_batch(&inputs);
+        for ((mut doc, extra, meta), l) in loaded.into_iter().zip(labels) {
+            match l {
+                Ok(l) => {
+                    doc.labels = Some(l);
+                    writer.upsert_with(doc, meta, &extra)?;
+                    report.relabelled += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(doc = %doc.id, "classification failed, old labels kept: {e}");
+                    report.failed += 1;
+                }
+            }
+        }
+        writer.commit()?;
+        done += chunk.len();
+        if show_progress {
+            progress("reclassify", done, todo.len(), started);
+        }
+    }
+    writer.close()?;
+    Ok(report)
+}
+
+/// Runs `mediawatch reclassify`.
+pub fn reclassify(config: Config, data_dir: &Path, a: ReclassifyArgs) -> Result<()> {
+    let classifier = build_classifier(&config)?;
+    let pipeline = mediawatch_pipeline::Pipeline::open(config, data_dir)?;
+    let sources = pipeline.source_metas();
+    let report = reclassify_index(
+        pipeline.index(),
+        &sources,
+        classifier.as_ref(),
+        a.batch,
+        a.force,
+        true,
+    )?;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &report)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Right or wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Verdict {
+    /// The model's label is right.
+    Right,
+    /// The model's label is wrong.
+    Wrong,
+}
+
+/// `mediawatch correct`.
+#[derive(Args, Debug)]
+pub struct CorrectArgs {
+    /// Document id.
+    pub doc_id: String,
+    /// Label: relevant, hate, offensive, collective_labelling, threat, victim,
+    /// recognition, solutions, hate_class, hate_target.
+    pub label: String,
+    /// Whether the model's label is right or wrong.
+    #[arg(value_enum)]
+    pub verdict: Verdict,
+    /// The right value (`true`/`false`; a class for hate_class; a group for hate_target).
+    #[arg(long)]
+    pub value: Option<String>,
+    /// Why.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Who corrects.
+    #[arg(long, env = "MEDIAWATCH_ANALYST")]
+    pub analyst: Option<String>,
+}
+
+fn label_score(labels: &mediawatch_core::labels::Labels, label: &str) -> Option<f32> {
+    match label {
+        "offensive" => Some(labels.hate.score),
+        "collective_labelling" => Some(labels.collective_labelling.score),
+        other => labels.score(other),
+    }
+}
+
+/// Runs `mediawatch correct`; returns the correction's id.
+pub fn correct(data_dir: &Path, a: CorrectArgs) -> Result<i64> {
+    let data = DataDir::create(data_dir)?;
+    let index = Index::open_or_create(&data.index_dir())?;
+    let Some(doc) = index.get(&DocId::from_stored(a.doc_id.as_str()))? else {
+        bail!(
+            "document {:?} is not in the index at {}",
+            a.doc_id,
+            data.index_dir().display()
+        );
+    };
+    let labels = doc.labels.clone().unwrap_or_default();
+    let text = if doc.text.trim().is_empty() {
+        doc.title.clone()
+    } else {
+        doc.text.clone()
+    };
+    let c = NewCorrection {
+        doc_id: a.doc_id.clone(),
+        label: a.label.clone(),
+        verdict: match a.verdict {
+            Verdict::Right => CorrectionVerdict::Correct,
+            Verdict::Wrong => CorrectionVerdict::Wrong,
+        },
+        value: a.value,
+        model_version: if labels.model_version.is_empty() {
+            "unlabelled".into()
+        } else {
+            labels.model_version.clone()
+        },
+        model_score: label_score(&labels, &a.label),
+        text,
+        lang: doc.lang.clone(),
+        analyst: a.analyst,
+        note: a.note,
+    };
+    let state = StateStore::open(&data.state_file())?;
+    let id = state.add_correction(&c, Utc::now())?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mediawatch_classify::ClassifyError;
+    use mediawatch_core::labels::Labels;
+    use mediawatch_core::{DocKind, SourceScope};
+
+    fn meta() -> SourceMeta {
+        SourceMeta {
+            id: "src".into(),
+            name: "Source".into(),
+            country: "RS".into(),
+            languages: vec!["en".into()],
+            scope: SourceScope::National,
+            audience: vec![],
+            reach: None,
+        }
+    }
+
+    fn doc(i: usize, text: &str) -> Document {
+        Document {
+            id: DocId::from_url(&format!("https://example.org/{i}")),
+            source_id: "src".into(),
+            url: format!("https://example.org/{i}"),
+            title: format!("Title {i}"),
+            text: text.into(),
+            author: None,
+            published: Some(
+                Utc.with_ymd_and_hms(2026, 3, 1 + i as u32, 8, 0, 0)
+                    .unwrap(),
+            ),
+            fetched: Utc.with_ymd_and_hms(2026, 3, 10, 8, 0, 0).unwrap(),
+            lang: Some("en".into()),
+            kind: DocKind::Article,
+            parent_id: None,
+            labels: Some(Labels {
+                model_version: "old-model".into(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// The lexicon classifier, failing on texts that contain "FAIL".
+    struct Flaky(LexiconClassifier);
+
+    impl Classifier for Flaky {
+        fn model_version(&self) -> &str {
+            self.0.model_version()
+        }
+        fn classify(
+            &self,
+            text: &str,
+            lang: Option<&str>,
+        ) -> std::result::Result<Labels, ClassifyError> {
+            if text.contains("FAIL") {
+                return Err(ClassifyError::Model {
+                    model: "flaky".into(),
+                    reason: "refused".into(),
+                });
+            }
+            self.0.classify(text, lang)
+        }
+        fn relevance(
+            &self,
+            text: &str,
+            lang: Option<&str>,
+        ) -> std::result::Result<f32, ClassifyError> {
+            self.0.relevance(text, lang)
+        }
+    }
+
+    fn version_of(index: &Index, i: usize) -> String {
+        let d = index.get(&doc(i, "").id).unwrap().unwrap();
+        d.labels.unwrap().model_version
+    }
+
+    #[test]
+    fn reclassify_relabels_commits_resumes_and_keeps_old_labels_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open_or_create(dir.path()).unwrap();
+        let w = index.writer(32 << 20).unwrap();
+        let texts = [
+            "A wave of migrants is expected at the border, police said.",
+            "Refugees opened a bakery in Novi Sad.",
+            "FAIL this one",
+            "The football club won the cup.",
+            "Asylum seekers waited at the reception centre.",
+        ];
+        for (i, t) in texts.iter().enumerate() {
+            w.upsert(doc(i, t), &meta()).unwrap();
+        }
+        w.commit().unwrap();
+        w.close().unwrap();
+
+        let c = Flaky(LexiconClassifier::new());
+        let r = reclassify_index(&index, &[meta()], &c, 2, false, false).unwrap();
+        assert_eq!(r.total, 5);
+        assert_eq!(r.relabelled, 4);
+        assert_eq!(r.failed, 1);
+        index.reload().unwrap();
+        assert_eq!(version_of(&index, 0), LexiconClassifier::VERSION);
+        // The failing document keeps its old labels.
+        assert_eq!(version_of(&index, 2), "old-model");
+        let d0 = index.get(&doc(0, "").id).unwrap().unwrap();
+        assert!(d0.labels.unwrap().collective_labelling.score > 0.0);
+        assert_eq!(d0.title, "Title 0");
+
+        // Resuming skips what this model already labelled.
+        let r = reclassify_index(&index, &[meta()], &c, 2, false, false).unwrap();
+        assert_eq!((r.skipped_current, r.relabelled, r.failed), (4, 0, 1));
+        // --force relabels everything again; nothing is duplicated.
+        let r =
+            reclassify_index(&index, &[meta()], &LexiconClassifier::new(), 3, true, false).unwrap();
+        assert_eq!(r.relabelled, 5);
+        index.reload().unwrap();
+        assert_eq!(index.num_docs().unwrap(), 5);
+        assert_eq!(version_of(&index, 2), LexiconClassifier::VERSION);
+        // Documents of unknown sources are left alone.
+        let r = reclassify_index(&index, &[], &LexiconClassifier::new(), 3, true, false).unwrap();
+        assert_eq!((r.relabelled, r.skipped_unknown_source), (0, 5));
+    }
+
+    #[test]
+    fn correct_stores_a_snapshot_and_train_uses_it() {
+        let data = tempfile::tempdir().unwrap();
+        let dd = DataDir::create(data.path()).unwrap();
+        let index = Index::open_or_create(&dd.index_dir()).unwrap();
+        let w = index.writer(32 << 20).unwrap();
+        let mut d = doc(1, "Migrants are all criminals, everyone knows it.");
+        d.labels = Some(
+            LexiconClassifier::new()
+                .classify(&d.text, Some("en"))
+                .unwrap(),
+        );
+        let id = d.id.as_str().to_string();
+        w.upsert(d, &meta()).unwrap();
+        w.commit().unwrap();
+        w.close().unwrap();
+        drop(index);
+
+        let cid = correct(
+            data.path(),
+            CorrectArgs {
+                doc_id: id.clone(),
+                label: "collective_labelling".into(),
+                verdict: Verdict::Right,
+                value: None,
+                note: Some("generic claim".into()),
+                analyst: Some("ana".into()),
+            },
+        )
+        .unwrap();
+        assert!(cid > 0);
+        let state = StateStore::open(&dd.state_file()).unwrap();
+        let all = state.corrections(&CorrectionFilter::default()).unwrap();
+        assert_eq!(all.len(), 1);
+        let c = &all[0].correction;
+        assert_eq!(c.text, "Migrants are all criminals, everyone knows it.");
+        assert_eq!(c.model_version, LexiconClassifier::VERSION);
+        assert!(c.model_score.is_some_and(|s| s >= 0.5));
+        let ex = tr::correction_example(
+            "1",
+            &c.label,
+            true,
+            None,
+            c.model_score,
+            &c.text,
+            c.lang.as_deref(),
+        )
+        .unwrap();
+        assert_eq!(ex.targets.get("collective"), Some(&1.0));
+
+        let missing = correct(
+            data.path(),
+            CorrectArgs {
+                doc_id: "nope".into(),
+                label: "hate".into(),
+                verdict: Verdict::Wrong,
+                value: None,
+                note: None,
+                analyst: None,
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(missing.contains("not in the index"), "{missing}");
+
+        // Training with corrections, on the offline encoder, writes heads and a card.
+        let out = data.path().join("heads");
+        let card_path = data.path().join("MODEL_CARD.md");
+        let hate = data.path().join("hate");
+        std::fs::create_dir_all(&hate).unwrap();
+        let mut lines = String::new();
+        for i in 0..60 {
+            let (t, l) = if i % 3 == 0 {
+                ("you are scum and vermin", "hate")
+            } else {
+                ("nice weather today", "none")
+            };
+            lines.push_str(&format!(
+                "{{\"text\":\"{t} {i}\",\"lang\":\"en\",\"label\":\"{l}\",\"source\":\"toy\"}}\n"
+            ));
+        }
+        std::fs::write(hate.join("toy.jsonl"), lines).unwrap();
+        let config =
+            Config::from_toml_str("version = 1\n[classifier]\nkind = \"lexicon\"\n", "test")
+                .unwrap();
+        train(
+            &config,
+            data.path(),
+            TrainArgs {
+                data: hate,
+                framing: Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("models/data/framing/framing.jsonl"),
+                corrections: true,
+                seed: 3,
+                out: out.clone(),
+                card: card_path.clone(),
+                cap: 100,
+                cache: data.path().join("cache"),
+                encoder: EncoderChoice::Hashing,
+                epochs: 5,
+                json: true,
+            },
+        )
+        .unwrap();
+        let (heads, _) = HeadSet::load(&out).unwrap();
+        assert_eq!(heads.heads.len(), 8);
+        let card_text = std::fs::read_to_string(card_path).unwrap();
+        assert!(
+            card_text.contains("| corrections | 1 | 0 | 0 |"),
+            "{card_text}"
+        );
+    }
+}
