@@ -339,12 +339,19 @@ pub fn render(c: &CardInput<'_>) -> String {
     o.push_str("\n## Languages without training data\n\n");
     let _ = writeln!(
         o,
-        "Hate-speech training data exists only for {}. For {} the hate heads work cross-lingually \
-         through the multilingual encoder plus the framing set's few examples, and documents report \
-         `language_support: lexicon_only` (lower confidence). The framing heads have a few dozen \
-         synthetic examples in each covered language.\n",
+        "The `hate` head has positive training examples in: {}. Of these, en, fr, ar and pl come \
+         from the hate-speech sets; the other languages have just the framing set's few \
+         synthetic examples, so their hate scores rest on the multilingual encoder carrying what it \
+         learned across languages. The `hate` head has no positive examples at all in: {} (German \
+         GermEval labels offensive language only, which trains the `abusive` head); documents in a language where any head lacks \
+         training data report `language_support: lexicon_only` (lower confidence). The framing \
+         heads have a few dozen synthetic examples in each covered language.\n",
         hate_langs.iter().copied().collect::<Vec<_>>().join(", "),
-        without.join(", ")
+        if without.is_empty() {
+            "none".to_string()
+        } else {
+            without.join(", ")
+        }
     );
     o.push_str("## Known limits\n\n\
 - The hate-speech sets are tweets and forum posts about many groups, not news about migrants; \
