@@ -437,6 +437,17 @@ pub fn build_report(rows: &[DocFacts], req: &ReportRequest) -> Report {
             totals.add(row);
         }
     }
+    assemble(req, buckets, &totals)
+}
+
+/// The report from accumulated buckets, in key order (bucket ordinal, then
+/// group name): shared by the row path and the compact-table path so both
+/// render identically.
+fn assemble(
+    req: &ReportRequest,
+    buckets: BTreeMap<(i64, Option<&str>), Acc>,
+    totals: &Acc,
+) -> Report {
     Report {
         interval: req.interval.as_str().to_string(),
         by: req.by.name().map(str::to_string),

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use crate::{Acc, Bucket, DocFacts, GroupBy, Interval, Report, ReportRequest, Totals, UNTAGGED};
+use crate::{Acc, DocFacts, GroupBy, Interval, Report, ReportRequest, UNTAGGED};
 
 /// 64-bit FNV-1a of a near-duplicate cluster id; never 0, which means "no
 /// cluster" in a [`FactTable`]. Stable across builds and platforms: the
@@ -283,31 +283,7 @@ pub fn build_report_table(t: &FactTable, req: &ReportRequest) -> Report {
         .into_iter()
         .map(|((ord, g), acc)| ((ord, groups.name(g)), acc))
         .collect();
-    Report {
-        interval: req.interval.as_str().to_string(),
-        by: req.by.name().map(str::to_string),
-        from: req.from,
-        to: req.to,
-        buckets: sorted
-            .into_iter()
-            .map(|((_, group), acc)| Bucket {
-                bucket: acc
-                    .sample
-                    .map(|t| req.interval.bucket_key(t))
-                    .unwrap_or_default(),
-                group: group.map(str::to_string),
-                documents: acc.documents,
-                labelled: acc.labelled,
-                labels: acc.labels(),
-            })
-            .collect(),
-        totals: Totals {
-            documents: totals.documents,
-            labelled: totals.labelled,
-            labels: totals.labels(),
-        },
-        count_clusters_once: req.count_clusters_once,
-    }
+    crate::assemble(req, sorted, &totals)
 }
 
 #[cfg(test)]
