@@ -686,9 +686,12 @@ impl Index {
         })
     }
 
-    /// One [`DocFacts`] row per matching document, read from fast fields
-    /// only (no stored documents are loaded). Row order is unspecified.
-    pub fn facts(&self, filter: &FactsFilter) -> Result<Vec<DocFacts>, IndexError> {
+    /// The query of a [`FactsFilter`]: its user query (all documents when
+    /// unset) with its date, source, country and language filters.
+    fn facts_query(
+        &self,
+        filter: &FactsFilter,
+    ) -> Result<Box<dyn tantivy::query::Query>, IndexError> {
         let f = &self.inner.fields;
         let parsed = match filter.query.as_deref() {
             Some(q) => query::parse_user_query(&self.inner.index, f, q)?,
@@ -702,7 +705,13 @@ impl Index {
             lang: filter.lang.as_deref(),
             kind: None,
         };
-        let full = query::with_filters(f, parsed.text, parsed.clauses, &filters)?;
+        query::with_filters(f, parsed.text, parsed.clauses, &filters)
+    }
+
+    /// One [`DocFacts`] row per matching document, read from fast fields
+    /// only (no stored documents are loaded). Row order is unspecified.
+    pub fn facts(&self, filter: &FactsFilter) -> Result<Vec<DocFacts>, IndexError> {
+        let full = self.facts_query(filter)?;
         let searcher = self.inner.reader.searcher();
         searcher
             .search(&*full, &facts::FactsCollector)
@@ -712,20 +721,7 @@ impl Index {
     /// The matching documents as a [`FactTable`] (fast fields only, integer
     /// ids instead of strings), for `mediawatch_report::build_report_table`.
     pub fn fact_table(&self, filter: &FactsFilter) -> Result<FactTable, IndexError> {
-        let f = &self.inner.fields;
-        let parsed = match filter.query.as_deref() {
-            Some(q) => query::parse_user_query(&self.inner.index, f, q)?,
-            None => query::UserQuery::default(),
-        };
-        let filters = query::Filters {
-            from: filter.from,
-            to: filter.to,
-            source: filter.source.as_deref(),
-            country: filter.country.as_deref(),
-            lang: filter.lang.as_deref(),
-            kind: None,
-        };
-        let full = query::with_filters(f, parsed.text, parsed.clauses, &filters)?;
+        let full = self.facts_query(filter)?;
         let searcher = self.inner.reader.searcher();
         searcher
             .search(&*full, &trend::TableCollector)
