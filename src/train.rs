@@ -52,7 +52,8 @@ fn effective_kind(c: &ClassifierConfig) -> Result<ClassifierKind> {
     match std::env::var(KIND_ENV) {
         Ok(v) if v == "e5" => Ok(ClassifierKind::E5),
         Ok(v) if v == "lexicon" => Ok(ClassifierKind::Lexicon),
-        Ok(v) => bail!("{KIND_ENV}={v:?}: expected e5 or lexicon"),
+        Ok(v) if v == "rust-bert" => Ok(ClassifierKind::RustBert),
+        Ok(v) => bail!("{KIND_ENV}={v:?}: expected e5, lexicon or rust-bert"),
         Err(_) => Ok(c.kind),
     }
 }
@@ -130,7 +131,62 @@ pub fn build_classifier(config: &Config) -> Result<Arc<dyn Classifier>> {
                 encoder, heads, version, opts,
             )?))
         }
+        ClassifierKind::RustBert => build_rust_bert(c),
     }
+}
+
+/// The rust-bert classifier of `[classifier.rust_bert]`.
+#[cfg(feature = "rust-bert")]
+fn build_rust_bert(c: &ClassifierConfig) -> Result<Arc<dyn Classifier>> {
+    use mediawatch_classify::rustbert::{RustBertClassifier, RustBertOptions, TorchDevice};
+    use mediawatch_config::DeviceSpec;
+    use mediawatch_core::labels::HateClass;
+    let Some(rb) = &c.rust_bert else {
+        bail!(
+            "classifier.kind = \"rust-bert\" needs a [classifier.rust_bert] section with model_dir"
+        );
+    };
+    let device = match rb.device_spec().map_err(anyhow::Error::msg)? {
+        DeviceSpec::Auto => TorchDevice::Auto,
+        DeviceSpec::Cpu => TorchDevice::Cpu,
+        DeviceSpec::Cuda(i) => TorchDevice::Cuda(i),
+    };
+    let mut label_map = BTreeMap::new();
+    for (label, class) in &rb.labels {
+        let class = match class.as_str() {
+            "hate" => HateClass::Hate,
+            "offensive" => HateClass::Offensive,
+            "none" => HateClass::None,
+            other => bail!(
+                "classifier.rust_bert.labels.{label}: {other:?}; expected hate, offensive or none"
+            ),
+        };
+        label_map.insert(label.clone(), class);
+    }
+    let options = RustBertOptions {
+        label_map,
+        batch_size: rb.batch_size.max(1),
+        max_tokens: rb.max_tokens,
+        device,
+        trained_languages: rb.trained_languages.clone(),
+        threshold: rb.threshold,
+    };
+    let model = RustBertClassifier::load(&rb.model_dir, options).with_context(|| {
+        format!(
+            "classifier.rust_bert.model_dir: cannot load a model from {}",
+            rb.model_dir.display()
+        )
+    })?;
+    Ok(Arc::new(model))
+}
+
+/// Without the feature, the kind is refused with the way to get it.
+#[cfg(not(feature = "rust-bert"))]
+fn build_rust_bert(_c: &ClassifierConfig) -> Result<Arc<dyn Classifier>> {
+    bail!(
+        "classifier.kind = \"rust-bert\": this mediawatch was built without the rust-bert feature; \
+         build it with `cargo build --release --features rust-bert` (needs libtorch 2.4: see .ci/torch.sh)"
+    )
 }
 
 /// `mediawatch train`.
@@ -155,7 +211,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "models/MODEL_CARD.md")]
     pub card: PathBuf,
     /// Most examples per (dataset, language).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 4000)]
     pub cap: usize,
     /// Embedding cache directory (git-ignored).
     #[arg(long, default_value = "target/embedding-cache")]
@@ -166,6 +222,10 @@ pub struct TrainArgs {
     /// Training epochs.
     #[arg(long, default_value_t = 40)]
     pub epochs: usize,
+    /// Hidden units of the heads with thousands of examples (hate,
+    /// abusive); 0 keeps every head linear.
+    #[arg(long, default_value_t = 128)]
+    pub hidden: usize,
     /// Print the metrics as JSON.
     #[arg(long)]
     pub json: bool,
@@ -265,6 +325,7 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
             epochs: a.epochs,
             ..Default::default()
         },
+        hidden_units: a.hidden,
         ..Default::default()
     };
     let (heads, metrics) = tr::train_heads(&examples, &embeddings, encoder.name(), &opts)?;
@@ -293,10 +354,11 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
     let readme = std::fs::read_to_string(a.data.join("README.md")).unwrap_or_default();
     let datasets = card::datasets_from_readme(&readme);
     let command = format!(
-        "mediawatch train --seed {} --cap {} --epochs {} --encoder {}{}",
+        "mediawatch train --seed {} --cap {} --epochs {} --hidden {} --encoder {}{}",
         a.seed,
         a.cap,
         a.epochs,
+        a.hidden,
         match a.encoder {
             EncoderChoice::E5 => "e5",
             EncoderChoice::Hashing => "hashing",
@@ -410,9 +472,24 @@ fn month_bounds(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 }
 
 /// Every document id with its current model version, by paging searches per
-/// (source, month) bucket (a search page can reach only
-/// [`mediawatch_index::MAX_WINDOW`] hits deep).
+/// (source, month) bucket. A search page reaches only
+/// [`mediawatch_index::MAX_WINDOW`] hits deep, so a bucket with more
+/// documents is cut in halves by time until each half fits.
 fn list_documents(index: &Index) -> Result<Vec<(String, Option<String>)>> {
+    list_documents_paged(
+        index,
+        mediawatch_index::MAX_LIMIT,
+        mediawatch_index::MAX_WINDOW,
+    )
+}
+
+/// [`list_documents`] with the page size and the deepest reachable hit as
+/// parameters (small ones exercise the bisection in tests).
+fn list_documents_paged(
+    index: &Index,
+    limit: usize,
+    window: usize,
+) -> Result<Vec<(String, Option<String>)>> {
     let facts = index.facts(&FactsFilter::default())?;
     let mut buckets: BTreeSet<(String, DateTime<Utc>)> = BTreeSet::new();
     for f in &facts {
@@ -422,41 +499,66 @@ fn list_documents(index: &Index) -> Result<Vec<(String, Option<String>)>> {
     let mut out = Vec::new();
     for (source, start) in buckets {
         let (from, to) = month_bounds(start);
-        let mut offset = 0;
-        loop {
-            let req = SearchRequest {
-                query: String::new(),
-                from: Some(from),
-                to: Some(to),
-                source: Some(source.clone()),
-                limit: mediawatch_index::MAX_LIMIT,
-                offset,
-                sort_by_date: true,
-                ..Default::default()
-            };
-            let res = index.search(&req)?;
-            let n = res.hits.len();
-            for h in res.hits {
-                if seen.insert(h.id.clone()) {
-                    out.push((h.id, h.labels.map(|l| l.model_version)));
-                }
-            }
-            offset += n;
-            if n == 0
-                || offset >= res.total
-                || offset + mediawatch_index::MAX_LIMIT > mediawatch_index::MAX_WINDOW
-            {
-                if offset < res.total {
-                    tracing::warn!(source = %source, month = %from, "more than {} documents in one source-month; the rest are not reclassified", mediawatch_index::MAX_WINDOW);
-                }
-                break;
-            }
-        }
+        list_range(
+            index,
+            (limit, window),
+            &source,
+            from,
+            to,
+            &mut seen,
+            &mut out,
+        )?;
     }
     if out.len() < facts.len() {
         tracing::warn!("listed {} of {} documents", out.len(), facts.len());
     }
     Ok(out)
+}
+
+/// Pages the documents of `source` in `[from, to)`, bisecting the range
+/// while it holds more than a search window.
+fn list_range(
+    index: &Index,
+    (limit, window): (usize, usize),
+    source: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    seen: &mut BTreeSet<String>,
+    out: &mut Vec<(String, Option<String>)>,
+) -> Result<()> {
+    let mut offset = 0;
+    loop {
+        let req = SearchRequest {
+            query: String::new(),
+            from: Some(from),
+            to: Some(to),
+            source: Some(source.to_string()),
+            limit,
+            offset,
+            sort_by_date: true,
+            ..Default::default()
+        };
+        let res = index.search(&req)?;
+        if offset == 0 && res.total > window {
+            let span = to - from;
+            if span > chrono::Duration::seconds(1) {
+                let mid = from + span / 2;
+                list_range(index, (limit, window), source, from, mid, seen, out)?;
+                return list_range(index, (limit, window), source, mid, to, seen, out);
+            }
+            tracing::warn!(source = %source, at = %from, "more than {window} documents within one second; the rest are not reclassified");
+        }
+        let n = res.hits.len();
+        for h in res.hits {
+            if seen.insert(h.id.clone()) {
+                out.push((h.id, h.labels.map(|l| l.model_version)));
+            }
+        }
+        offset += n;
+        if n == 0 || offset >= res.total || offset + limit > window {
+            return Ok(());
+        }
+    }
 }
 
 /// Relabels every document of `index` with `classifier`, committing every
@@ -759,6 +861,28 @@ mod tests {
     }
 
     #[test]
+    fn listing_bisects_buckets_deeper_than_a_search_window() {
+        let tmp = tempfile::tempdir().unwrap();
+        let index = Index::open_or_create(tmp.path()).unwrap();
+        let w = index.writer(32 << 20).unwrap();
+        for i in 0..23 {
+            w.upsert(doc(i, "Migrants arrived."), &meta()).unwrap();
+        }
+        w.commit().unwrap();
+        w.close().unwrap();
+        index.reload().unwrap();
+        // One source-month of 23 documents, a window of 5: the month must be
+        // cut until every part fits, and every document listed once.
+        let listed = list_documents_paged(&index, 2, 5).unwrap();
+        let ids: BTreeSet<&String> = listed.iter().map(|(id, _)| id).collect();
+        assert_eq!((listed.len(), ids.len()), (23, 23));
+        assert!(listed
+            .iter()
+            .all(|(_, v)| v.as_deref() == Some("old-model")));
+        assert_eq!(list_documents(&index).unwrap().len(), 23);
+    }
+
+    #[test]
     fn correct_stores_a_snapshot_and_train_uses_it() {
         let data = tempfile::tempdir().unwrap();
         let dd = DataDir::create(data.path()).unwrap();
@@ -858,6 +982,7 @@ mod tests {
                 cache: data.path().join("cache"),
                 encoder: EncoderChoice::Hashing,
                 epochs: 5,
+                hidden: 0,
                 json: true,
             },
         )

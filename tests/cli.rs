@@ -446,3 +446,40 @@ fn sources_import_opml_prints_valid_sources() {
     assert!(stderr(&out).contains("country"), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
 }
+
+/// `kind = "rust-bert"` in a build without the feature is refused with the
+/// way to get it, and a missing `[classifier.rust_bert]` names the key.
+#[cfg(not(feature = "rust-bert"))]
+#[test]
+fn rust_bert_kind_without_the_feature_says_how_to_build_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("rb.toml");
+    let input = tmp.path().join("in.jsonl");
+    std::fs::write(&input, "{\"id\":\"a\",\"text\":\"Migrants arrived.\"}\n").unwrap();
+    let run = |toml: &str| {
+        std::fs::write(&cfg, toml).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mediawatch"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--data-dir")
+            .arg(tmp.path().join("data"))
+            .args(["classify", "--input", input.to_str().unwrap(), "--json"])
+            .env_remove("MEDIAWATCH_CLASSIFIER")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        stderr(&out)
+    };
+    let err = run(
+        "version = 1\n[classifier]\nkind = \"rust-bert\"\n[classifier.rust_bert]\nmodel_dir = \"models/hf/x\"\n",
+    );
+    assert!(
+        err.contains("without the rust-bert feature") && err.contains("--features rust-bert"),
+        "{err}"
+    );
+    let err = run("version = 1\n[classifier]\nkind = \"rust-bert\"\n");
+    assert!(
+        err.contains("rb.toml") && err.contains("classifier.rust_bert"),
+        "{err}"
+    );
+}

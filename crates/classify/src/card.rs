@@ -177,12 +177,26 @@ pub fn render(c: &CardInput<'_>) -> String {
     o.push_str("## What it is\n\n");
     let _ = writeln!(
         o,
-        "Per-label logistic-regression heads over `{}` sentence embeddings ({} dimensions), \
-         used by `EncoderClassifier` (`[classifier] kind = \"e5\"`). The lexicon classifier still \
-         runs first: documents with lexicon relevance under the floor skip the encoder, and its \
+        "Per-label heads over `{}` sentence embeddings ({} dimensions), used by \
+         `EncoderClassifier` (`[classifier] kind = \"e5\"`): {}. Heads with thousands of \
+         training examples have one hidden ReLU layer, trained with early stopping on the \
+         validation split; the framing heads (a few hundred examples) are logistic regressions. \
+         The lexicon classifier still runs first: documents under the relevance floor with no \
+         context term (borders, camps, fleeing, countries of origin) skip the encoder, and its \
          rules supply evidence spans and damp hostile heads in sentences with counter-speech, \
          negation or quotation. Head file: `models/heads/heads.json` (format `{}`), seed {}.\n",
-        h.encoder, h.dim, h.format, h.seed
+        h.encoder,
+        h.dim,
+        h.heads
+            .iter()
+            .map(|(n, e)| match &e.head.hidden {
+                Some(l) => format!("`{n}` {} hidden units", l.units),
+                None => format!("`{n}` linear"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        h.format,
+        h.seed
     );
     o.push_str("Heads: `relevance`, `hate` (hate vs. rest), `abusive` (hate or offensive vs. none), \
                 `collective`, `threat`, `victim`, `recognition`, `solutions`. Hate class: `hate` when \
@@ -305,7 +319,9 @@ pub fn render(c: &CardInput<'_>) -> String {
     o.push_str("## Thresholds\n\nProbabilities are rescaled so that the calibrated threshold maps to 0.5 \
                 (the cut-off reports and filters use). Global thresholds were chosen for the best F1 on \
                 the validation split; a language gets its own where its validation data has enough \
-                positives.\n\n| head | global | per language | trained languages |\n|---|---|---|---|\n");
+                positives. The `hate` and `abusive` thresholds of each hate-speech language were then \
+                chosen together, for the best three-class macro-F1 on that language's validation split \
+                (a language without `hate` examples keeps its `hate` threshold).\n\n| head | global | per language | trained languages |\n|---|---|---|---|\n");
     for (name, e) in &h.heads {
         let per: Vec<String> = e
             .lang_thresholds

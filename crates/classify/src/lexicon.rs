@@ -86,6 +86,11 @@ pub(crate) enum Kind {
     HatePhrase,
     /// Name of a target group (for hate targets): Roma, Muslims.
     TargetGroup,
+    /// Context term that lets a document past the encoder's first stage
+    /// without being a migration term itself: borders, camps, fleeing,
+    /// countries of origin, foreign workers. Recall-oriented; no label
+    /// uses it.
+    Context,
 }
 
 impl Kind {
@@ -120,6 +125,7 @@ impl Kind {
             "insult" => Kind::Insult,
             "hatephrase" => Kind::HatePhrase,
             "tgroup" => Kind::TargetGroup,
+            "context" => Kind::Context,
             _ => return None,
         })
     }
@@ -130,7 +136,7 @@ impl Kind {
     }
 
     /// Every kind, for coverage counts.
-    pub const ALL: [Kind; 29] = [
+    pub const ALL: [Kind; 30] = [
         Kind::Migration,
         Kind::Group,
         Kind::Label,
@@ -160,6 +166,7 @@ impl Kind {
         Kind::Insult,
         Kind::HatePhrase,
         Kind::TargetGroup,
+        Kind::Context,
     ];
 }
 
@@ -400,6 +407,24 @@ impl Lexicon {
         hits.sort_by(|a, b| (a.0, a.1, b.2, a.3).cmp(&(b.0, b.1, a.2, b.3)));
         hits.dedup_by(|later, first| later.0 == first.0 && later.1 == first.1);
         hits.iter().map(|h| self.entries[h.3 as usize].weight).sum()
+    }
+}
+
+impl Lexicon {
+    /// Whether `text` (folded) holds a [`Kind::Context`] term at word
+    /// boundaries (the recall-oriented half of the first stage).
+    pub fn has_context(&self, text: &str) -> bool {
+        self.ac.find_overlapping_iter(text).any(|m| {
+            let (s, e) = (m.start(), m.end());
+            if text[..s].chars().next_back().is_some_and(is_word_char) {
+                return false;
+            }
+            let at_end = !text[e..].chars().next().is_some_and(is_word_char);
+            self.pattern_entries[m.pattern().as_usize()]
+                .iter()
+                .map(|&i| &self.entries[i as usize])
+                .any(|entry| entry.kind == Kind::Context && (entry.prefix || at_end))
+        })
     }
 }
 

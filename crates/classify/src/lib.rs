@@ -152,6 +152,23 @@ impl LexiconClassifier {
         Self::default()
     }
 
+    /// The encoder's cheap first stage: whether `text` is at or above the
+    /// relevance `floor`, or holds a context term (borders, camps, fleeing,
+    /// countries of origin: the lexicons' `context` kind). Only texts that
+    /// pass reach the encoder.
+    pub fn passes_first_stage(
+        &self,
+        text: &str,
+        lang: Option<&str>,
+        floor: f32,
+    ) -> Result<bool, ClassifyError> {
+        let text = truncate(text);
+        Ok(match self.pick(text, lang)? {
+            Some(lex) => rules::relevance(lex, text) >= floor || rules::has_context(lex, text),
+            None => false,
+        })
+    }
+
     /// Codes of the lexicons (one per language family; `sr` covers
     /// Serbian, Croatian, Bosnian and Montenegrin).
     pub fn lexicon_languages() -> [&'static str; 13] {

@@ -79,6 +79,11 @@ pub(crate) fn relevance(lex: &Lexicon, text: &str) -> f32 {
     relevance_score(m, count_words(&folded.text))
 }
 
+/// Whether `text` has a context term (see [`Kind::Context`]).
+pub(crate) fn has_context(lex: &Lexicon, text: &str) -> bool {
+    lex.has_context(&fold(text).text)
+}
+
 /// Keep one hit per (kind, first token): the longest.
 fn dedup(hits: &mut Vec<Hit>) {
     hits.sort_by(|a, b| (a.t0, a.kind, b.end, a.entry).cmp(&(b.t0, b.kind, a.end, b.entry)));
@@ -128,7 +133,7 @@ impl<'a> Doc<'a> {
     fn new(lex: &'a Lexicon, text: &'a str) -> Doc<'a> {
         let folded = fold(text);
         let seg = segment(&folded.text);
-        let mut hits = lex.find(&folded.text, &seg, |_| true);
+        let mut hits = lex.find(&folded.text, &seg, |k| k != Kind::Context);
         dedup(&mut hits);
         // A literal phrase ("heat wave") silences metaphors inside it.
         let literal: Vec<(usize, usize)> = hits

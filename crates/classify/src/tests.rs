@@ -800,7 +800,7 @@ fn all_lexicons_build_and_cover_every_kind() {
         let total: usize = counts.iter().map(|(_, n)| n).sum();
         assert!(total >= 300, "{code}: only {total} entries");
     }
-    assert_eq!(Kind::ALL.len(), 29);
+    assert_eq!(Kind::ALL.len(), 30);
 }
 
 // ---- Robustness -------------------------------------------------------------

@@ -13,7 +13,9 @@ use mediawatch_core::{DocKind, SourceMeta, SourceScope};
 use serde::{Deserialize, Serialize};
 
 mod classifier;
-pub use classifier::{ClassifierConfig, ClassifierKind, THRESHOLD_HEADS};
+pub use classifier::{
+    ClassifierConfig, ClassifierKind, DeviceSpec, RustBertConfig, HATE_CLASSES, THRESHOLD_HEADS,
+};
 mod alerts;
 pub use alerts::{
     validate_rule, validate_saved_search, AlertMetric, AlertRule, AlertsConfig, SavedSearchConfig,
