@@ -228,6 +228,7 @@ pub(crate) fn alerts(config: &Config, data_dir: &Path, action: AlertsAction) -> 
                 until: None,
                 failed_only: failed,
                 limit: Some(limit),
+                ..Default::default()
             };
             let alerts = rt.history(&filter)?;
             if json {

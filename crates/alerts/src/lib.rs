@@ -10,7 +10,9 @@
 //! counts and the effect-size floor hold, and the search is not cooling
 //! down, the alert is recorded (once per window: a unique key in the state
 //! store) and sent to the rule's channels ([`notify`]). Every outcome,
-//! failures included, lands in the alert history.
+//! failures included, lands in the alert history, and what a channel still
+//! owes is sent again on the next pass ([`AlertsRuntime::redeliver`]):
+//! delivery is at least once.
 
 pub mod eval;
 pub mod notify;
@@ -22,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use mediawatch_config::{AlertRule, AlertsConfig, SavedSearchConfig};
 use mediawatch_index::Index;
-use mediawatch_state::{AlertFilter, AlertRecord, NewAlert, StateStore, StoredSearch};
+use mediawatch_state::{AlertFilter, AlertRecord, Delivery, NewAlert, StateStore, StoredSearch};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -214,6 +216,14 @@ impl Outcome {
         }
     }
 }
+
+/// How far back [`AlertsRuntime::redeliver`] looks: an alert older than a
+/// day is news no more.
+pub const REDELIVERY_HORIZON: chrono::Duration = chrono::Duration::hours(24);
+
+/// Attempts per channel and alert (first sending and redeliveries, retries
+/// included) after which a failing channel is given up on.
+pub const MAX_DELIVERY_ATTEMPTS: u32 = 20;
 
 struct Inner {
     index: Index,
@@ -496,6 +506,81 @@ impl AlertsRuntime {
         })
     }
 
+    /// Sends again what recorded alerts still owe: channels of alerts fired
+    /// within [`REDELIVERY_HORIZON`] with no successful delivery (the
+    /// process stopped between recording and sending, or the channel
+    /// failed), until a channel has taken [`MAX_DELIVERY_ATTEMPTS`]
+    /// attempts. Returns the alert ids and the new outcomes. This makes
+    /// delivery at least once; receivers deduplicate by `alert_id`.
+    pub async fn redeliver(&self, now: DateTime<Utc>) -> Vec<(i64, Vec<Delivery>)> {
+        let state = &self.inner.state;
+        let since = now
+            .checked_sub_signed(REDELIVERY_HORIZON)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let pending = match state.alerts(&AlertFilter {
+            since: Some(since),
+            undelivered: true,
+            ..Default::default()
+        }) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("alerts: cannot list undelivered alerts: {e}");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for record in pending {
+            let search = match self.search(&record.alert.search_id) {
+                Ok(Some(s)) => s.search,
+                // A deleted search's alerts stay in the history unsent.
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(alert = record.id, "redelivery skipped: {e}");
+                    continue;
+                }
+            };
+            let prior = |c: &str| {
+                record
+                    .deliveries
+                    .iter()
+                    .find(|d| d.channel == c)
+                    .map(|d| (d.ok, d.attempts))
+            };
+            let channels: Vec<String> = search
+                .alert
+                .as_ref()
+                .map(|r| r.channels.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| match prior(c) {
+                    Some((ok, attempts)) => !ok && attempts < MAX_DELIVERY_ATTEMPTS,
+                    None => true,
+                })
+                .collect();
+            if channels.is_empty() {
+                continue;
+            }
+            let payload =
+                AlertPayload::from_record(&record, &search, self.inner.notifier.public_url());
+            tracing::info!(alert = record.id, channels = ?channels, "sending an alert again");
+            let mut deliveries = self.inner.notifier.notify(&channels, &payload).await;
+            for d in &mut deliveries {
+                d.attempts = d
+                    .attempts
+                    .saturating_add(prior(&d.channel).map_or(0, |p| p.1));
+                if let Err(err) = state.record_delivery(record.id, d) {
+                    tracing::error!(
+                        "recording delivery of alert {} to {}: {err}",
+                        record.id,
+                        d.channel
+                    );
+                }
+            }
+            out.push((record.id, deliveries));
+        }
+        out
+    }
+
     /// One pass over every enabled saved search with a rule. A search that
     /// fails to evaluate is logged and skipped; the others go on.
     pub async fn evaluate_all(
@@ -532,6 +617,12 @@ impl AlertsRuntime {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => {}
+            }
+            // What an earlier pass (or process) recorded but could not
+            // deliver goes first.
+            let resent = self.redeliver(Utc::now()).await;
+            if !resent.is_empty() {
+                tracing::info!(alerts = resent.len(), "alerts sent again");
             }
             // A pass is not interrupted midway: notifications of a fired
             // alert go out together with its record.

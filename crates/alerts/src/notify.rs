@@ -36,7 +36,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use mediawatch_config::{
     AlertsConfig, SavedSearchConfig, SmtpChannel, SmtpSecurity, WebhookChannel,
 };
-use mediawatch_state::Delivery;
+use mediawatch_state::{AlertRecord, Delivery};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -74,7 +74,7 @@ pub struct AlertPayload {
     /// Significance level of the rule.
     pub significance: f64,
     /// The test, in words.
-    pub test: &'static str,
+    pub test: String,
     /// Full test figures.
     pub stats: serde_json::Value,
     /// Conditions checked.
@@ -119,7 +119,12 @@ fn enc(s: &str) -> String {
 
 /// `/search?...` for the search's documents in the window, absolute when a
 /// public URL is configured.
-pub fn search_link(public_url: Option<&str>, s: &SavedSearchConfig, e: &Evaluation) -> String {
+pub fn search_link(
+    public_url: Option<&str>,
+    s: &SavedSearchConfig,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> String {
     let mut q = format!("/search?q={}", enc(&s.query));
     for (k, v) in [
         ("country", &s.country),
@@ -132,12 +137,8 @@ pub fn search_link(public_url: Option<&str>, s: &SavedSearchConfig, e: &Evaluati
     }
     q.push_str(&format!(
         "&from={}&to={}&sort=date",
-        enc(&e
-            .window_start
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        enc(&e
-            .window_end
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        enc(&from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        enc(&to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
     ));
     match public_url {
         Some(base) => format!("{}{q}", base.trim_end_matches('/')),
@@ -178,11 +179,55 @@ impl AlertPayload {
             statistic: e.statistic,
             p_value: e.p_value,
             significance: e.significance,
-            test: e.test,
+            test: e.test.to_string(),
             stats: serde_json::to_value(&e.stats).unwrap_or(serde_json::Value::Null),
             checks: serde_json::to_value(&e.checks).unwrap_or(serde_json::Value::Null),
-            link: search_link(public_url, search, e),
+            link: search_link(public_url, search, e.window_start, e.window_end),
             fired_at,
+        }
+    }
+
+    /// Rebuilds the payload of a recorded alert (for sending it again):
+    /// the figures come from the record and its stored evaluation.
+    pub fn from_record(
+        record: &AlertRecord,
+        search: &SavedSearchConfig,
+        public_url: Option<&str>,
+    ) -> Self {
+        let a = &record.alert;
+        let details: serde_json::Value =
+            serde_json::from_str(&a.details_json).unwrap_or(serde_json::Value::Null);
+        let rule: serde_json::Value =
+            serde_json::from_str(&a.rule_json).unwrap_or(serde_json::Value::Null);
+        Self {
+            kind: "mediawatch.alert",
+            version: 1,
+            alert_id: record.id,
+            search: SearchRef {
+                id: search.id.clone(),
+                name: search.name.clone(),
+                query: search.query.clone(),
+                country: search.country.clone(),
+                source: search.source.clone(),
+                lang: search.lang.clone(),
+            },
+            rule,
+            metric: a.metric.clone(),
+            window: WindowRef {
+                start: a.window_start,
+                end: a.window_end,
+                partial: details["partial"].as_bool().unwrap_or(false),
+            },
+            observed: a.observed,
+            baseline: a.baseline,
+            statistic: a.statistic,
+            p_value: a.p_value,
+            significance: details["significance"].as_f64().unwrap_or(f64::NAN),
+            test: details["test"].as_str().unwrap_or_default().to_string(),
+            stats: details["stats"].clone(),
+            checks: details["checks"].clone(),
+            link: search_link(public_url, search, a.window_start, a.window_end),
+            fired_at: a.fired_at,
         }
     }
 

@@ -607,3 +607,111 @@ async fn webhook_signature_and_permanent_failure() {
     let want_hex: String = want.iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(sig, format!("sha256={want_hex}"));
 }
+
+#[tokio::test]
+async fn unsent_and_failed_alerts_are_sent_again_once() {
+    let h = Hook::default();
+    let url = start_hook(h.clone()).await;
+    let config = AlertsConfig {
+        webhooks: vec![webhook("hook", &url)],
+        ..AlertsConfig::default()
+    };
+    let rs = source("rs-daily", "RS");
+    let mut c = Corpus::new();
+    stable_baseline(&mut c, &rs, 1);
+    c.add(&rs, 0, 70, 0);
+    c.commit();
+    let crashed = search("crashed", AlertMetric::Volume, Some("RS"), &["hook"]);
+    let failing = search("failing", AlertMetric::Volume, Some("RS"), &["hook"]);
+    let state = Arc::new(StateStore::in_memory().unwrap());
+    let notifier = Notifier::new(&config)
+        .unwrap()
+        .with_retry_base(Duration::from_millis(5));
+    let rt = AlertsRuntime::with_notifier(
+        c.index.clone(),
+        state.clone(),
+        config,
+        vec![crashed.clone(), failing.clone()],
+        notifier,
+    );
+
+    // The process stopped after recording an alert and before sending it.
+    let e = rt.evaluate_dry("crashed", now()).unwrap();
+    assert!(e.fires);
+    let id = state
+        .try_record_alert(&mediawatch_state::NewAlert {
+            search_id: "crashed".into(),
+            metric: e.metric.clone(),
+            rule_json: serde_json::to_string(&crashed.alert).unwrap(),
+            window_start: e.window_start,
+            window_end: e.window_end,
+            observed: e.observed,
+            baseline: e.baseline,
+            statistic: e.statistic,
+            p_value: e.p_value,
+            details_json: serde_json::to_string(&e).unwrap(),
+            fired_at: now(),
+        })
+        .unwrap()
+        .unwrap();
+    // The other search's channel is down for the first sending (three
+    // attempts: one and two retries).
+    h.fail_first
+        .lock()
+        .unwrap()
+        .extend([StatusCode::SERVICE_UNAVAILABLE; 3]);
+    let out = rt.evaluate_search(&failing, now()).await.unwrap();
+    let Some(Outcome::Fired {
+        deliveries,
+        alert_id: failing_id,
+        ..
+    }) = out.iter().find(|o| matches!(o, Outcome::Fired { .. }))
+    else {
+        panic!("no alert fired: {out:#?}");
+    };
+    assert!(!deliveries[0].ok && deliveries[0].attempts == 3);
+    assert!(h.received.lock().unwrap().is_empty());
+    // A day later they are old news: nothing is sent.
+    let later = now() + chrono::Duration::hours(25);
+    assert!(rt.redeliver(later).await.is_empty());
+    assert!(h.received.lock().unwrap().is_empty());
+
+    // The next pass sends both, once, with their original ids and figures.
+    let resent = rt.redeliver(now()).await;
+    let mut ids: Vec<i64> = resent.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, {
+        let mut v = vec![id, *failing_id];
+        v.sort_unstable();
+        v
+    });
+    let received = h.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 2);
+    let body = &received
+        .iter()
+        .find(|r| r.1["alert_id"] == id)
+        .expect("the unsent alert")
+        .1;
+    assert_eq!(body["search"]["id"], "crashed");
+    assert_eq!(body["observed"], 70.0);
+    assert!(body["test"].as_str().unwrap().contains("quasi-Poisson"));
+    assert!(body["link"].as_str().unwrap().contains("country=RS"));
+    let history = rt.history(&AlertFilter::default()).unwrap();
+    for a in &history {
+        assert_eq!(a.deliveries.len(), 1);
+        assert!(a.deliveries[0].ok, "{a:#?}");
+    }
+    let failing_record = history.iter().find(|a| a.id == *failing_id).unwrap();
+    assert_eq!(failing_record.deliveries[0].attempts, 4);
+
+    // Nothing is owed any more: no third sending, and the windows do not
+    // fire again.
+    assert!(rt.redeliver(now()).await.is_empty());
+    let again = rt.evaluate_all(now()).await;
+    assert!(again.iter().all(|(_, r)| r
+        .as_ref()
+        .unwrap()
+        .iter()
+        .all(|o| !matches!(o, Outcome::Fired { .. }))));
+    assert_eq!(h.received.lock().unwrap().len(), 2);
+}

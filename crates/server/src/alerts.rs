@@ -198,6 +198,7 @@ async fn history(
         until: date("until", &p.until, true)?,
         failed_only: p.failed,
         limit: Some(p.limit.unwrap_or(100).min(MAX_ALERTS)),
+        ..Default::default()
     };
     let alerts = rt.history(&filter)?;
     Ok(Json(json!({

@@ -8,9 +8,11 @@
 //! Idempotency: an alert is keyed by (search, metric, window start). The
 //! alert row is inserted *before* any notification is sent, with `INSERT OR
 //! IGNORE`, so a restart (or a second evaluation of the same window) finds
-//! the key taken and sends nothing again. The price is at-most-once
-//! delivery: a crash between the insert and the notifications loses those
-//! notifications, and the history shows the alert without deliveries.
+//! the key taken and never fires it again. Delivery is at least once: an
+//! alert whose channels have no successful delivery row (the process
+//! stopped between the insert and the notifications, or a channel failed)
+//! is found by [`AlertFilter::undelivered`] and sent again by the alert
+//! loop; receivers deduplicate by the alert id, which stays the same.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
@@ -148,6 +150,8 @@ pub struct AlertFilter {
     pub until: Option<DateTime<Utc>>,
     /// Only alerts with at least one failed delivery.
     pub failed_only: bool,
+    /// Only alerts with no delivery at all or a failed one (to send again).
+    pub undelivered: bool,
     /// At most this many, newest first (all when `None`).
     pub limit: Option<usize>,
 }
@@ -380,6 +384,10 @@ impl StateStore {
                  AND (?3 IS NULL OR fired_at < ?3) \
                  AND (?4 = 0 OR EXISTS (SELECT 1 FROM alert_deliveries d \
                                         WHERE d.alert_id = a.id AND d.ok = 0)) \
+                 AND (?6 = 0 OR NOT EXISTS (SELECT 1 FROM alert_deliveries d \
+                                            WHERE d.alert_id = a.id) \
+                      OR EXISTS (SELECT 1 FROM alert_deliveries d \
+                                 WHERE d.alert_id = a.id AND d.ok = 0)) \
                  ORDER BY fired_at DESC, id DESC LIMIT ?5",
             )
             .map_err(sql("list alerts"))?;
@@ -390,7 +398,8 @@ impl StateStore {
                     filter.since.map(ts),
                     filter.until.map(ts),
                     i64::from(filter.failed_only),
-                    limit
+                    limit,
+                    i64::from(filter.undelivered)
                 ],
                 row_to_alert,
             )
