@@ -217,6 +217,28 @@ impl Outcome {
     }
 }
 
+/// The history row of an evaluation of `rule` that fired at `now`.
+pub fn alert_record(
+    search_id: &str,
+    rule: &AlertRule,
+    e: &Evaluation,
+    now: DateTime<Utc>,
+) -> NewAlert {
+    NewAlert {
+        search_id: search_id.to_string(),
+        metric: e.metric.clone(),
+        rule_json: serde_json::to_string(rule).unwrap_or_default(),
+        window_start: e.window_start,
+        window_end: e.window_end,
+        observed: e.observed,
+        baseline: e.baseline,
+        statistic: e.statistic,
+        p_value: e.p_value,
+        details_json: serde_json::to_string(e).unwrap_or_default(),
+        fired_at: now,
+    }
+}
+
 /// How far back [`AlertsRuntime::redeliver`] looks: an alert older than a
 /// day is news no more.
 pub const REDELIVERY_HORIZON: chrono::Duration = chrono::Duration::hours(24);
@@ -462,21 +484,7 @@ impl AlertsRuntime {
                 });
             }
         }
-        let rule_json = serde_json::to_string(rule).unwrap_or_default();
-        let details_json = serde_json::to_string(&e).unwrap_or_default();
-        let record = NewAlert {
-            search_id: search.id.clone(),
-            metric: e.metric.clone(),
-            rule_json,
-            window_start: e.window_start,
-            window_end: e.window_end,
-            observed: e.observed,
-            baseline: e.baseline,
-            statistic: e.statistic,
-            p_value: e.p_value,
-            details_json,
-            fired_at: now,
-        };
+        let record = alert_record(&search.id, rule, &e, now);
         let Some(alert_id) = state.try_record_alert(&record)? else {
             return Ok(Outcome::AlreadyFired {
                 evaluation: Box::new(e),

@@ -102,6 +102,19 @@ pub struct SearchRef {
     pub lang: Option<String>,
 }
 
+impl SearchRef {
+    fn of(s: &SavedSearchConfig) -> Self {
+        Self {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            query: s.query.clone(),
+            country: s.country.clone(),
+            source: s.source.clone(),
+            lang: s.lang.clone(),
+        }
+    }
+}
+
 /// The window in a payload.
 #[derive(Debug, Clone, Serialize)]
 pub struct WindowRef {
@@ -159,14 +172,7 @@ impl AlertPayload {
             kind: "mediawatch.alert",
             version: 1,
             alert_id,
-            search: SearchRef {
-                id: search.id.clone(),
-                name: search.name.clone(),
-                query: search.query.clone(),
-                country: search.country.clone(),
-                source: search.source.clone(),
-                lang: search.lang.clone(),
-            },
+            search: SearchRef::of(search),
             rule: serde_json::to_value(&search.alert).unwrap_or(serde_json::Value::Null),
             metric: e.metric.clone(),
             window: WindowRef {
@@ -203,14 +209,7 @@ impl AlertPayload {
             kind: "mediawatch.alert",
             version: 1,
             alert_id: record.id,
-            search: SearchRef {
-                id: search.id.clone(),
-                name: search.name.clone(),
-                query: search.query.clone(),
-                country: search.country.clone(),
-                source: search.source.clone(),
-                lang: search.lang.clone(),
-            },
+            search: SearchRef::of(search),
             rule,
             metric: a.metric.clone(),
             window: WindowRef {

@@ -638,20 +638,14 @@ async fn unsent_and_failed_alerts_are_sent_again_once() {
     // The process stopped after recording an alert and before sending it.
     let e = rt.evaluate_dry("crashed", now()).unwrap();
     assert!(e.fires);
+    let rule = crashed.alert.clone().unwrap();
     let id = state
-        .try_record_alert(&mediawatch_state::NewAlert {
-            search_id: "crashed".into(),
-            metric: e.metric.clone(),
-            rule_json: serde_json::to_string(&crashed.alert).unwrap(),
-            window_start: e.window_start,
-            window_end: e.window_end,
-            observed: e.observed,
-            baseline: e.baseline,
-            statistic: e.statistic,
-            p_value: e.p_value,
-            details_json: serde_json::to_string(&e).unwrap(),
-            fired_at: now(),
-        })
+        .try_record_alert(&mediawatch_alerts::alert_record(
+            "crashed",
+            &rule,
+            &e,
+            now(),
+        ))
         .unwrap()
         .unwrap();
     // The other search's channel is down for the first sending (three

@@ -139,6 +139,17 @@ pub fn sigmoid(z: f32) -> f32 {
     }
 }
 
+/// Binary cross-entropy of logit `z` against target `y`:
+/// `log(1 + e^z) - y z`, stable for both signs of `z`.
+fn log_loss(z: f32, y: f32) -> f32 {
+    let softplus = if z > 0.0 {
+        z + (-z).exp().ln_1p()
+    } else {
+        z.exp().ln_1p()
+    };
+    softplus - y * z
+}
+
 /// Optimiser settings for [`fit_logistic`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitOptions {
@@ -251,13 +262,7 @@ impl LogisticHead {
         let total: f32 = ws.iter().sum::<f32>().max(f32::EPSILON);
         for ((x, &y), &w) in xs.iter().zip(ys).zip(ws) {
             let z = self.logit(x);
-            // log(1 + e^z) - y z, stable for both signs of z.
-            let softplus = if z > 0.0 {
-                z + (-z).exp().ln_1p()
-            } else {
-                z.exp().ln_1p()
-            };
-            loss += w * (softplus - y * z);
+            loss += w * log_loss(z, y);
             let d = w * (sigmoid(z) - y);
             for (g, v) in gw.iter_mut().zip(x.iter()) {
                 *g += d * v;
@@ -339,13 +344,7 @@ pub fn weighted_log_loss(head: &LogisticHead, data: Held<'_>) -> f32 {
     let total: f32 = ws.iter().sum::<f32>().max(f32::EPSILON);
     let mut loss = 0.0f32;
     for ((x, &y), &w) in xs.iter().zip(ys).zip(ws) {
-        let z = head.logit(x);
-        let softplus = if z > 0.0 {
-            z + (-z).exp().ln_1p()
-        } else {
-            z.exp().ln_1p()
-        };
-        loss += w * (softplus - y * z);
+        loss += w * log_loss(head.logit(x), y);
     }
     loss / total
 }
