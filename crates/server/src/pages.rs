@@ -387,27 +387,32 @@ pub(crate) fn search_request(
 
 fn run_search(s: &AppState, req: SearchRequest) -> Result<SearchOutcome, ApiError> {
     let results = s.index.search(&req)?;
-    let rows = s.index.facts(&FactsFilter {
-        from: req.from,
-        to: req.to,
-        source: req.source.clone(),
-        country: req.country.clone(),
-        lang: req.lang.clone(),
-        query: Some(req.query.clone()).filter(|q| !q.trim().is_empty()),
-    })?;
-    let mut f = Facets::default();
-    for r in &rows {
-        *f.source.entry(r.source.clone()).or_default() += 1;
-        *f.country.entry(r.country.clone()).or_default() += 1;
-        *f.lang.entry(r.lang.clone()).or_default() += 1;
-        if r.labelled {
-            for (name, on) in LABEL_NAMES.iter().zip(r.flags) {
-                if on {
-                    *f.label.entry(name).or_default() += 1;
-                }
-            }
-        }
-    }
+    // The index counts facets over every match while it searches; reading
+    // the fact rows again would cost ~300 bytes per match (150+ MiB for a
+    // broad query over a million documents).
+    let counts = |list: &[mediawatch_index::FacetCount]| -> BTreeMap<String, u64> {
+        list.iter()
+            .filter(|c| c.count > 0)
+            .map(|c| (c.value.clone(), c.count))
+            .collect()
+    };
+    let f = Facets {
+        source: counts(&results.facets.source),
+        country: counts(&results.facets.country),
+        lang: counts(&results.facets.lang),
+        label: results
+            .facets
+            .label
+            .iter()
+            .filter(|c| c.count > 0)
+            .filter_map(|c| {
+                LABEL_NAMES
+                    .iter()
+                    .find(|n| **n == c.value)
+                    .map(|n| (*n, c.count))
+            })
+            .collect(),
+    };
     Ok(SearchOutcome { results, facets: f })
 }
 

@@ -239,6 +239,11 @@ async fn every_page_answers_with_its_contract() {
                 "<mark>",
                 "class=\"badge badge-collective_labelling\" title=\"collective_labelling: 0.90\"",
                 "id=\"facets\"",
+                // Counts over every match: two from RS, one from BA, two
+                // with collective labelling (scores 0.9 and 0.7).
+                "&amp;country=RS\">RS</a> <span class=\"count\">2</span>",
+                "&amp;country=BA\">BA</a> <span class=\"count\">1</span>",
+                ">collective labelling</a> <span class=\"count\">2</span>",
                 "id=\"hit-count\"",
                 "id=\"export-csv\" href=\"/api/export?q=migrants&amp;format=csv\"",
                 "id=\"export-jsonl\"",
