@@ -1,7 +1,7 @@
 //! Index and report benchmark on generated articles.
 //!
 //! ```text
-//! cargo run --release -p mediawatch-index --example index_bench -- [DOCS] [DIR]
+//! cargo run --release -p mediawatch-index --example index_bench -- [DOCS] [DIR] [FLAGS]
 //! ```
 //!
 //! Generates DOCS articles (default 50 000, 2-4 KB each, ten languages and
@@ -14,6 +14,13 @@
 //! process's peak memory: peak RSS (VmHWM, which counts the index's
 //! memory-mapped file pages) and peak anonymous memory (RssAnon, sampled
 //! every 20 ms: the heap, including the writer's indexing budget).
+//!
+//! Text is drawn from a Zipf-distributed vocabulary of 3 000 words per
+//! language (see `Vocab`); `--vocab40` draws uniformly from the 40-word
+//! lists of the earlier figures instead. Flags: `--search-only` (reuse the
+//! index in DIR), `--index-only`, `--no-terms` (skip `top_terms()`),
+//! `--sample` (print three generated articles). Writer settings:
+//! `MW_BENCH_HEAP`, `MW_BENCH_THREADS`, `MW_BENCH_MERGE_THREADS`.
 
 use std::time::{Duration, Instant};
 
@@ -22,9 +29,14 @@ use mediawatch_core::{DocId, DocKind, Document, HateClass, Labels, SourceMeta, S
 use mediawatch_index::{FactsFilter, Index, SearchRequest, TermsRequest, TrendRequest};
 use mediawatch_report::{build_report, GroupBy, Interval, ReportRequest};
 
-/// Writer memory budget while indexing (tantivy splits it between its
-/// indexing threads).
-const WRITER_HEAP: usize = 200_000_000;
+/// Writer memory budget while indexing (split between the indexing
+/// threads). Override with `MW_BENCH_HEAP` (bytes).
+const WRITER_HEAP: usize = 128_000_000;
+/// Indexing threads (`MW_BENCH_THREADS`): one per core here.
+const WRITER_THREADS: usize = 2;
+/// Merge threads (`MW_BENCH_MERGE_THREADS`): one, so that at most one merge
+/// holds memory at a time; two cores are busy indexing anyway.
+const MERGE_THREADS: usize = 1;
 
 /// A value of `/proc/self/status` in KiB (Linux); 0 elsewhere.
 fn status_kib(key: &str) -> u64 {
@@ -50,6 +62,10 @@ fn spawn_anon_sampler() -> std::sync::Arc<std::sync::atomic::AtomicU64> {
     });
     peak
 }
+
+/// Peak anonymous memory, sampled by [`spawn_anon_sampler`].
+static ANON_PEAK: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicU64>> =
+    std::sync::OnceLock::new();
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
@@ -511,15 +527,133 @@ fn labels(rng: &mut Rng) -> Option<Labels> {
     Some(l)
 }
 
+/// Words per language in the realistic vocabulary.
+const VOCAB: usize = 3_000;
+
+/// A language's vocabulary ranked by frequency, with the cumulative
+/// Zipf-Mandelbrot weights (`1 / (rank + 2.7)`) to draw words from.
+///
+/// Ranks: the language's short words (articles, prepositions,
+/// conjunctions: at most 3 characters) first, then its content words of
+/// the word list spread over ranks ~16-300 in list order (so `migranti`,
+/// first in the list, is frequent and later words are rarer), then
+/// pseudo-words built from the list's syllables (same script) up to
+/// [`VOCAB`] words. Real text has this shape: a few function words are
+/// half of the tokens, and most words are rare.
+struct Vocab {
+    words: Vec<String>,
+    cumulative: Vec<f64>,
+    /// `buckets[b]`: the first rank whose cumulative weight reaches
+    /// `b / BUCKETS` of the total, so a draw scans a few ranks at most.
+    buckets: Vec<usize>,
+}
+
+/// Buckets of [`Vocab::buckets`].
+const BUCKETS: usize = 1 << 12;
+
+impl Vocab {
+    fn new(lang: &Lang) -> Self {
+        let short = |w: &&str| w.chars().count() <= 3;
+        let function: Vec<&str> = lang.words.iter().copied().filter(short).collect();
+        let content: Vec<&str> = lang.words.iter().copied().filter(|w| !short(w)).collect();
+        let mut ranked: Vec<Option<String>> = vec![None; VOCAB];
+        for (r, w) in function.iter().enumerate() {
+            ranked[r] = Some(w.to_string());
+        }
+        let next_free = |want: usize, ranked: &[Option<String>]| {
+            (want..VOCAB)
+                .find(|&r| ranked[r].is_none())
+                .unwrap_or(VOCAB - 1)
+        };
+        for (i, w) in content.iter().enumerate() {
+            let want = function.len() + 3 * ((i as f64).powf(1.5) as usize) + i;
+            let r = next_free(want, &ranked);
+            ranked[r] = Some(w.to_string());
+        }
+        // Syllables (2 characters) of the real words, for pseudo-words.
+        let syllables: Vec<String> = content
+            .iter()
+            .flat_map(|w| {
+                let cs: Vec<char> = w.to_lowercase().chars().collect();
+                cs.chunks(2)
+                    .map(|c| c.iter().collect::<String>())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|s| s.chars().count() == 2)
+            .collect();
+        let mut rng = Rng(0xC0FF_EE00 ^ lang.words.len() as u64 ^ (lang.code.len() as u64) << 7);
+        let words: Vec<String> = ranked
+            .into_iter()
+            .map(|w| {
+                w.unwrap_or_else(|| {
+                    let n = 2 + rng.below(3);
+                    (0..n)
+                        .map(|_| syllables[rng.below(syllables.len())].as_str())
+                        .collect()
+                })
+            })
+            .collect();
+        let mut total = 0.0;
+        let cumulative: Vec<f64> = (0..words.len())
+            .map(|r| {
+                total += 1.0 / (r as f64 + 2.7);
+                total
+            })
+            .collect();
+        let buckets = (0..BUCKETS)
+            .map(|b| {
+                let x = b as f64 / BUCKETS as f64 * total;
+                cumulative.partition_point(|&c| c < x)
+            })
+            .collect();
+        Self {
+            words,
+            cumulative,
+            buckets,
+        }
+    }
+
+    fn draw(&self, rng: &mut Rng) -> &str {
+        let total = self.cumulative.last().copied().unwrap_or(0.0);
+        let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let x = u * total;
+        let bucket = ((u * BUCKETS as f64) as usize).min(BUCKETS - 1);
+        let mut i = self.buckets[bucket];
+        while i + 1 < self.cumulative.len() && self.cumulative[i] < x {
+            i += 1;
+        }
+        &self.words[i]
+    }
+}
+
+/// How text is generated: a realistic vocabulary ([`Vocab`]), or the
+/// original 40-word lists drawn uniformly (`--vocab40`, the corpus of the
+/// figures before the realistic one), in which every pair of words is
+/// common and every word is in almost every document of its language.
+enum TextModel {
+    Zipf(Vec<Vocab>),
+    Uniform40,
+}
+
+impl TextModel {
+    fn word<'a>(&'a self, lang: usize, rng: &mut Rng) -> &'a str {
+        match self {
+            TextModel::Zipf(v) => v[lang].draw(rng),
+            TextModel::Uniform40 => rng.pick(LANGS[lang].words),
+        }
+    }
+}
+
 /// Generates document `i` (call with i = 0, 1, 2, ... on one `rng`; the
 /// same seed gives the same documents).
-fn generate_one(i: usize, rng: &mut Rng) -> (Document, SourceMeta) {
+fn generate_one(i: usize, rng: &mut Rng, model: &TextModel) -> (Document, SourceMeta) {
     let start = Utc
         .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
         .single()
         .expect("valid date");
     {
-        let lang = &LANGS[rng.below(LANGS.len())];
+        let lang_no = rng.below(LANGS.len());
+        let lang = &LANGS[lang_no];
         let source_no = rng.below(6);
         let source = SourceMeta {
             id: format!("{}-{}", lang.country.to_lowercase(), source_no),
@@ -534,7 +668,7 @@ fn generate_one(i: usize, rng: &mut Rng) -> (Document, SourceMeta) {
         let mut text = String::with_capacity(target_bytes + 64);
         let mut sentence_len = 0;
         while text.len() < target_bytes {
-            let w = rng.pick(lang.words);
+            let w = model.word(lang_no, rng);
             if !text.is_empty() {
                 text.push(' ');
             }
@@ -548,7 +682,7 @@ fn generate_one(i: usize, rng: &mut Rng) -> (Document, SourceMeta) {
                 }
             }
         }
-        let title: Vec<&str> = (0..6).map(|_| rng.pick(lang.words)).collect();
+        let title: Vec<&str> = (0..6).map(|_| model.word(lang_no, rng)).collect();
         let published: Option<DateTime<Utc>> = if rng.below(10) == 0 {
             None
         } else {
@@ -612,33 +746,39 @@ fn bench(
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let n: usize = args
-        .next()
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(50_000);
-    let tmp = tempfile::tempdir()?;
-    let dir = args
-        .next()
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| tmp.path().join("index"));
+/// Seed of the generated corpus.
+const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
-    let anon_peak = spawn_anon_sampler();
-    const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
-    let index = Index::open_or_create(&dir)?;
-    let writer = index.writer(WRITER_HEAP)?;
+/// Generates and indexes `n` documents, then re-upserts the first 5 000.
+fn build(index: &Index, n: usize, model: &TextModel) -> Result<(), Box<dyn std::error::Error>> {
+    let anon_peak = ANON_PEAK.get_or_init(spawn_anon_sampler);
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+    let heap = env("MW_BENCH_HEAP").unwrap_or(WRITER_HEAP);
+    let threads = env("MW_BENCH_THREADS").unwrap_or(WRITER_THREADS);
+    let merge_threads = env("MW_BENCH_MERGE_THREADS").unwrap_or(MERGE_THREADS);
+    println!("writer: {heap} bytes, {threads} indexing threads, {merge_threads} merge threads");
+    let writer = index.writer_with_threads(heap, threads, merge_threads)?;
     let t = Instant::now();
     let mut rng = Rng(SEED);
     let mut bytes = 0usize;
     let mut generating = Duration::ZERO;
     for i in 0..n {
         let g = Instant::now();
-        let (d, s) = generate_one(i, &mut rng);
+        let (d, s) = generate_one(i, &mut rng, model);
         generating += g.elapsed();
         bytes += d.text.len() + d.title.len();
         writer.upsert(d, &s)?;
+        // A memory timeline, to see whether the peak comes with steady
+        // indexing, with merges, or at the end.
+        if (i + 1) % 100_000 == 0 {
+            println!(
+                "  {} docs queued at {:.0?}: anonymous {:.0} MiB (peak so far {:.0} MiB)",
+                i + 1,
+                t.elapsed(),
+                mib(status_kib("RssAnon:")),
+                mib(anon_peak.load(std::sync::atomic::Ordering::Relaxed)),
+            );
+        }
     }
     let queued = t.elapsed();
     writer.close()?;
@@ -657,7 +797,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "memory after indexing: peak RSS {:.0} MiB, peak anonymous {:.0} MiB (writer budget {} MB)",
         mib(status_kib("VmHWM:")),
         mib(anon_peak.load(std::sync::atomic::Ordering::Relaxed)),
-        WRITER_HEAP / 1_000_000
+        heap / 1_000_000
     );
 
     // Re-ingesting the same documents must not grow the index.
@@ -665,7 +805,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let mut rng = Rng(SEED);
     for i in 0..n.min(5_000) {
-        let (d, s) = generate_one(i, &mut rng);
+        let (d, s) = generate_one(i, &mut rng, model);
         writer.upsert(d, &s)?;
     }
     writer.close()?;
@@ -674,6 +814,58 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed(),
         index.num_docs()?
     );
+
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(50_000);
+    let tmp = tempfile::tempdir()?;
+    let dir = args
+        .next()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().join("index"));
+    // `--search-only`: reuse the index already in DIR (built by an earlier
+    // run with the same DOCS) and measure searches and reports only;
+    // `--no-terms`: skip `top_terms()`, the slowest part.
+    let flags: Vec<String> = args.collect();
+    let search_only = flags.iter().any(|f| f == "--search-only");
+    let no_terms = flags.iter().any(|f| f == "--no-terms");
+    // `--index-only`: stop after indexing (for comparing writer settings).
+    let index_only = flags.iter().any(|f| f == "--index-only");
+    // `--vocab40`: the original generator (see `TextModel`).
+    let model = if flags.iter().any(|f| f == "--vocab40") {
+        println!("text: the 40-word lists, drawn uniformly (--vocab40)");
+        TextModel::Uniform40
+    } else {
+        println!("text: Zipf-distributed vocabulary of {VOCAB} words per language");
+        TextModel::Zipf(LANGS.iter().map(Vocab::new).collect())
+    };
+
+    let anon_peak = ANON_PEAK.get_or_init(spawn_anon_sampler);
+    if flags.iter().any(|f| f == "--sample") {
+        let mut rng = Rng(SEED);
+        for i in 0..3 {
+            let (d, _) = generate_one(i, &mut rng, &model);
+            let head: String = d.text.chars().take(300).collect();
+            println!("[{}] {}\n{head}…\n", d.lang.unwrap_or_default(), d.title);
+        }
+        return Ok(());
+    }
+    let index = Index::open_or_create(&dir)?;
+    if search_only && index.num_docs()? as usize == n {
+        println!("reusing the index in {} ({n} docs)", dir.display());
+    } else {
+        build(&index, n, &model)?;
+    }
+    if index_only {
+        return Ok(());
+    }
 
     let terms = [
         "migranti",
@@ -791,6 +983,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..r.clone()
         })
         .collect();
+    // The first searches after opening build the per-segment facet and
+    // cluster tables (once per segment; merges make new segments).
+    for (name, req) in [
+        ("facet tables", &term_reqs[0]),
+        ("cluster tables", &collapsed_reqs[0]),
+    ] {
+        let t = Instant::now();
+        index.search(req)?;
+        let cold = t.elapsed();
+        let t = Instant::now();
+        index.search(req)?;
+        println!(
+            "first search (builds the {name}): {:.1} ms; the same search again: {:.1} ms",
+            cold.as_secs_f64() * 1000.0,
+            t.elapsed().as_secs_f64() * 1000.0
+        );
+    }
     bench("term", &index, &term_reqs)?;
     bench("term, collapsed by cluster", &index, &collapsed_reqs)?;
     bench("two terms (AND)", &index, &two_term_reqs)?;
@@ -936,7 +1145,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "report() 20 outlets, daily by source   rows={rows:<6} p50={p50:.1} ms (max {p99:.1})"
         );
     }
-    // For comparison: the row-per-document path.
+    println!(
+        "memory after Index::report: peak RSS {:.0} MiB, peak anonymous {:.0} MiB",
+        mib(status_kib("VmHWM:")),
+        mib(anon_peak.load(std::sync::atomic::Ordering::Relaxed)),
+    );
+    // For comparison: the row-per-document path (a `DocFacts` with four
+    // strings per document: about 300 bytes per row at a million rows).
     for (name, filter, by) in [
         ("all docs, daily", FactsFilter::default(), GroupBy::None),
         ("one country, daily", one_country, GroupBy::None),
@@ -962,11 +1177,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!(
-        "memory after reports: peak RSS {:.0} MiB, peak anonymous {:.0} MiB",
+        "memory after the facts() path: peak RSS {:.0} MiB, peak anonymous {:.0} MiB",
         mib(status_kib("VmHWM:")),
         mib(anon_peak.load(std::sync::atomic::Ordering::Relaxed)),
     );
 
+    if no_terms {
+        return Ok(());
+    }
     // Rising terms: reads the stored title + text of every document of
     // both periods and analyzes it, so this is the expensive one.
     let day = |d: i64| year + chrono::Duration::days(d);

@@ -1,20 +1,21 @@
 //! Facet counts over every matching document of a search (not only the
 //! page): per source, country, language and label.
 //!
-//! Counting runs in the same pass as ranking. Per segment it reads term
-//! ordinals of the dictionary-encoded string columns into one counter per
-//! ordinal (no string per document) and the label bitmask; only ordinals
-//! with a count are decoded, once per segment.
+//! Counting runs in the same pass as ranking. Per match it bumps one
+//! counter, indexed by the document's combination of facet values in the
+//! segment's [`FacetTable`] (built once per segment, see `segcache`): no
+//! column read, hash or string per match. Combinations with a count are
+//! decoded once per search and segment.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use mediawatch_core::LABEL_NAMES;
 use serde::Serialize;
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
-use crate::schema::{F_COUNTRY, F_LABELLED, F_LABEL_FLAGS, F_LANG, F_SOURCE, UNKNOWN_LANG};
+use crate::segcache::{FacetTable, SegmentCache};
 
 /// One value of a facet and how many matching documents have it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,75 +45,15 @@ pub struct Facets {
     pub label: Vec<FacetCount>,
 }
 
-/// Collects [`Facets`].
-pub(crate) struct FacetCollector;
-
-/// Per-ordinal counters of one string column of one segment.
-struct OrdCounts {
-    column: Option<StrColumn>,
-    counts: Vec<u64>,
-    missing: u64,
-}
-
-impl OrdCounts {
-    fn open(reader: &SegmentReader, field: &str) -> tantivy::Result<Self> {
-        let column = reader.fast_fields().str(field)?;
-        let n = column.as_ref().map_or(0, |c| c.num_terms());
-        Ok(Self {
-            column,
-            counts: vec![0; n],
-            missing: 0,
-        })
-    }
-
-    fn add(&mut self, doc: DocId) {
-        let ord = self
-            .column
-            .as_ref()
-            .and_then(|c| c.term_ords(doc).next())
-            .and_then(|o| usize::try_from(o).ok());
-        match ord.and_then(|o| self.counts.get_mut(o)) {
-            Some(c) => *c += 1,
-            None => self.missing += 1,
-        }
-    }
-
-    /// Decodes the counted ordinals; `missing_as` names documents without
-    /// a value (or with an undecodable one).
-    fn harvest(self, missing_as: &str) -> HashMap<String, u64> {
-        let mut out = HashMap::new();
-        let mut missing = self.missing;
-        let mut buf = String::new();
-        for (ord, &count) in self.counts.iter().enumerate() {
-            if count == 0 {
-                continue;
-            }
-            buf.clear();
-            let decoded = self
-                .column
-                .as_ref()
-                .is_some_and(|c| c.ord_to_str(ord as u64, &mut buf).unwrap_or(false));
-            if decoded {
-                *out.entry(buf.clone()).or_insert(0) += count;
-            } else {
-                missing += count;
-            }
-        }
-        if missing > 0 {
-            *out.entry(missing_as.to_string()).or_insert(0) += missing;
-        }
-        out
-    }
+/// Collects [`Facets`], counting through the segments' [`FacetTable`]s.
+pub(crate) struct FacetCollector<'a> {
+    pub cache: &'a SegmentCache,
 }
 
 pub(crate) struct FacetSegmentCollector {
-    source: OrdCounts,
-    country: OrdCounts,
-    lang: OrdCounts,
-    flags: Option<Column<u64>>,
-    labelled: Option<Column<bool>>,
-    labelled_count: u64,
-    label_counts: [u64; 8],
+    table: Arc<FacetTable>,
+    /// Matches per combination id of `table`.
+    counts: Vec<u64>,
 }
 
 /// What one segment counted, with values decoded.
@@ -139,7 +80,7 @@ fn merge_into(into: &mut HashMap<String, u64>, from: HashMap<String, u64>) {
     }
 }
 
-impl Collector for FacetCollector {
+impl Collector for FacetCollector<'_> {
     type Fruit = Facets;
     type Child = FacetSegmentCollector;
 
@@ -148,15 +89,10 @@ impl Collector for FacetCollector {
         _segment_local_id: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<FacetSegmentCollector> {
-        let ff = reader.fast_fields();
+        let table = self.cache.facets(reader)?;
         Ok(FacetSegmentCollector {
-            source: OrdCounts::open(reader, F_SOURCE)?,
-            country: OrdCounts::open(reader, F_COUNTRY)?,
-            lang: OrdCounts::open(reader, F_LANG)?,
-            flags: ff.column_opt(F_LABEL_FLAGS)?,
-            labelled: ff.column_opt(F_LABELLED)?,
-            labelled_count: 0,
-            label_counts: [0; 8],
+            counts: vec![0; table.combos.len()],
+            table,
         })
     }
 
@@ -200,30 +136,155 @@ impl SegmentCollector for FacetSegmentCollector {
     type Fruit = SegmentFacets;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.source.add(doc);
-        self.country.add(doc);
-        self.lang.add(doc);
-        let labelled = self
-            .labelled
-            .as_ref()
-            .and_then(|c| c.first(doc))
-            .unwrap_or(false);
-        if labelled {
-            self.labelled_count += 1;
-            let bits = self.flags.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
-            for (i, c) in self.label_counts.iter_mut().enumerate() {
-                *c += (bits >> i) & 1;
-            }
+        let combo = self.table.doc_combo.get(doc as usize).copied();
+        if let Some(c) = combo.and_then(|c| self.counts.get_mut(c as usize)) {
+            *c += 1;
         }
     }
 
     fn harvest(self) -> SegmentFacets {
-        SegmentFacets {
-            source: self.source.harvest(""),
-            country: self.country.harvest(""),
-            lang: self.lang.harvest(UNKNOWN_LANG),
-            labelled: self.labelled_count,
-            labels: self.label_counts,
+        let t = &self.table;
+        let mut out = SegmentFacets {
+            source: HashMap::new(),
+            country: HashMap::new(),
+            lang: HashMap::new(),
+            labelled: 0,
+            labels: [0; 8],
+        };
+        let name = |values: &[String], i: u32| values.get(i as usize).cloned().unwrap_or_default();
+        for (combo, &count) in t.combos.iter().zip(&self.counts) {
+            if count == 0 {
+                continue;
+            }
+            *out.source
+                .entry(name(&t.sources, combo.source))
+                .or_insert(0) += count;
+            *out.country
+                .entry(name(&t.countries, combo.country))
+                .or_insert(0) += count;
+            *out.lang.entry(name(&t.langs, combo.lang)).or_insert(0) += count;
+            if combo.labelled {
+                out.labelled += count;
+                for (i, c) in out.labels.iter_mut().enumerate() {
+                    *c += ((combo.flags >> i) & 1) * count;
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use chrono::{TimeZone, Utc};
+    use mediawatch_core::{DocId, DocKind, Document, Labels, SourceMeta, SourceScope};
+
+    use crate::{FactsFilter, Index, SearchRequest};
+
+    fn source(id: &str, country: &str, langs: &[&str]) -> SourceMeta {
+        SourceMeta {
+            id: id.into(),
+            name: id.into(),
+            country: country.into(),
+            languages: langs.iter().map(|l| l.to_string()).collect(),
+            scope: SourceScope::National,
+            audience: vec![],
+            reach: None,
+        }
+    }
+
+    /// Facets from the per-segment tables equal counts over the fact rows
+    /// of the same documents: several segments, replaced documents
+    /// (deleted copies must not count), documents without a language,
+    /// labelled and unlabelled ones.
+    #[test]
+    fn table_facets_equal_counting_the_rows() {
+        let index = Index::create_in_ram().unwrap();
+        let w = index.writer(0).unwrap();
+        let sources = [
+            source("a", "RS", &["sr"]),
+            source("b", "hr", &["hr"]),
+            source("c", "AT", &[]),
+            source("d", "HU", &["hu"]),
+        ];
+        let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        for round in 0..3 {
+            for i in 0..120u32 {
+                let s = &sources[(i % 4) as usize];
+                let url = format!("https://{}/{i}", s.id);
+                let labels = (i % 3 != 0).then(|| {
+                    let mut l = Labels::default();
+                    l.hate.score = (i % 10) as f32 / 10.0;
+                    l.collective_labelling.score = ((i + round) % 7) as f32 / 7.0;
+                    l.solutions.score = (i % 5) as f32 / 5.0;
+                    l
+                });
+                let doc = Document {
+                    id: DocId::from_url(&url),
+                    source_id: s.id.clone(),
+                    url,
+                    title: "vesti".into(),
+                    text: if i % 2 == 0 {
+                        "migranti granica"
+                    } else {
+                        "granica"
+                    }
+                    .into(),
+                    author: None,
+                    published: Some(start + chrono::Duration::hours(i64::from(i))),
+                    fetched: start,
+                    lang: (i % 5 == 0).then(|| "de".to_string()),
+                    kind: DocKind::Article,
+                    parent_id: None,
+                    labels,
+                };
+                w.upsert(doc, s).unwrap();
+                if i % 50 == 0 {
+                    w.commit().unwrap();
+                }
+            }
+            w.commit().unwrap();
+        }
+        for q in ["", "migranti", "granica -migranti", "country:RS"] {
+            let res = index
+                .search(&SearchRequest {
+                    query: q.into(),
+                    ..Default::default()
+                })
+                .unwrap();
+            let rows = index
+                .facts(&FactsFilter {
+                    query: Some(q.into()).filter(|q: &String| !q.is_empty()),
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(res.total, rows.len(), "{q:?}");
+            let mut expected: [HashMap<String, u64>; 3] = Default::default();
+            let mut labelled = 0;
+            let mut labels = [0u64; 8];
+            for r in &rows {
+                for (map, v) in expected.iter_mut().zip([&r.source, &r.country, &r.lang]) {
+                    *map.entry(v.clone()).or_default() += 1;
+                }
+                if r.labelled {
+                    labelled += 1;
+                    for (c, f) in labels.iter_mut().zip(r.flags) {
+                        *c += u64::from(f);
+                    }
+                }
+            }
+            let got = |list: &[super::FacetCount]| -> HashMap<String, u64> {
+                list.iter().map(|c| (c.value.clone(), c.count)).collect()
+            };
+            assert_eq!(got(&res.facets.source), expected[0], "{q:?}");
+            assert_eq!(got(&res.facets.country), expected[1], "{q:?}");
+            assert_eq!(got(&res.facets.lang), expected[2], "{q:?}");
+            assert_eq!(res.facets.labelled, labelled, "{q:?}");
+            let got_labels: Vec<u64> = res.facets.label.iter().map(|c| c.count).collect();
+            assert_eq!(got_labels, labels, "{q:?}");
+            assert!(labels.iter().any(|&c| c > 0), "the fixture has labels");
         }
     }
 }

@@ -33,6 +33,7 @@ mod facts;
 mod qlang;
 mod query;
 mod schema;
+mod segcache;
 mod terms;
 mod trend;
 mod writer;
@@ -77,6 +78,10 @@ pub const SNIPPET_CHARS: usize = 200;
 /// Writer heap below which tantivy refuses to start; smaller requests are
 /// raised to it.
 pub const MIN_WRITER_HEAP: usize = 15_000_000;
+/// Background merge threads of [`Index::writer`]. tantivy's default (4)
+/// lets four merges hold memory at once; two keep up with indexing on
+/// small machines.
+pub const DEFAULT_MERGE_THREADS: usize = 2;
 
 /// Errors from the index.
 #[derive(Debug, thiserror::Error)]
@@ -298,6 +303,8 @@ struct Inner {
     reader: IndexReader,
     fields: Fields,
     location: String,
+    /// Facet and cluster tables of the live segments.
+    tables: segcache::SegmentCache,
 }
 
 /// A handle on one index. Clone freely; all clones share one reader.
@@ -437,12 +444,24 @@ impl Index {
     }
 
     fn from_tantivy(
-        index: tantivy::Index,
+        mut index: tantivy::Index,
         fields: Fields,
         location: String,
     ) -> Result<Self, IndexError> {
         // Tokenizers are not persisted by tantivy: register on every open.
         analyzer::register_all(&index);
+        // Segments are searched in parallel (one task per segment), so a
+        // heavy query on a multi-segment index uses every core: latency,
+        // not throughput, is what the search target measures.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        if threads > 1 {
+            index
+                .set_multithread_executor(threads)
+                .map_err(|e| IndexError::Open {
+                    location: location.clone(),
+                    message: format!("cannot start the search threads: {e}"),
+                })?;
+        }
         // OnCommitWithDelay also picks up commits made by another process;
         // our own commits reload explicitly and are visible at once.
         let reader = index
@@ -459,6 +478,7 @@ impl Index {
                 reader,
                 fields,
                 location,
+                tables: segcache::SegmentCache::default(),
             }),
         })
     }
@@ -480,16 +500,44 @@ impl Index {
     /// to [`MIN_WRITER_HEAP`] if smaller). Fails with
     /// [`IndexError::Locked`] while another writer holds this index.
     pub fn writer(&self, heap_bytes: usize) -> Result<IndexWriterHandle, IndexError> {
+        // tantivy's own choice: a thread per core (at most 8), fewer when
+        // each would get less than the minimum heap.
         let heap = heap_bytes.max(MIN_WRITER_HEAP);
-        let writer = self.inner.index.writer(heap).map_err(|e| match e {
-            TantivyError::LockFailure(LockError::LockBusy, _) => IndexError::Locked {
-                location: self.inner.location.clone(),
-            },
-            other => IndexError::Writer {
-                location: self.inner.location.clone(),
-                message: format!("cannot start the writer: {other}"),
-            },
-        })?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let threads = cores.min(heap / MIN_WRITER_HEAP).max(1);
+        self.writer_with_threads(heap, threads, DEFAULT_MERGE_THREADS)
+    }
+
+    /// [`Index::writer`] with a chosen number of indexing threads (each
+    /// gets `heap_bytes / indexing_threads`, at least [`MIN_WRITER_HEAP`],
+    /// and builds its own segments) and of threads that merge segments in
+    /// the background (each merge holds memory of its own).
+    pub fn writer_with_threads(
+        &self,
+        heap_bytes: usize,
+        indexing_threads: usize,
+        merge_threads: usize,
+    ) -> Result<IndexWriterHandle, IndexError> {
+        let threads = indexing_threads.clamp(1, 8);
+        let per_thread = (heap_bytes / threads).max(MIN_WRITER_HEAP);
+        let options = tantivy::indexer::IndexWriterOptions::builder()
+            .num_worker_threads(threads)
+            .memory_budget_per_thread(per_thread)
+            .num_merge_threads(merge_threads.max(1))
+            .build();
+        let writer = self
+            .inner
+            .index
+            .writer_with_options(options)
+            .map_err(|e| match e {
+                TantivyError::LockFailure(LockError::LockBusy, _) => IndexError::Locked {
+                    location: self.inner.location.clone(),
+                },
+                other => IndexError::Writer {
+                    location: self.inner.location.clone(),
+                    message: format!("cannot start the writer: {other}"),
+                },
+            })?;
         IndexWriterHandle::spawn(
             writer,
             self.inner.reader.clone(),
@@ -593,56 +641,50 @@ impl Index {
             &filters,
         )?;
         let searcher = self.inner.reader.searcher();
+        let live: Vec<_> = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect();
+        self.inner.tables.retain(&live);
+        let cache = &self.inner.tables;
         let top = TopDocs::with_limit(limit).and_offset(req.offset);
         let by_date = req.sort_by_date || user_query.is_none();
-        // (score, address, other copies folded into the hit)
-        let (total, page, facets): (usize, Vec<(f32, DocAddress, usize)>, Facets) =
-            if req.collapse_clusters {
-                let (all, facets) = searcher
-                    .search(
-                        &*full,
-                        &(
-                            collapse::CollapseCollector { by_date },
-                            facets::FacetCollector,
-                        ),
-                    )
-                    .map_err(self.tantivy_err("search"))?;
-                let total = all.len();
-                let page = collapse::top_collapsed(all, by_date, req.offset.saturating_add(limit))
-                    .into_iter()
-                    .skip(req.offset)
-                    .map(|c| (c.score, c.addr, c.members.saturating_sub(1)))
-                    .collect();
-                (total, page, facets)
-            } else if by_date {
-                let by_date = top.order_by((
-                    (
-                        SortByStaticFastValue::<tantivy::DateTime>::for_field(schema::F_PUBLISHED),
-                        Order::Desc,
+        let (total, page, facets): (usize, Vec<PageHit>, Facets) = if req.collapse_clusters {
+            self.search_collapsed(&searcher, &*full, by_date, req.offset, limit)?
+        } else if by_date {
+            let by_date = top.order_by((
+                (
+                    SortByStaticFastValue::<tantivy::DateTime>::for_field(schema::F_PUBLISHED),
+                    Order::Desc,
+                ),
+                (SortBySimilarityScore, Order::Desc),
+            ));
+            let (total, docs, facets) = searcher
+                .search(&*full, &(Count, by_date, facets::FacetCollector { cache }))
+                .map_err(self.tantivy_err("search"))?;
+            (
+                total,
+                docs.into_iter().map(|((_, s), a)| (s, a, 0)).collect(),
+                facets,
+            )
+        } else {
+            let (total, docs, facets) = searcher
+                .search(
+                    &*full,
+                    &(
+                        Count,
+                        top.order_by_score(),
+                        facets::FacetCollector { cache },
                     ),
-                    (SortBySimilarityScore, Order::Desc),
-                ));
-                let (total, docs, facets) = searcher
-                    .search(&*full, &(Count, by_date, facets::FacetCollector))
-                    .map_err(self.tantivy_err("search"))?;
-                (
-                    total,
-                    docs.into_iter().map(|((_, s), a)| (s, a, 0)).collect(),
-                    facets,
                 )
-            } else {
-                let (total, docs, facets) = searcher
-                    .search(
-                        &*full,
-                        &(Count, top.order_by_score(), facets::FacetCollector),
-                    )
-                    .map_err(self.tantivy_err("search"))?;
-                (
-                    total,
-                    docs.into_iter().map(|(s, a)| (s, a, 0)).collect(),
-                    facets,
-                )
-            };
+                .map_err(self.tantivy_err("search"))?;
+            (
+                total,
+                docs.into_iter().map(|(s, a)| (s, a, 0)).collect(),
+                facets,
+            )
+        };
 
         let snippets = match parsed.snippet.as_ref().or(user_query.as_ref()) {
             Some(q) => {
@@ -684,6 +726,50 @@ impl Index {
             hits,
             facets,
         })
+    }
+
+    /// A collapsed search (see the `collapse` module): total clusters, the
+    /// page's representatives with their other copies, and the facets.
+    fn search_collapsed(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn tantivy::query::Query,
+        by_date: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<PageHit>, Facets), IndexError> {
+        let cache = &self.inner.tables;
+        let want = offset.saturating_add(limit);
+        let mut n = want.saturating_mul(4).max(64);
+        let ((counts, facets), mut ranked) = ranked_with(
+            searcher,
+            query,
+            by_date,
+            n,
+            (
+                collapse::ClusterCountCollector { cache },
+                facets::FacetCollector { cache },
+            ),
+        )
+        .map_err(self.tantivy_err("search"))?;
+        let matches = usize::try_from(counts.matches()).unwrap_or(usize::MAX);
+        loop {
+            let page = collapse::first_of_each_cluster(&ranked, &counts, want);
+            // Enough clusters, or every match is ranked already.
+            if page.len() >= want || ranked.len() < n || ranked.len() >= matches {
+                let page = page
+                    .into_iter()
+                    .skip(offset)
+                    .map(|(s, a, members)| (s, a, members.saturating_sub(1)))
+                    .collect();
+                return Ok((counts.clusters(), page, facets));
+            }
+            // Never more than every match: ranking all of them is exact.
+            n = n.saturating_mul(4).min(matches.max(1));
+            ranked = ranked_with(searcher, query, by_date, n, Count)
+                .map_err(self.tantivy_err("search"))?
+                .1;
+        }
     }
 
     /// The query of a [`FactsFilter`]: its user query (all documents when
@@ -771,6 +857,36 @@ impl Index {
             ));
         }
         Ok(mediawatch_report::compare_reports(parts))
+    }
+}
+
+/// A hit of a page: score, address, other copies folded into the hit.
+type PageHit = (f32, DocAddress, usize);
+
+/// A ranked match: score and address.
+type Ranked = (f32, DocAddress);
+
+/// Runs `extra` and a ranking of the top `n` matches in one pass. The
+/// ranking is the collapse order: by relevance, score then trend time
+/// (newest first); by date, trend time then score; ties in document
+/// address order (tantivy's top-k tie-break).
+fn ranked_with<C: tantivy::collector::Collector>(
+    searcher: &tantivy::Searcher,
+    query: &dyn tantivy::query::Query,
+    by_date: bool,
+    n: usize,
+    extra: C,
+) -> tantivy::Result<(C::Fruit, Vec<Ranked>)> {
+    let top = TopDocs::with_limit(n.max(1));
+    let time = || SortByStaticFastValue::<tantivy::DateTime>::for_field(schema::F_PUBLISHED);
+    if by_date {
+        let order = top.order_by(((time(), Order::Desc), (SortBySimilarityScore, Order::Desc)));
+        let (fruit, docs) = searcher.search(query, &(extra, order))?;
+        Ok((fruit, docs.into_iter().map(|((_, s), a)| (s, a)).collect()))
+    } else {
+        let order = top.order_by(((SortBySimilarityScore, Order::Desc), (time(), Order::Desc)));
+        let (fruit, docs) = searcher.search(query, &(extra, order))?;
+        Ok((fruit, docs.into_iter().map(|((s, _), a)| (s, a)).collect()))
     }
 }
 

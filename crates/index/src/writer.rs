@@ -6,12 +6,22 @@
 //! writer and executes commands in order; handles talk to it over a bounded
 //! channel, so a slow commit makes producers wait (backpressure) instead of
 //! queueing documents without limit.
+//!
+//! An upsert deletes the previous copy of its id only when there may be
+//! one: the id is in the committed index, or was added since the last
+//! commit. tantivy keeps every delete (as a query weight, about a kilobyte)
+//! until the next commit has applied it to every segment, and applies each
+//! to every new segment: a million fresh documents between two commits
+//! held over a gigabyte that way, and cost a term lookup per delete and
+//! segment.
 
+use std::collections::HashSet;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use mediawatch_core::{Document, SourceMeta};
+use mediawatch_report::cluster_key;
 use tantivy::{IndexReader, IndexWriter, TantivyDocument, Term};
 
 use crate::schema::{to_tantivy, DocExtra, Fields};
@@ -207,22 +217,42 @@ fn writer_loop(
         })?;
         Ok(opstamp)
     };
+    // What is committed: another process may have committed before this
+    // writer took the lock. Without a fresh view, every upsert deletes.
+    let mut committed = reader.reload().ok().map(|()| reader.searcher());
+    // Hashes of the ids added since the last commit (a collision only
+    // costs an unneeded delete).
+    let mut pending: HashSet<u64> = HashSet::new();
     // Ends when every handle is dropped (rollback) or on Shutdown.
     while let Ok(cmd) = rx.recv() {
         match cmd {
             Command::Upsert { id, doc } => {
-                // Deleting first and adding after gives the new document a
-                // later opstamp, so the delete never removes it, even when
-                // the same id is upserted twice between commits.
-                writer.delete_term(Term::from_field_text(id_field, &id));
+                let term = Term::from_field_text(id_field, &id);
+                let key = cluster_key(&id);
+                let may_exist = pending.contains(&key)
+                    || committed
+                        .as_ref()
+                        .is_none_or(|s| s.doc_freq(&term).map_or(true, |n| n > 0));
+                if may_exist {
+                    // Deleting first and adding after gives the new document
+                    // a later opstamp, so the delete never removes it, even
+                    // when the same id is upserted twice between commits.
+                    writer.delete_term(term);
+                }
+                pending.insert(key);
                 if let Err(e) = writer.add_document(*doc) {
                     record(format!("adding document {id} failed: {e}"));
                 }
             }
             Command::Commit(reply) => {
                 let r = commit(&mut writer);
-                if let Err(e) = &r {
-                    record(e.to_string());
+                match &r {
+                    Ok(_) => {
+                        // `commit` reloaded the reader: it sees them all now.
+                        pending.clear();
+                        committed = Some(reader.searcher());
+                    }
+                    Err(e) => record(e.to_string()),
                 }
                 let _ = reply.send(r);
             }

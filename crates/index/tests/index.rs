@@ -1218,3 +1218,89 @@ fn other_schema_versions_are_refused_with_advice() {
         other => panic!("expected a version error, got {other:?}"),
     }
 }
+
+#[test]
+fn writer_with_threads_indexes_and_holds_the_lock() {
+    let index = Index::create_in_ram().unwrap();
+    // A heap below the minimum is raised, as with `writer`.
+    let w = index.writer_with_threads(0, 1, 1).unwrap();
+    match index.writer_with_threads(64_000_000, 2, 2) {
+        Err(IndexError::Locked { .. }) => {}
+        other => panic!("second writer should be refused, got {other:?}"),
+    }
+    let rs = source("n1", "RS", "sr");
+    for i in 0..30 {
+        let url = format!("https://n1.rs/t{i}");
+        w.upsert(
+            doc(
+                &url,
+                "n1",
+                "Vesti",
+                "Migranti na granici.",
+                Some(t(2024, 3, 4)),
+            ),
+            &rs,
+        )
+        .unwrap();
+    }
+    w.close().unwrap();
+    assert_eq!(index.num_docs().unwrap(), 30);
+    assert_eq!(query(&index, "granici").len(), 30);
+    // Many indexing and merge threads are accepted too.
+    let w = index.writer_with_threads(40_000_000, 3, 3).unwrap();
+    w.close().unwrap();
+}
+
+/// Upserts skip the delete of ids that cannot be indexed yet; ids committed
+/// by an earlier writer, by another handle on the same directory (as
+/// another process would), or added earlier in the same batch must still
+/// replace their old copy.
+#[test]
+fn upserts_replace_ids_committed_by_earlier_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let rs = source("n1", "RS", "sr");
+    let make = |i: usize, text: &str| {
+        doc(
+            &format!("https://n1.rs/u{i}"),
+            "n1",
+            "Vesti",
+            text,
+            Some(t(2024, 3, 4)),
+        )
+    };
+    {
+        let index = Index::open_or_create(&path).unwrap();
+        let w = index.writer(0).unwrap();
+        for i in 0..20 {
+            w.upsert(make(i, "stari tekst"), &rs).unwrap();
+        }
+        w.close().unwrap();
+    }
+    // A second handle on the directory, opened after the first one's
+    // writer is gone, and a third one opened before it writes.
+    let a = Index::open_or_create(&path).unwrap();
+    let b = Index::open_or_create(&path).unwrap();
+    let w = a.writer(0).unwrap();
+    for i in 0..10 {
+        w.upsert(make(i, "novi tekst"), &rs).unwrap();
+    }
+    // Twice in one batch, and a new id twice in one batch.
+    w.upsert(make(3, "najnoviji tekst"), &rs).unwrap();
+    w.upsert(make(50, "prvi"), &rs).unwrap();
+    w.upsert(make(50, "drugi"), &rs).unwrap();
+    w.close().unwrap();
+    assert_eq!(a.num_docs().unwrap(), 21);
+    assert_eq!(query(&a, "stari").len(), 10);
+    assert_eq!(query(&a, "novi").len(), 9);
+    assert_eq!(query(&a, "najnoviji"), ["https://n1.rs/u3"]);
+    assert!(query(&a, "prvi").is_empty());
+    // The other handle's writer sees the first one's commits too, though
+    // its reader has not been reloaded since they were made.
+    let w = b.writer(0).unwrap();
+    w.upsert(make(50, "treci"), &rs).unwrap();
+    w.upsert(make(0, "treci"), &rs).unwrap();
+    w.close().unwrap();
+    assert_eq!(b.num_docs().unwrap(), 21);
+    assert_eq!(query(&b, "treci").len(), 2);
+}
