@@ -164,7 +164,7 @@ impl LexiconClassifier {
     ) -> Result<bool, ClassifyError> {
         let text = truncate(text);
         Ok(match self.pick(text, lang)? {
-            Some(lex) => rules::relevance(lex, text) >= floor || rules::has_context(lex, text),
+            Some(lex) => rules::passes_first_stage(lex, text, floor),
             None => false,
         })
     }

@@ -84,6 +84,15 @@ pub(crate) fn has_context(lex: &Lexicon, text: &str) -> bool {
     lex.has_context(&fold(text).text)
 }
 
+/// The encoder's first stage on one folding of `text`: relevance at or
+/// above `floor`, or a context term.
+pub(crate) fn passes_first_stage(lex: &Lexicon, text: &str, floor: f32) -> bool {
+    let folded = fold(text);
+    let m = lex.migration_weight(&folded.text);
+    (m > 0.0 && relevance_score(m, count_words(&folded.text)) >= floor)
+        || lex.has_context(&folded.text)
+}
+
 /// Keep one hit per (kind, first token): the longest.
 fn dedup(hits: &mut Vec<Hit>) {
     hits.sort_by(|a, b| (a.t0, a.kind, b.end, a.entry).cmp(&(b.t0, b.kind, a.end, b.entry)));
