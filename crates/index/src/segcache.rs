@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentId;
-use tantivy::{DocId, SegmentReader, TantivyError};
+use tantivy::{DocId, SegmentReader};
 
 use crate::collapse::KeyHasher;
 use crate::schema::{
@@ -148,16 +148,7 @@ fn open_dict(
 ) -> tantivy::Result<Dict> {
     let column = reader.fast_fields().str(field)?;
     if let Some(col) = &column {
-        let mut buf = String::new();
-        for ord in 0..col.num_terms() as u64 {
-            buf.clear();
-            col.ord_to_str(ord, &mut buf).map_err(|e| {
-                TantivyError::SystemError(format!(
-                    "reading the dictionary of fast field `{field}`: {e}"
-                ))
-            })?;
-            values.push(buf.clone());
-        }
+        crate::trend::push_dictionary(col, field, values)?;
     }
     let missing = match values.iter().position(|v| v == missing_as) {
         Some(i) => i,

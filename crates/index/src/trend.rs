@@ -17,6 +17,28 @@ use crate::schema::{
     UNKNOWN_LANG,
 };
 
+/// Appends the decoded dictionary of string column `col` (named `field`,
+/// for errors) to `values`, in ordinal order.
+pub(crate) fn push_dictionary(
+    col: &StrColumn,
+    field: &str,
+    values: &mut Vec<String>,
+) -> tantivy::Result<()> {
+    let n = col.num_terms() as u64;
+    values.reserve(n as usize + 1);
+    let mut buf = String::new();
+    for ord in 0..n {
+        buf.clear();
+        col.ord_to_str(ord, &mut buf).map_err(|e| {
+            TantivyError::SystemError(format!(
+                "reading the dictionary of fast field `{field}`: {e}"
+            ))
+        })?;
+        values.push(buf.clone());
+    }
+    Ok(())
+}
+
 /// Collects a [`FactTable`] of the matching documents.
 pub(crate) struct TableCollector;
 
@@ -33,18 +55,7 @@ impl Dict {
         let column = reader.fast_fields().str(field)?;
         let mut values = Vec::new();
         if let Some(col) = &column {
-            let n = col.num_terms() as u64;
-            values.reserve(n as usize + 1);
-            let mut buf = String::new();
-            for ord in 0..n {
-                buf.clear();
-                col.ord_to_str(ord, &mut buf).map_err(|e| {
-                    TantivyError::SystemError(format!(
-                        "reading the dictionary of fast field `{field}`: {e}"
-                    ))
-                })?;
-                values.push(buf.clone());
-            }
+            push_dictionary(col, field, &mut values)?;
         }
         // The placeholder may also be a real value (`und`): one id for both,
         // so a report never shows two groups of the same name.
