@@ -36,20 +36,6 @@ pub const BADGE_LABELS: [&str; 7] = [
     "solutions",
 ];
 
-/// Labels an analyst may correct (mirrors the state crate's list).
-const CORRECTABLE: [&str; 10] = [
-    "relevant",
-    "hate",
-    "offensive",
-    "collective_labelling",
-    "threat",
-    "victim",
-    "recognition",
-    "solutions",
-    "hate_class",
-    "hate_target",
-];
-
 const CSS_URL: &str = concat!("/assets/dashboard.css?v=", env!("CARGO_PKG_VERSION"));
 const JS_URL: &str = concat!("/assets/dashboard.js?v=", env!("CARGO_PKG_VERSION"));
 
@@ -808,7 +794,7 @@ async fn document_page(State(s): State<AppState>, Path(id): Path<String>) -> Res
         .raw("\"><label>")
         .text(t("correction.label"))
         .raw(" <select id=\"correction-label\" name=\"label\">");
-    for l in CORRECTABLE {
+    for l in mediawatch_state::CORRECTABLE_LABELS {
         h.raw("<option value=\"")
             .text(l)
             .raw("\">")

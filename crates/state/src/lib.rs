@@ -23,7 +23,9 @@ mod alerts;
 mod corrections;
 
 pub use alerts::*;
-pub use corrections::{Correction, CorrectionFilter, CorrectionVerdict, NewCorrection};
+pub use corrections::{
+    Correction, CorrectionFilter, CorrectionVerdict, NewCorrection, CORRECTABLE_LABELS,
+};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
