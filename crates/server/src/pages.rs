@@ -22,6 +22,15 @@ use crate::messages::t;
 use crate::params::Params;
 use crate::{opt_date, ApiError, AppState};
 
+/// Header cells of a table (message keys), closing its head and opening
+/// its body: `<th>..</th>... </tr></thead><tbody>`.
+fn head_row(h: &mut Html, keys: &[&'static str]) {
+    for key in keys {
+        h.raw("<th>").text(t(key)).raw("</th>");
+    }
+    h.raw("</tr></thead><tbody>");
+}
+
 /// Hits per search page.
 pub const PAGE_SIZE: usize = 20;
 
@@ -740,13 +749,8 @@ async fn document_page(State(s): State<AppState>, Path(id): Path<String>) -> Res
         .raw("</h2>");
     match &d.labels {
         Some(l) => {
-            h.raw("<table id=\"doc-labels\"><thead><tr><th>")
-                .text(t("doc.label"))
-                .raw("</th><th>")
-                .text(t("doc.present"))
-                .raw("</th><th>")
-                .text(t("doc.score"))
-                .raw("</th></tr></thead><tbody>");
+            h.raw("<table id=\"doc-labels\"><thead><tr>");
+            head_row(&mut h, &["doc.label", "doc.present", "doc.score"]);
             for f in l.flags() {
                 let score = if f.name == "relevant" {
                     l.relevance.score
@@ -1045,19 +1049,18 @@ async fn terms_page(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Respo
             return layout(StatusCode::BAD_REQUEST, "terms.title", "/terms", h);
         }
     };
-    h.raw("<table id=\"terms\"><thead><tr><th>")
-        .text(t("terms.country"))
-        .raw("</th><th>")
-        .text(t("terms.term"))
-        .raw("</th><th>")
-        .text(t("terms.count"))
-        .raw("</th><th>")
-        .text(t("terms.background"))
-        .raw("</th><th>")
-        .text(t("terms.docs"))
-        .raw("</th><th>")
-        .text(t("terms.llr"))
-        .raw("</th></tr></thead><tbody>");
+    h.raw("<table id=\"terms\"><thead><tr>");
+    head_row(
+        &mut h,
+        &[
+            "terms.country",
+            "terms.term",
+            "terms.count",
+            "terms.background",
+            "terms.docs",
+            "terms.llr",
+        ],
+    );
     let mut any = false;
     for (country, r) in &lists {
         for term in &r.terms {
@@ -1146,20 +1149,20 @@ async fn audience_page(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Re
     };
     h.raw("<p class=\"hint\">").text(map.method).raw("</p>");
     h.raw("<table id=\"audience\"><thead><tr>");
-    for key in [
-        "audience.rank",
-        "audience.outlet",
-        "audience.country",
-        "audience.scope",
-        "audience.tags",
-        "audience.documents",
-        "audience.hostile",
-        "audience.positive",
-        "audience.index",
-    ] {
-        h.raw("<th>").text(t(key)).raw("</th>");
-    }
-    h.raw("</tr></thead><tbody>");
+    head_row(
+        &mut h,
+        &[
+            "audience.rank",
+            "audience.outlet",
+            "audience.country",
+            "audience.scope",
+            "audience.tags",
+            "audience.documents",
+            "audience.hostile",
+            "audience.positive",
+            "audience.index",
+        ],
+    );
     for o in &map.outlets {
         h.raw("<tr");
         if o.low_sample {
@@ -1193,19 +1196,19 @@ async fn audience_page(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Re
     h.raw("</tbody></table><h2>")
         .text(t("audience.segments"))
         .raw("</h2><table id=\"segments\"><thead><tr>");
-    for key in [
-        "audience.rank",
-        "audience.segment",
-        "audience.outlets",
-        "audience.reach",
-        "audience.documents",
-        "audience.hostile",
-        "audience.positive",
-        "audience.index",
-    ] {
-        h.raw("<th>").text(t(key)).raw("</th>");
-    }
-    h.raw("</tr></thead><tbody>");
+    head_row(
+        &mut h,
+        &[
+            "audience.rank",
+            "audience.segment",
+            "audience.outlets",
+            "audience.reach",
+            "audience.documents",
+            "audience.hostile",
+            "audience.positive",
+            "audience.index",
+        ],
+    );
     for g in &map.segments {
         h.raw("<tr><td>")
             .num(g.rank)
@@ -1331,19 +1334,19 @@ async fn sources_page(State(s): State<AppState>) -> Response {
     h.raw("<h1>")
         .text(t("sources.title"))
         .raw("</h1><table id=\"sources\"><thead><tr>");
-    for key in [
-        "sources.id",
-        "sources.name",
-        "sources.country",
-        "sources.status",
-        "sources.items",
-        "sources.last_success",
-        "sources.failing_since",
-        "sources.last_error",
-    ] {
-        h.raw("<th>").text(t(key)).raw("</th>");
-    }
-    h.raw("</tr></thead><tbody>");
+    head_row(
+        &mut h,
+        &[
+            "sources.id",
+            "sources.name",
+            "sources.country",
+            "sources.status",
+            "sources.items",
+            "sources.last_success",
+            "sources.failing_since",
+            "sources.last_error",
+        ],
+    );
     for m in s.sources.iter() {
         let health = match s.state.health(&m.id, now) {
             Ok(x) => x,
@@ -1463,21 +1466,19 @@ async fn alerts_page(State(s): State<AppState>) -> Response {
     }
     h.raw("</ul><h2>")
         .text(t("alerts.history"))
-        .raw("</h2><table id=\"alert-history\"><thead><tr><th>")
-        .text(t("alerts.fired"))
-        .raw("</th><th>")
-        .text(t("alerts.search"))
-        .raw("</th><th>")
-        .text(t("alerts.metric"))
-        .raw("</th><th>")
-        .text(t("alerts.observed"))
-        .raw("</th><th>")
-        .text(t("alerts.baseline"))
-        .raw("</th><th>")
-        .text(t("alerts.p_value"))
-        .raw("</th><th>")
-        .text(t("alerts.deliveries"))
-        .raw("</th></tr></thead><tbody>");
+        .raw("</h2><table id=\"alert-history\"><thead><tr>");
+    head_row(
+        &mut h,
+        &[
+            "alerts.fired",
+            "alerts.search",
+            "alerts.metric",
+            "alerts.observed",
+            "alerts.baseline",
+            "alerts.p_value",
+            "alerts.deliveries",
+        ],
+    );
     for a in &history {
         h.raw("<tr><td>")
             .text(&fmt_time(Some(a.alert.fired_at)))
