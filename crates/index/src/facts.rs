@@ -16,7 +16,7 @@ use mediawatch_core::DocKind;
 use mediawatch_report::DocFacts;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, TantivyError};
+use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::schema::{
     bits_to_flags, from_tantivy_time, F_CLUSTER, F_COUNTRY, F_KIND, F_LABELLED, F_LABEL_FLAGS,
@@ -38,17 +38,7 @@ impl StrValues {
         let column = reader.fast_fields().str(field)?;
         let mut values = Vec::new();
         if let Some(col) = &column {
-            let n = col.num_terms() as u64;
-            values.reserve(n as usize);
-            let mut buf = String::new();
-            for ord in 0..n {
-                col.ord_to_str(ord, &mut buf).map_err(|e| {
-                    TantivyError::SystemError(format!(
-                        "reading the dictionary of fast field `{field}`: {e}"
-                    ))
-                })?;
-                values.push(buf.clone());
-            }
+            crate::trend::push_dictionary(col, field, &mut values)?;
         }
         Ok(Self {
             column,
