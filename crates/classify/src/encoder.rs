@@ -378,13 +378,13 @@ impl EncoderClassifier {
                 ..Labels::default()
             }));
         };
-        let mut lexicon = rules::classify(lex, text);
+        let (mut lexicon, context) = rules::classify_with_context(lex, text);
         lexicon.model_version = self.version.clone();
         // Below the floor, a context term (border, camp, fleeing, a country
         // of origin) still sends the document on: stories of individual
         // people often name no migration term at all, and on the framing
         // set the floor alone dropped 198 of 525 relevant texts.
-        if lexicon.relevance.score < self.opts.relevance_floor && !rules::has_context(lex, text) {
+        if lexicon.relevance.score < self.opts.relevance_floor && !context {
             lexicon.language_support = self.support(lang.as_deref());
             return Ok(Err(lexicon));
         }

@@ -79,11 +79,6 @@ pub(crate) fn relevance(lex: &Lexicon, text: &str) -> f32 {
     relevance_score(m, count_words(&folded.text))
 }
 
-/// Whether `text` has a context term (see [`Kind::Context`]).
-pub(crate) fn has_context(lex: &Lexicon, text: &str) -> bool {
-    lex.has_context(&fold(text).text)
-}
-
 /// The encoder's first stage on one folding of `text`: relevance at or
 /// above `floor`, or a context term.
 pub(crate) fn passes_first_stage(lex: &Lexicon, text: &str, floor: f32) -> bool {
@@ -120,6 +115,8 @@ struct Doc<'a> {
     seg: Segmented,
     lex: &'a Lexicon,
     hits: Vec<Hit>,
+    /// Whether a context term ([`Kind::Context`]) occurs.
+    context: bool,
     /// Per sentence: mentions migration.
     migration: Vec<bool>,
     /// Per sentence: first counter-speech hit.
@@ -142,7 +139,10 @@ impl<'a> Doc<'a> {
     fn new(lex: &'a Lexicon, text: &'a str) -> Doc<'a> {
         let folded = fold(text);
         let seg = segment(&folded.text);
-        let mut hits = lex.find(&folded.text, &seg, |k| k != Kind::Context);
+        let mut hits = lex.find(&folded.text, &seg, |_| true);
+        // Context terms only gate the encoder; no rule counts them.
+        let context = hits.iter().any(|h| h.kind == Kind::Context);
+        hits.retain(|h| h.kind != Kind::Context);
         dedup(&mut hits);
         // A literal phrase ("heat wave") silences metaphors inside it.
         let literal: Vec<(usize, usize)> = hits
@@ -171,6 +171,7 @@ impl<'a> Doc<'a> {
             seg,
             lex,
             hits,
+            context,
             migration: vec![false; n],
             counter: vec![None; n],
             reported: vec![false; n],
@@ -356,6 +357,12 @@ impl Acc {
 
 /// Full classification with one lexicon.
 pub(crate) fn classify(lex: &Lexicon, text: &str) -> Labels {
+    classify_with_context(lex, text).0
+}
+
+/// [`classify`], and whether `text` holds a context term (found in the
+/// same automaton pass; the encoder's first stage uses it).
+pub(crate) fn classify_with_context(lex: &Lexicon, text: &str) -> (Labels, bool) {
     let doc = Doc::new(lex, text);
     let lf = length_factor(doc.words());
 
@@ -376,7 +383,7 @@ pub(crate) fn classify(lex: &Lexicon, text: &str) -> Labels {
     let frame = frame(&doc, relevance, threat_from_metaphors, lf);
     let solutions = solutions(&doc, lf);
 
-    Labels {
+    let labels = Labels {
         model_version: String::new(),
         relevance: Relevance {
             score: relevance,
@@ -390,7 +397,8 @@ pub(crate) fn classify(lex: &Lexicon, text: &str) -> Labels {
         frame,
         solutions,
         language_support: LanguageSupport::LexiconOnly,
-    }
+    };
+    (labels, doc.context)
 }
 
 /// A generic claim whose predicate is hostile ("migrants are all
