@@ -24,7 +24,7 @@ STAMP="$VENV/.mediawatch-$(printf '%s\n' "${PINS[@]}" | sha256sum | cut -c1-12)"
 if [ ! -f "$STAMP" ]; then
     echo "torch.sh: installing ${PINS[*]} into $VENV (several minutes)" >&2
     "$PYTHON" -m venv "$VENV" >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PINS[@]}" >&2
+    "$VENV/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check "${PINS[@]}" >&2
     "$VENV/bin/python" -c 'import torch, transformers, sentencepiece, safetensors' >&2
     touch "$STAMP"
 else
