@@ -5,9 +5,18 @@
 //! ```
 //!
 //! Generates DOCS articles (default 50 000, 2-4 KB each, ten languages and
-//! both Serbian scripts) one at a time while indexing them on disk (a
-//! temporary directory, or DIR), so the corpus is never held in memory, and
-//! prints indexing throughput, search latency percentiles for term, phrase,
+//! both Serbian scripts) into a corpus file beside the index directory (a
+//! temporary directory, or DIR; reused by later runs), then indexes them on
+//! disk, reading them back one at a time, so the corpus is never held in
+//! memory. The corpus is written before the clock starts; reading and
+//! parsing it is timed. Each line carries the document's content hash, as
+//! the pipeline's dedup stage passes it to the indexer. `--on-the-fly`
+//! generates each document inside the timed loop instead, on the cores the
+//! indexer uses, and lets the writer hash it (how the earlier figures were
+//! taken).
+//!
+//! It then prints indexing throughput, the segments left after merging,
+//! search latency percentiles for term, phrase,
 //! filtered and browse queries (each kind, and all of them as one mix),
 //! the latency of trend reports (`Index::report`, and the older
 //! `facts()` + `build_report()` for comparison), of `top_terms()`, and the
@@ -25,8 +34,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
+use mediawatch_core::similarity::content_hash;
 use mediawatch_core::{DocId, DocKind, Document, HateClass, Labels, SourceMeta, SourceScope};
-use mediawatch_index::{FactsFilter, Index, SearchRequest, TermsRequest, TrendRequest};
+use mediawatch_index::{DocExtra, FactsFilter, Index, SearchRequest, TermsRequest, TrendRequest};
 use mediawatch_report::{build_report, GroupBy, Interval, ReportRequest};
 
 /// Writer memory budget while indexing (split between the indexing
@@ -749,25 +759,167 @@ fn bench(
 /// Seed of the generated corpus.
 const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// Generates and indexes `n` documents, then re-upserts the first 5 000.
-fn build(index: &Index, n: usize, model: &TextModel) -> Result<(), Box<dyn std::error::Error>> {
+/// Bump whenever `generate_one` changes, so that a corpus file written by
+/// an older generator is not reused.
+const CORPUS_VERSION: u32 = 1;
+
+/// One line of the corpus file: a document as the indexer receives it from
+/// the pipeline, which has already computed the content hash (the dedup
+/// stage fingerprints every document before it is indexed).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CorpusLine {
+    doc: Document,
+    source: SourceMeta,
+    content_hash: String,
+}
+
+/// Where the corpus of `n` documents is kept: beside the index directory,
+/// so that repeated runs reuse it.
+fn corpus_path(dir: &std::path::Path, n: usize, model: &TextModel) -> std::path::PathBuf {
+    let name = match model {
+        TextModel::Zipf(_) => "zipf",
+        TextModel::Uniform40 => "vocab40",
+    };
+    let file = format!(
+        "{}.corpus-{name}-{n}-v{CORPUS_VERSION}.jsonl",
+        dir.file_name().and_then(|f| f.to_str()).unwrap_or("index")
+    );
+    dir.with_file_name(file)
+}
+
+/// Writes the corpus file unless it is already there (written to a
+/// temporary name first, so an interrupted run leaves no partial corpus).
+fn ensure_corpus(
+    path: &std::path::Path,
+    n: usize,
+    model: &TextModel,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::Write;
+    if path.exists() {
+        println!("corpus: reusing {}", path.display());
+        return Ok(());
+    }
+    let t = Instant::now();
+    let partial = path.with_extension("partial");
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&partial)?);
+    let mut rng = Rng(SEED);
+    for i in 0..n {
+        let (doc, source) = generate_one(i, &mut rng, model);
+        let content_hash = content_hash(&doc.text);
+        serde_json::to_writer(
+            &mut out,
+            &CorpusLine {
+                doc,
+                source,
+                content_hash,
+            },
+        )?;
+        out.write_all(b"\n")?;
+    }
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&partial, path)?;
+    println!(
+        "corpus: generated {n} docs into {} in {:.1?} (not timed)",
+        path.display(),
+        t.elapsed()
+    );
+    Ok(())
+}
+
+/// Prints the index's segments (documents in each), from tantivy's
+/// `meta.json`: how far merging went.
+fn print_segments(dir: &std::path::Path) {
+    let meta: Option<serde_json::Value> = std::fs::read(dir.join("meta.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let mut docs: Vec<u64> = meta
+        .as_ref()
+        .and_then(|m| m["segments"].as_array())
+        .map(|segs| segs.iter().filter_map(|s| s["max_doc"].as_u64()).collect())
+        .unwrap_or_default();
+    docs.sort_unstable_by(|a, b| b.cmp(a));
+    println!("segments: {} {docs:?}", docs.len());
+}
+
+/// Where the timed loop takes its documents from.
+enum Feed {
+    /// Generated in the timed loop, on the same cores as the indexer
+    /// (`--on-the-fly`, the way the earlier figures were taken).
+    OnTheFly(Rng),
+    /// Read and parsed from the corpus file, as JSON lines.
+    File(std::io::BufReader<std::fs::File>, String),
+}
+
+impl Feed {
+    /// The next document with its source and, when the feed has one, its
+    /// content hash.
+    fn next(
+        &mut self,
+        i: usize,
+        model: &TextModel,
+    ) -> Result<(Document, SourceMeta, Option<String>), Box<dyn std::error::Error>> {
+        use std::io::BufRead;
+        match self {
+            Feed::OnTheFly(rng) => {
+                let (d, s) = generate_one(i, rng, model);
+                Ok((d, s, None))
+            }
+            Feed::File(reader, line) => {
+                line.clear();
+                if reader.read_line(line)? == 0 {
+                    return Err(format!("the corpus file ends after {i} documents").into());
+                }
+                let l: CorpusLine = serde_json::from_str(line)?;
+                Ok((l.doc, l.source, Some(l.content_hash)))
+            }
+        }
+    }
+}
+
+/// Indexes `n` documents, then re-upserts the first 5 000.
+///
+/// By default the documents are generated into a corpus file first (not
+/// timed) and the timed loop reads them from it, with the content hash the
+/// pipeline's dedup stage would pass; `on_the_fly` generates them inside
+/// the timed loop instead, and lets the writer hash them.
+fn build(
+    index: &Index,
+    dir: &std::path::Path,
+    n: usize,
+    model: &TextModel,
+    on_the_fly: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
     let anon_peak = ANON_PEAK.get_or_init(spawn_anon_sampler);
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
     let heap = env("MW_BENCH_HEAP").unwrap_or(WRITER_HEAP);
     let threads = env("MW_BENCH_THREADS").unwrap_or(WRITER_THREADS);
     let merge_threads = env("MW_BENCH_MERGE_THREADS").unwrap_or(MERGE_THREADS);
+    let mut feed = if on_the_fly {
+        println!("documents: generated in the timed loop (--on-the-fly)");
+        Feed::OnTheFly(Rng(SEED))
+    } else {
+        let path = corpus_path(dir, n, model);
+        ensure_corpus(&path, n, model)?;
+        Feed::File(
+            std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path)?),
+            String::new(),
+        )
+    };
     println!("writer: {heap} bytes, {threads} indexing threads, {merge_threads} merge threads");
     let writer = index.writer_with_threads(heap, threads, merge_threads)?;
     let t = Instant::now();
-    let mut rng = Rng(SEED);
     let mut bytes = 0usize;
-    let mut generating = Duration::ZERO;
+    let mut feeding = Duration::ZERO;
     for i in 0..n {
         let g = Instant::now();
-        let (d, s) = generate_one(i, &mut rng, model);
-        generating += g.elapsed();
+        let (d, s, content_hash) = feed.next(i, model)?;
+        feeding += g.elapsed();
         bytes += d.text.len() + d.title.len();
-        writer.upsert(d, &s)?;
+        let extra = DocExtra {
+            content_hash,
+            cluster_id: None,
+        };
+        writer.upsert_with(d, &s, &extra)?;
         // A memory timeline, to see whether the peak comes with steady
         // indexing, with merges, or at the end.
         if (i + 1) % 100_000 == 0 {
@@ -784,15 +936,21 @@ fn build(index: &Index, n: usize, model: &TextModel) -> Result<(), Box<dyn std::
     writer.close()?;
     let elapsed = t.elapsed();
     println!(
-        "indexed {n} docs ({:.1} MB of text, avg {:.0} B; generated on the fly, {generating:.2?} of it) \
+        "indexed {n} docs ({:.1} MB of text, avg {:.0} B; {feeding:.2?} of it spent {}) \
          in {:.2?} (queued in {queued:.2?}): {:.0} docs/s, {:.1} MB/s, num_docs={}",
         bytes as f64 / 1e6,
         bytes as f64 / n.max(1) as f64,
+        if on_the_fly {
+            "generating them"
+        } else {
+            "reading and parsing them"
+        },
         elapsed,
         n as f64 / elapsed.as_secs_f64(),
         bytes as f64 / 1e6 / elapsed.as_secs_f64(),
         index.num_docs()?
     );
+    print_segments(dir);
     println!(
         "memory after indexing: peak RSS {:.0} MiB, peak anonymous {:.0} MiB (writer budget {} MB)",
         mib(status_kib("VmHWM:")),
@@ -838,6 +996,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let no_terms = flags.iter().any(|f| f == "--no-terms");
     // `--index-only`: stop after indexing (for comparing writer settings).
     let index_only = flags.iter().any(|f| f == "--index-only");
+    // `--on-the-fly`: generate documents inside the timed loop (see `build`).
+    let on_the_fly = flags.iter().any(|f| f == "--on-the-fly");
     // `--vocab40`: the original generator (see `TextModel`).
     let model = if flags.iter().any(|f| f == "--vocab40") {
         println!("text: the 40-word lists, drawn uniformly (--vocab40)");
@@ -861,7 +1021,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if search_only && index.num_docs()? as usize == n {
         println!("reusing the index in {} ({n} docs)", dir.display());
     } else {
-        build(&index, n, &model)?;
+        build(&index, &dir, n, &model, on_the_fly)?;
     }
     if index_only {
         return Ok(());
