@@ -40,10 +40,17 @@ use mediawatch_index::{DocExtra, FactsFilter, Index, SearchRequest, TermsRequest
 use mediawatch_report::{build_report, GroupBy, Interval, ReportRequest};
 
 /// Writer memory budget while indexing (split between the indexing
-/// threads). Override with `MW_BENCH_HEAP` (bytes).
-const WRITER_HEAP: usize = 128_000_000;
+/// threads), a bulk-load setting: each thread's segments hold ~45 000
+/// realistic articles, so a million are merged about once. With 128 MB
+/// they held ~9 000 and every article was rewritten twice; 512 MB made
+/// 62 000-document segments whose last eight-way merge fell after the
+/// load. Override with `MW_BENCH_HEAP` (bytes).
+const WRITER_HEAP: usize = 384_000_000;
 /// Indexing threads (`MW_BENCH_THREADS`): one per core here.
 const WRITER_THREADS: usize = 2;
+/// Documents per `upsert_batch` call (`MW_BENCH_BATCH`; 1 calls it once
+/// per document), the pipeline sink's batch size.
+const BENCH_BATCH: usize = 32;
 /// Merge threads (`MW_BENCH_MERGE_THREADS`): one, so that at most one merge
 /// holds memory at a time; two cores are busy indexing anyway.
 const MERGE_THREADS: usize = 1;
@@ -894,6 +901,7 @@ fn build(
     let heap = env("MW_BENCH_HEAP").unwrap_or(WRITER_HEAP);
     let threads = env("MW_BENCH_THREADS").unwrap_or(WRITER_THREADS);
     let merge_threads = env("MW_BENCH_MERGE_THREADS").unwrap_or(MERGE_THREADS);
+    let batch_size = env("MW_BENCH_BATCH").unwrap_or(BENCH_BATCH).max(1);
     let mut feed = if on_the_fly {
         println!("documents: generated in the timed loop (--on-the-fly)");
         Feed::OnTheFly(Rng(SEED))
@@ -905,11 +913,17 @@ fn build(
             String::new(),
         )
     };
-    println!("writer: {heap} bytes, {threads} indexing threads, {merge_threads} merge threads");
+    println!(
+        "writer: {heap} bytes, {threads} indexing threads, {merge_threads} merge threads, \
+         batches of {batch_size}"
+    );
     let writer = index.writer_with_threads(heap, threads, merge_threads)?;
     let t = Instant::now();
     let mut bytes = 0usize;
     let mut feeding = Duration::ZERO;
+    // Documents go to the writer in batches, as the pipeline's sink sends
+    // them (`BATCH` there).
+    let mut batch: Vec<(Document, SourceMeta, DocExtra)> = Vec::with_capacity(batch_size);
     for i in 0..n {
         let g = Instant::now();
         let (d, s, content_hash) = feed.next(i, model)?;
@@ -919,7 +933,11 @@ fn build(
             content_hash,
             cluster_id: None,
         };
-        writer.upsert_with(d, &s, &extra)?;
+        batch.push((d, s, extra));
+        if batch.len() == batch_size || i + 1 == n {
+            writer.upsert_batch(batch.iter().map(|(d, s, e)| (d, s, e)))?;
+            batch.clear();
+        }
         // A memory timeline, to see whether the peak comes with steady
         // indexing, with merges, or at the end.
         if (i + 1) % 100_000 == 0 {
@@ -933,11 +951,18 @@ fn build(
         }
     }
     let queued = t.elapsed();
+    // Committed: every document is durable and searchable. Merges that are
+    // still running go on in the background; `close` waits for them.
+    writer.commit()?;
+    let committed = t.elapsed();
+    let searchable = index.num_docs()?;
     writer.close()?;
-    let elapsed = t.elapsed();
+    let settled = t.elapsed();
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
     println!(
-        "indexed {n} docs ({:.1} MB of text, avg {:.0} B; {feeding:.2?} of it spent {}) \
-         in {:.2?} (queued in {queued:.2?}): {:.0} docs/s, {:.1} MB/s, num_docs={}",
+        "indexed {n} docs ({:.1} MB of text, avg {:.0} B; {feeding:.2?} of it spent {}): \
+         queued in {queued:.2?}; committed in {committed:.2?}: {:.0} docs/s, {:.1} MB/s \
+         (num_docs={searchable}); merges settled in {settled:.2?}: {:.0} docs/s",
         bytes as f64 / 1e6,
         bytes as f64 / n.max(1) as f64,
         if on_the_fly {
@@ -945,10 +970,9 @@ fn build(
         } else {
             "reading and parsing them"
         },
-        elapsed,
-        n as f64 / elapsed.as_secs_f64(),
-        bytes as f64 / 1e6 / elapsed.as_secs_f64(),
-        index.num_docs()?
+        rate(committed),
+        bytes as f64 / 1e6 / committed.as_secs_f64(),
+        rate(settled),
     );
     print_segments(dir);
     println!(

@@ -88,10 +88,13 @@ pub fn pairs_analyzer() -> TextAnalyzer {
 /// Whether the adjacent `mw` terms `a` and `b` are indexed as a pair.
 pub fn pair_qualifies(a: &str, b: &str) -> bool {
     // Counting characters only when the byte length leaves it open (a
-    // character is 1 to 4 bytes): most terms are ASCII after folding.
+    // character is 1 to 4 bytes) and the term is not ASCII: most terms are
+    // ASCII after folding, and this runs for every pair of adjacent words.
     let short = |w: &str| {
         w.len() <= SHORT_WORD_CHARS
-            || (w.len() <= 4 * SHORT_WORD_CHARS && w.chars().count() <= SHORT_WORD_CHARS)
+            || (w.len() <= 4 * SHORT_WORD_CHARS
+                && !w.is_ascii()
+                && w.chars().count() <= SHORT_WORD_CHARS)
     };
     short(a) || short(b)
 }

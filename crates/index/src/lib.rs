@@ -78,6 +78,16 @@ pub const SNIPPET_CHARS: usize = 200;
 /// Writer heap below which tantivy refuses to start; smaller requests are
 /// raised to it.
 pub const MIN_WRITER_HEAP: usize = 15_000_000;
+/// Segments with more live documents than this are not merged again.
+///
+/// tantivy's log merge policy merges eight segments of a size into one; by
+/// default it goes on up to 10 million documents. At a million documents
+/// that meant rewriting every document twice, the last time in one merge
+/// of ~500 000 documents that ran alone on one core after the load had
+/// ended. Stopping at ~250 000 documents (about 1 GB of index) keeps a
+/// million-document index at four or five large segments, which searches
+/// in parallel anyway (one task per segment).
+pub const MAX_MERGE_DOCS: usize = 250_000;
 /// Background merge threads of [`Index::writer`]. tantivy's default (4)
 /// lets four merges hold memory at once; two keep up with indexing on
 /// small machines.
@@ -450,6 +460,13 @@ impl Index {
     ) -> Result<Self, IndexError> {
         // Tokenizers are not persisted by tantivy: register on every open.
         analyzer::register_all(&index);
+        // Compress stored-document blocks on the indexing thread itself.
+        // tantivy's default hands every 16 KB block (about four articles) to
+        // a compressor thread of its own; the wake-ups of those hand-offs
+        // were most of the context switches of a bulk load, and lz4 on the
+        // indexing thread costs less than them. A runtime setting: indexes
+        // created before keep working.
+        index.settings_mut().docstore_compress_dedicated_thread = false;
         // Segments are searched in parallel (one task per segment), so a
         // heavy query on a multi-segment index uses every core: latency,
         // not throughput, is what the search target measures.
@@ -528,7 +545,7 @@ impl Index {
         let writer = self
             .inner
             .index
-            .writer_with_options(options)
+            .writer_with_options::<writer::QueuedDoc>(options)
             .map_err(|e| match e {
                 TantivyError::LockFailure(LockError::LockBusy, _) => IndexError::Locked {
                     location: self.inner.location.clone(),
@@ -538,6 +555,9 @@ impl Index {
                     message: format!("cannot start the writer: {other}"),
                 },
             })?;
+        let mut policy = tantivy::indexer::LogMergePolicy::default();
+        policy.set_max_docs_before_merge(MAX_MERGE_DOCS);
+        writer.set_merge_policy(Box::new(policy));
         IndexWriterHandle::spawn(
             writer,
             self.inner.reader.clone(),

@@ -4,7 +4,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use mediawatch_core::{
     DocId, DocKind, Document, HateClass, Labels, SourceMeta, SourceScope, LABEL_NAMES,
 };
-use mediawatch_index::{FactsFilter, Index, IndexError, SearchRequest};
+use mediawatch_index::{DocExtra, FactsFilter, Index, IndexError, SearchRequest};
 
 fn t(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 12, 0, 0)
@@ -144,6 +144,53 @@ fn upsert_never_duplicates() {
         .unwrap());
     assert_eq!(query(&index, "treci"), ["https://n1.rs/a"]);
     assert!(query(&index, "drugi").is_empty());
+    w.close().unwrap();
+}
+
+#[test]
+fn batches_upsert_in_order_and_never_duplicate() {
+    let index = Index::create_in_ram().unwrap();
+    let w = index.writer(0).unwrap();
+    let s = source("n1", "RS", "sr");
+    let extra = DocExtra::default();
+    // More than one hand-off's worth (the writer splits at 128), with one
+    // id twice inside the batch: the later copy wins.
+    let mut docs: Vec<Document> = (0..300)
+        .map(|i| {
+            doc(
+                &format!("https://n1.rs/{i}"),
+                "n1",
+                &format!("naslov {i}"),
+                "prvi tekst",
+                Some(t(2024, 1, 1)),
+            )
+        })
+        .collect();
+    let mut again = docs[7].clone();
+    again.text = "drugi tekst".into();
+    docs.push(again);
+    w.upsert_batch(docs.iter().map(|d| (d, &s, &extra)))
+        .unwrap();
+    w.commit().unwrap();
+    assert_eq!(index.num_docs().unwrap(), 300);
+    assert_eq!(query(&index, "drugi"), ["https://n1.rs/7"]);
+    assert_eq!(
+        index.get(&docs[7].id).unwrap().expect("indexed").text,
+        "drugi tekst"
+    );
+
+    // Re-sending committed documents replaces them; an empty batch is a
+    // no-op.
+    for d in &mut docs[..10] {
+        d.text = "treci tekst".into();
+    }
+    w.upsert_batch(docs[..10].iter().map(|d| (d, &s, &extra)))
+        .unwrap();
+    w.upsert_batch(std::iter::empty()).unwrap();
+    w.commit().unwrap();
+    assert_eq!(index.num_docs().unwrap(), 300);
+    assert_eq!(query(&index, "treci").len(), 10);
+    assert_eq!(query(&index, "drugi"), Vec::<String>::new());
     w.close().unwrap();
 }
 

@@ -168,23 +168,26 @@ fn index_batch(
     let labels = classifier.classify_batch(&inputs);
     drop(inputs);
     let extras = dedup_extras(batch, state);
-    for ((p, l), extra) in batch.drain(..).zip(labels).zip(extras) {
-        let mut doc = p.doc;
+    for (p, l) in batch.iter_mut().zip(labels) {
         match l {
-            Ok(l) => doc.labels = Some(l),
+            Ok(l) => p.doc.labels = Some(l),
             Err(e) => {
                 // Indexed without labels rather than lost; `reclassify`
                 // labels it later.
-                tracing::warn!(doc = %doc.id, source = %doc.source_id, "classification failed: {e}");
+                tracing::warn!(doc = %p.doc.id, source = %p.doc.source_id, "classification failed: {e}");
                 stats.unlabelled += 1;
             }
         }
-        writer.upsert_with(doc, &p.source, &extra)?;
-        stats.indexed += 1;
-        if let Some(s) = p.seen {
-            pending_seen.push(s);
-        }
     }
+    // One hand-off to the writer thread for the whole batch.
+    writer.upsert_batch(
+        batch
+            .iter()
+            .zip(&extras)
+            .map(|(p, extra)| (&p.doc, p.source.as_ref(), extra)),
+    )?;
+    stats.indexed += batch.len() as u64;
+    pending_seen.extend(batch.drain(..).filter_map(|p| p.seen));
     Ok(())
 }
 
