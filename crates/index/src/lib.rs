@@ -80,13 +80,13 @@ pub const SNIPPET_CHARS: usize = 200;
 pub const MIN_WRITER_HEAP: usize = 15_000_000;
 /// Segments with more live documents than this are not merged again.
 ///
-/// tantivy's log merge policy merges eight segments of a size into one; by
-/// default it goes on up to 10 million documents. At a million documents
-/// that meant rewriting every document twice, the last time in one merge
-/// of ~500 000 documents that ran alone on one core after the load had
-/// ended. Stopping at ~250 000 documents (about 1 GB of index) keeps a
-/// million-document index at four or five large segments, which searches
-/// in parallel anyway (one task per segment).
+/// tantivy's log merge policy merges eight segments of a size into one, and
+/// by default goes on until segments hold 10 million documents, so a large
+/// index keeps rewriting gigabytes it has already written, one merge at a
+/// time on one thread. Here a segment of ~250 000 documents (about 1 GB of
+/// realistic articles) is final; a million-document bulk load ends with a
+/// few large segments and some small ones, which searches visit in parallel
+/// (one task per segment).
 pub const MAX_MERGE_DOCS: usize = 250_000;
 /// Background merge threads of [`Index::writer`]. tantivy's default (4)
 /// lets four merges hold memory at once; two keep up with indexing on
