@@ -255,19 +255,21 @@ impl IndexWriterHandle {
         batch: impl IntoIterator<Item = (&'a Document, &'a SourceMeta, &'a DocExtra)>,
     ) -> Result<(), IndexError> {
         self.check_failure()?;
-        let mut docs = batch
+        let docs = batch
             .into_iter()
             .map(|(doc, source, extra)| {
                 let tdoc = to_tantivy(&self.shared.fields, doc, source, extra)?;
                 Ok((doc.id.as_str().to_string(), tdoc))
             })
             .collect::<Result<Vec<_>, IndexError>>()?;
-        while !docs.is_empty() {
-            let rest = docs.split_off(docs.len().min(MAX_BATCH));
+        // Moved into chunks in one pass (splitting off the front would copy
+        // the rest of a long batch once per chunk).
+        let mut docs = docs.into_iter().peekable();
+        while docs.peek().is_some() {
+            let chunk: Vec<_> = docs.by_ref().take(MAX_BATCH).collect();
             self.tx
-                .send(Command::Upsert(docs))
+                .send(Command::Upsert(chunk))
                 .map_err(|_| self.closed())?;
-            docs = rest;
         }
         Ok(())
     }
