@@ -30,6 +30,17 @@
 //! - `mw_pairs` ([`pairs_analyzer`]) emits `"a b"` for adjacent words when
 //!   either is short ([`pair_qualifies`]), so phrases with stop words are
 //!   one term lookup.
+//!
+//! The `pairs` field analyses the same strings as `title` and `text`, and
+//! that second pass of the analyzer cost an eighth of all indexing CPU
+//! (measured at 200k documents, see BENCHMARKS.md). So the
+//! `mw` analyzer registered on an index ([`recording_analyzer`]) keeps the
+//! terms of the last string it analysed on each thread, and the pairs
+//! analyzer replays them when it is handed the very same string (see
+//! [`RecordFilter`]). tantivy indexes a document's fields in field order,
+//! on one thread, and `pairs` comes after `text`; when that does not hold
+//! (or the strings differ) the pairs analyzer simply analyses the string
+//! itself, with the same terms.
 
 // The shared Cyrillic -> Latin table: one definition, in core, so the
 // index and near-duplicate fingerprints fold text identically.
@@ -58,15 +69,27 @@ pub fn stem_analyzer_name(lang: &str) -> String {
 /// persist tokenizers, so this runs on every open.
 pub fn register_all(index: &tantivy::Index) {
     let tokenizers = index.tokenizers();
-    tokenizers.register(ANALYZER_NAME, analyzer());
+    tokenizers.register(ANALYZER_NAME, recording_analyzer());
     tokenizers.register(PAIRS_ANALYZER_NAME, pairs_analyzer());
     for (lang, language) in crate::schema::STEMMED_LANGS {
         tokenizers.register(&stem_analyzer_name(lang), stem_analyzer(language));
     }
 }
 
-/// `mw` with a Snowball stemmer between lower-casing and folding.
+/// `mw` with a Snowball stemmer between lower-casing and folding; the
+/// words after lower-casing go through [`StemFoldFilter`], which gives the
+/// terms of [`reference_stem_analyzer`] from a memo.
 pub fn stem_analyzer(language: Language) -> TextAnalyzer {
+    TextAnalyzer::builder(MwTokenizer::default())
+        .filter(LowerCaser)
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(StemFoldFilter { language })
+        .build()
+}
+
+/// [`stem_analyzer`] as a chain of separate filters, without the memo: the
+/// definition it must match term for term.
+pub fn reference_stem_analyzer(language: Language) -> TextAnalyzer {
     TextAnalyzer::builder(MwTokenizer::default())
         .filter(LowerCaser)
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
@@ -74,6 +97,97 @@ pub fn stem_analyzer(language: Language) -> TextAnalyzer {
         .filter(CyrillicLatinFilter)
         .filter(AsciiFoldingFilter)
         .build()
+}
+
+/// Words a [`StemFoldFilter`] remembers before it starts over. A segment
+/// writer makes its own analyzers, so this bounds each of them.
+const STEM_MEMO_WORDS: usize = 20_000;
+
+/// Stems a lower-cased word, then transliterates and folds it, as
+/// `Stemmer`, [`CyrillicLatinFilter`] and [`AsciiFoldingFilter`] do in a
+/// row, remembering each word's result: Snowball took a twentieth of all
+/// indexing CPU, allocating a new string for most words, and a language's
+/// frequent words make up most of its text.
+#[derive(Clone, Copy, Debug)]
+pub struct StemFoldFilter {
+    language: Language,
+}
+
+impl TokenFilter for StemFoldFilter {
+    type Tokenizer<T: Tokenizer> = StemFoldTokenizer<T>;
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> StemFoldTokenizer<T> {
+        StemFoldTokenizer {
+            inner: tokenizer,
+            word: TextAnalyzer::builder(tantivy::tokenizer::RawTokenizer::default())
+                .filter(Stemmer::new(self.language))
+                .filter(CyrillicLatinFilter)
+                .filter(AsciiFoldingFilter)
+                .build(),
+            memo: std::collections::HashMap::new(),
+        }
+    }
+}
+
+/// Tokenizer wrapper produced by [`StemFoldFilter`].
+#[derive(Clone)]
+pub struct StemFoldTokenizer<T> {
+    inner: T,
+    /// The filters the memo stands for, applied to one word.
+    word: TextAnalyzer,
+    memo: std::collections::HashMap<Box<str>, Box<str>>,
+}
+
+impl<T: Tokenizer> Tokenizer for StemFoldTokenizer<T> {
+    type TokenStream<'a> = StemFoldStream<'a, T::TokenStream<'a>>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        StemFoldStream {
+            tail: self.inner.token_stream(text),
+            word: &mut self.word,
+            memo: &mut self.memo,
+        }
+    }
+}
+
+/// Token stream of [`StemFoldFilter`].
+pub struct StemFoldStream<'a, S> {
+    tail: S,
+    word: &'a mut TextAnalyzer,
+    memo: &'a mut std::collections::HashMap<Box<str>, Box<str>>,
+}
+
+impl<S: TokenStream> TokenStream for StemFoldStream<'_, S> {
+    fn advance(&mut self) -> bool {
+        if !self.tail.advance() {
+            return false;
+        }
+        let text = &mut self.tail.token_mut().text;
+        if let Some(term) = self.memo.get(text.as_str()) {
+            text.clear();
+            text.push_str(term);
+            return true;
+        }
+        let term: Box<str> = {
+            let mut stream = self.word.token_stream(text);
+            // The raw tokenizer makes exactly one token of a word.
+            stream
+                .next()
+                .map_or_else(|| text.as_str().into(), |t| t.text.as_str().into())
+        };
+        if self.memo.len() >= STEM_MEMO_WORDS {
+            self.memo.clear();
+        }
+        let word = std::mem::replace(text, String::from(&*term));
+        self.memo.insert(word.into_boxed_str(), term);
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
+    }
 }
 
 /// `mw` followed by [`PairsFilter`].
@@ -114,6 +228,16 @@ pub fn analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(MwTokenizer::default())
         .filter(NormalizeFilter)
         .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// [`analyzer`] followed by [`RecordFilter`]: the same terms, also kept for
+/// the pairs analyzer to replay. This is the `mw` registered on indexes.
+pub fn recording_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(MwTokenizer::default())
+        .filter(NormalizeFilter)
+        .filter(AsciiFoldingFilter)
+        .filter(RecordFilter)
         .build()
 }
 
@@ -406,6 +530,141 @@ impl<S: TokenStream> TokenStream for CyrillicLatinStream<'_, S> {
     }
 }
 
+/// Strings longer than this are not recorded for replay: the memo keeps its
+/// buffers, and a rare huge text should not pin megabytes on every thread.
+const MEMO_MAX_BYTES: usize = 256 * 1024;
+
+/// One recorded term: where it ends in [`TermsMemo::terms`], and its
+/// offsets in the analysed string.
+#[derive(Clone, Copy, Debug)]
+struct MemoTerm {
+    end: usize,
+    offset_from: usize,
+    offset_to: usize,
+}
+
+/// The terms of the last string a [`RecordFilter`] stream analysed to its
+/// end on this thread.
+#[derive(Default)]
+struct TermsMemo {
+    /// The analysed string: a replay needs exactly this input.
+    input: String,
+    /// Every term, back to back.
+    terms: String,
+    marks: Vec<MemoTerm>,
+    /// False once the pairs analyzer has taken the buffers (or before
+    /// anything was recorded).
+    complete: bool,
+}
+
+thread_local! {
+    static MEMO: std::cell::RefCell<TermsMemo> = std::cell::RefCell::new(TermsMemo::default());
+}
+
+/// Records the terms of each string it passes on, and publishes them to a
+/// per-thread memo when the stream reaches its end, for [`PairsFilter`] to
+/// replay (see the module docs). A stream dropped half-way publishes
+/// nothing, so a record is always whole.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RecordFilter;
+
+impl TokenFilter for RecordFilter {
+    type Tokenizer<T: Tokenizer> = RecordTokenizer<T>;
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> RecordTokenizer<T> {
+        RecordTokenizer {
+            inner: tokenizer,
+            terms: String::new(),
+            marks: Vec::new(),
+        }
+    }
+}
+
+/// Tokenizer wrapper produced by [`RecordFilter`].
+#[derive(Clone)]
+pub struct RecordTokenizer<T> {
+    inner: T,
+    terms: String,
+    marks: Vec<MemoTerm>,
+}
+
+impl<T: Tokenizer> Tokenizer for RecordTokenizer<T> {
+    type TokenStream<'a> = RecordStream<'a, T::TokenStream<'a>>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        self.terms.clear();
+        self.marks.clear();
+        RecordStream {
+            tail: self.inner.token_stream(text),
+            input: text,
+            recording: text.len() <= MEMO_MAX_BYTES,
+            terms: &mut self.terms,
+            marks: &mut self.marks,
+        }
+    }
+}
+
+/// Token stream of [`RecordFilter`].
+pub struct RecordStream<'a, S> {
+    tail: S,
+    input: &'a str,
+    recording: bool,
+    terms: &'a mut String,
+    marks: &'a mut Vec<MemoTerm>,
+}
+
+impl<S: TokenStream> TokenStream for RecordStream<'_, S> {
+    fn advance(&mut self) -> bool {
+        if self.tail.advance() {
+            if self.recording {
+                let token = self.tail.token();
+                self.terms.push_str(&token.text);
+                self.marks.push(MemoTerm {
+                    end: self.terms.len(),
+                    offset_from: token.offset_from,
+                    offset_to: token.offset_to,
+                });
+            }
+            return true;
+        }
+        if std::mem::take(&mut self.recording) {
+            // Swapping hands the buffers over without copying the terms;
+            // the memo's old buffers come back for the next string.
+            MEMO.with(|memo| {
+                let mut memo = memo.borrow_mut();
+                memo.input.clear();
+                memo.input.push_str(self.input);
+                std::mem::swap(&mut memo.terms, self.terms);
+                std::mem::swap(&mut memo.marks, self.marks);
+                memo.complete = true;
+            });
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
+    }
+}
+
+/// Takes the recorded terms of `text` out of this thread's memo into
+/// `terms` and `marks`; false (and nothing changed) when the memo holds
+/// another string.
+fn take_recorded(text: &str, terms: &mut String, marks: &mut Vec<MemoTerm>) -> bool {
+    MEMO.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        if !memo.complete || memo.input != text {
+            return false;
+        }
+        std::mem::swap(&mut memo.terms, terms);
+        std::mem::swap(&mut memo.marks, marks);
+        memo.complete = false;
+        true
+    })
+}
+
 /// Replaces a stream of `mw` terms by the pairs of adjacent terms that
 /// [`pair_qualifies`] accepts (the single words are not repeated; they are
 /// in the `text` field already).
@@ -419,16 +678,22 @@ impl TokenFilter for PairsFilter {
             inner: tokenizer,
             token: Token::default(),
             previous: String::new(),
+            replay_terms: String::new(),
+            replay_marks: Vec::new(),
         }
     }
 }
 
-/// Tokenizer wrapper produced by [`PairsFilter`].
+/// Tokenizer wrapper produced by [`PairsFilter`]. `inner` must produce the
+/// terms [`recording_analyzer`] produces, as `pairs_analyzer` does: the
+/// stream replays recorded terms in place of running it.
 #[derive(Clone)]
 pub struct PairsTokenizer<T> {
     inner: T,
     token: Token,
     previous: String,
+    replay_terms: String,
+    replay_marks: Vec<MemoTerm>,
 }
 
 impl<T: Tokenizer> Tokenizer for PairsTokenizer<T> {
@@ -436,8 +701,15 @@ impl<T: Tokenizer> Tokenizer for PairsTokenizer<T> {
     fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
         self.token.reset();
         self.previous.clear();
+        let replay =
+            take_recorded(text, &mut self.replay_terms, &mut self.replay_marks).then(|| Replay {
+                terms: &self.replay_terms,
+                marks: &self.replay_marks,
+                next: 0,
+            });
         PairsStream {
             tail: self.inner.token_stream(text),
+            replay,
             token: &mut self.token,
             previous: &mut self.previous,
             previous_from: 0,
@@ -446,29 +718,81 @@ impl<T: Tokenizer> Tokenizer for PairsTokenizer<T> {
     }
 }
 
+/// Recorded terms being replayed: term `i` is
+/// `terms[marks[i - 1].end..marks[i].end]`.
+struct Replay<'a> {
+    terms: &'a str,
+    marks: &'a [MemoTerm],
+    next: usize,
+}
+
+impl Replay<'_> {
+    fn start(&self, i: usize) -> usize {
+        if i == 0 {
+            0
+        } else {
+            self.marks[i - 1].end
+        }
+    }
+}
+
 /// Token stream of [`PairsFilter`].
 pub struct PairsStream<'a, S> {
     tail: S,
+    /// Set when the string's terms were recorded: then `tail` is not run.
+    replay: Option<Replay<'a>>,
     token: &'a mut Token,
     previous: &'a mut String,
     previous_from: usize,
     has_previous: bool,
 }
 
+impl<S> PairsStream<'_, S> {
+    /// Makes `self.token` the pair `previous cur`.
+    fn emit(token: &mut Token, previous: &str, from: usize, cur: &str, to: usize) {
+        token.text.clear();
+        token.text.push_str(previous);
+        token.text.push(' ');
+        token.text.push_str(cur);
+        token.offset_from = from;
+        token.offset_to = to;
+        token.position = token.position.wrapping_add(1);
+        token.position_length = 1;
+    }
+}
+
 impl<S: TokenStream> TokenStream for PairsStream<'_, S> {
     fn advance(&mut self) -> bool {
+        if let Some(r) = &mut self.replay {
+            // Terms are sliced from the record: nothing is copied but the
+            // pairs themselves.
+            while r.next < r.marks.len() {
+                let i = r.next;
+                r.next += 1;
+                if i == 0 {
+                    continue;
+                }
+                let previous = &r.terms[r.start(i - 1)..r.start(i)];
+                let cur = &r.terms[r.start(i)..r.marks[i].end];
+                if pair_qualifies(previous, cur) {
+                    let from = r.marks[i - 1].offset_from;
+                    Self::emit(self.token, previous, from, cur, r.marks[i].offset_to);
+                    return true;
+                }
+            }
+            return false;
+        }
         while self.tail.advance() {
             let cur = self.tail.token();
             let emit = self.has_previous && pair_qualifies(self.previous, &cur.text);
             if emit {
-                self.token.text.clear();
-                self.token.text.push_str(self.previous);
-                self.token.text.push(' ');
-                self.token.text.push_str(&cur.text);
-                self.token.offset_from = self.previous_from;
-                self.token.offset_to = cur.offset_to;
-                self.token.position = self.token.position.wrapping_add(1);
-                self.token.position_length = 1;
+                Self::emit(
+                    self.token,
+                    self.previous,
+                    self.previous_from,
+                    &cur.text,
+                    cur.offset_to,
+                );
             }
             self.previous.clear();
             self.previous.push_str(&cur.text);
@@ -546,6 +870,45 @@ mod tests {
     }
 
     #[test]
+    fn remembered_stems_equal_the_filter_chain() {
+        let samples = [
+            "Flüchtlinge Flüchtlinge flüchtling FLÜCHTLINGE Straße Grenzen",
+            "migrants migrant migrating Migration migrations",
+            "migránsok migráns menekültek határ határon",
+            "migranti migrante rifugiati confini",
+            "μετανάστες ΜΕΤΑΝΆΣΤΕΣ πρόσφυγες μετανάστης",
+            "мигранти e\u{308}\u{301}z ǅ ﬁ ẞ İstanbul",
+        ];
+        for (_, language) in crate::schema::STEMMED_LANGS {
+            // One analyzer for every sample, so later samples meet
+            // remembered words.
+            let mut remembered = stem_analyzer(language);
+            for text in samples {
+                assert_eq!(
+                    tokens(&mut remembered, text),
+                    tokens(&mut reference_stem_analyzer(language), text),
+                    "{language:?} {text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_stem_memo_starts_over_when_full() {
+        let mut a = stem_analyzer(Language::German);
+        let words: String = (0..STEM_MEMO_WORDS + 10)
+            .map(|i| format!("wort{i}en "))
+            .collect();
+        let terms = tokens(&mut a, &words);
+        assert_eq!(terms.len(), STEM_MEMO_WORDS + 10);
+        assert_eq!(
+            terms,
+            tokens(&mut reference_stem_analyzer(Language::German), &words)
+        );
+        assert_eq!(tokens(&mut a, "Flüchtlinge")[0].0, "fluchtling");
+    }
+
+    #[test]
     fn stemmers_fold_after_stemming() {
         let en = || stem_analyzer(Language::English);
         assert_eq!(run(en(), "migrants"), run(en(), "migrant"));
@@ -575,6 +938,78 @@ mod tests {
         assert!(run(pairs_analyzer(), "").is_empty());
         assert!(run(pairs_analyzer(), "jedno").is_empty());
         assert_eq!(run(pairs_analyzer(), "Für die"), ["fur die"]);
+    }
+
+    /// Every token of `a` over `text`: term, position, offsets.
+    fn tokens(a: &mut TextAnalyzer, text: &str) -> Vec<(String, usize, usize, usize)> {
+        let mut stream = a.token_stream(text);
+        let mut out = Vec::new();
+        while let Some(t) = stream.next() {
+            out.push((t.text.clone(), t.position, t.offset_from, t.offset_to));
+        }
+        out
+    }
+
+    /// What this thread's memo holds: (input, complete).
+    fn memo_state() -> (String, bool) {
+        MEMO.with(|m| {
+            let m = m.borrow();
+            (m.input.clone(), m.complete)
+        })
+    }
+
+    #[test]
+    fn replayed_pairs_equal_analysed_pairs() {
+        let long = format!("je {} su {} i", "a".repeat(120), "ж".repeat(60));
+        let samples = [
+            "Мигранти су стигли на границу у Суботици, ЂОРЂЕ и Љубица.",
+            "Für die Flüchtlinge: MIGRANTI Đorđević građani Straße a határ",
+            "migranti\u{301} x e\u{308}\u{301}z ѓ ќ ѕ Ѓорѓи бежанци щат",
+            "jedno",
+            "",
+            long.as_str(),
+        ];
+        let mut record = recording_analyzer();
+        let mut pairs = pairs_analyzer();
+        for text in samples {
+            // Analysed: the memo holds another string.
+            tokens(&mut record, "nešto drugo");
+            let analysed = tokens(&mut pairs, text);
+            assert_eq!(memo_state(), ("nešto drugo".to_string(), true));
+            // Replayed: the memo holds this string and is used up.
+            assert_eq!(tokens(&mut record, text), tokens(&mut analyzer(), text));
+            assert_eq!(memo_state(), (text.to_string(), true));
+            let replayed = tokens(&mut pairs, text);
+            assert!(!memo_state().1, "{text:?} was not replayed");
+            assert_eq!(replayed, analysed, "{text:?}");
+        }
+        // The field's two strings in a row (title, then text), as tantivy
+        // indexes them: the title is analysed, the text replayed.
+        tokens(&mut record, "Мигранти су");
+        tokens(&mut record, "granica i kamp");
+        assert_eq!(tokens(&mut pairs, "Мигранти су")[0].0, "migranti su");
+        assert!(memo_state().1);
+        assert_eq!(tokens(&mut pairs, "granica i kamp").len(), 2);
+        assert!(!memo_state().1);
+    }
+
+    #[test]
+    fn a_stream_read_half_way_records_nothing() {
+        let mut record = recording_analyzer();
+        tokens(&mut record, "prvi tekst");
+        {
+            let mut stream = record.token_stream("migranti su stigli");
+            assert!(stream.advance());
+        }
+        assert_eq!(memo_state(), ("prvi tekst".to_string(), true));
+        assert_eq!(
+            run(pairs_analyzer(), "migranti su stigli"),
+            ["migranti su", "su stigli"]
+        );
+        // Nor is a string over the memo's limit recorded.
+        let huge = "ab ".repeat(MEMO_MAX_BYTES / 3 + 1);
+        assert_eq!(tokens(&mut record, &huge).len(), MEMO_MAX_BYTES / 3 + 1);
+        assert_eq!(memo_state(), ("prvi tekst".to_string(), true));
     }
 
     #[test]
