@@ -63,6 +63,11 @@ enum Command {
     Reclassify(train::ReclassifyArgs),
     /// Record an analyst's correction of one label of one document.
     Correct(train::CorrectArgs),
+    /// Rebuild the index from its own stored documents, in this build's
+    /// schema (after an upgrade changed it). The old index is kept beside
+    /// the new one as `index.v<N>-<time>`; stop other mediawatch processes
+    /// first.
+    Reindex,
     /// Run the scheduler, the workers and the HTTP API until Ctrl-C.
     Run {
         /// Address of the HTTP API (overrides server.listen).
@@ -438,6 +443,7 @@ fn real_main(cli: Cli) -> Result<()> {
         Command::Reclassify(a) => {
             train::reclassify(load_config(cli.config.as_deref())?, &cli.data_dir, a)
         }
+        Command::Reindex => reindex(&cli.data_dir),
         Command::Correct(a) => {
             let id = train::correct(&cli.data_dir, a)?;
             println!("{id}");
@@ -551,6 +557,59 @@ fn open_index(data_dir: &Path) -> Result<Index> {
         );
     }
     Index::open_or_create(&dir).with_context(|| format!("opening the index in {}", dir.display()))
+}
+
+/// Writer memory for `mediawatch reindex`: a one-off bulk load, so larger
+/// than the pipeline's (fewer, larger segments; see BENCHMARKS.md).
+const REINDEX_HEAP_BYTES: usize = 256 * 1024 * 1024;
+
+/// Rebuilds `data/index` into `data/index.rebuild`, then swaps the two
+/// directories, keeping the old index under a dated name. The swap happens
+/// only after the copy is committed and counted, so a failure at any point
+/// leaves `data/index` as it was.
+fn reindex(data_dir: &Path) -> Result<()> {
+    let dir = data_dir.join("index");
+    if !dir.exists() {
+        bail!("no index in {} to rebuild", data_dir.display());
+    }
+    let building = data_dir.join("index.rebuild");
+    if building.exists() {
+        // Left by an interrupted run: never part of the live index.
+        std::fs::remove_dir_all(&building)
+            .with_context(|| format!("removing the unfinished {}", building.display()))?;
+    }
+    let started = std::time::Instant::now();
+    let stats = Index::rebuild(&dir, &building, REINDEX_HEAP_BYTES)
+        .with_context(|| format!("rebuilding the index in {}", dir.display()))?;
+    let kept = data_dir.join(format!(
+        "index.v{}-{}",
+        stats.from_version,
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    ));
+    std::fs::rename(&dir, &kept).with_context(|| {
+        format!(
+            "moving the old index to {} (the new one is complete in {})",
+            kept.display(),
+            building.display()
+        )
+    })?;
+    std::fs::rename(&building, &dir).with_context(|| {
+        format!(
+            "moving the new index into place: move {} to {} by hand",
+            building.display(),
+            dir.display()
+        )
+    })?;
+    println!(
+        "rebuilt {} documents from schema v{} to v{} in {:.1}s; the old index is in {} \
+         (delete it once you are satisfied)",
+        stats.documents,
+        stats.from_version,
+        mediawatch_index::SCHEMA_VERSION,
+        started.elapsed().as_secs_f64(),
+        kept.display()
+    );
+    Ok(())
 }
 
 fn ctrl_c(cancel: CancellationToken) {

@@ -321,6 +321,43 @@ fn demo_runs_the_whole_pipeline_offline() {
     for h in res["hits"].as_array().unwrap() {
         assert!(!h["snippet"].as_str().unwrap().contains("<script"), "{h:#}");
     }
+
+    // `reindex` rebuilds the index from its stored documents and keeps the
+    // old one: the same searches give the same answers afterwards.
+    let demo = tmp.path().join("demo");
+    let before = json(&mw(None, &demo, &["search", "migranti", "--json"]));
+    let everything = json(&mw(None, &demo, &["search", "", "--json"]));
+    let out = ok(&mw(None, &demo, &["reindex"]));
+    let rebuilt: u64 = out
+        .strip_prefix("rebuilt ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {out}"));
+    // Articles and their comments: every stored document.
+    assert!(rebuilt >= 30, "{out}");
+    assert_eq!(
+        everything["total"].as_u64(),
+        Some(rebuilt),
+        "{everything:#}"
+    );
+    let after = json(&mw(None, &demo, &["search", "migranti", "--json"]));
+    assert_eq!(after["total"], before["total"], "{after:#}");
+    let ids = |r: &serde_json::Value| -> Vec<String> {
+        r["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&after), ids(&before));
+    let kept: Vec<String> = std::fs::read_dir(&demo)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("index.v"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(!demo.join("index.rebuild").exists());
 }
 
 #[test]

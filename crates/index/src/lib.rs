@@ -32,6 +32,7 @@ mod facets;
 mod facts;
 mod qlang;
 mod query;
+mod rebuild;
 mod schema;
 mod segcache;
 mod terms;
@@ -57,6 +58,7 @@ use tantivy::{DocAddress, IndexReader, Order, ReloadPolicy, TantivyDocument, Tan
 pub use facets::{FacetCount, Facets};
 pub use mediawatch_report::{DocFacts, FactTable};
 pub use query::snippet_to_text;
+pub use rebuild::RebuildStats;
 pub use schema::{DocExtra, SCHEMA_VERSION, STEMMED_LANGS, UNKNOWN_LANG};
 pub use terms::{
     is_content_term, log_likelihood, TermStat, TermsRequest, TermsResult, DEFAULT_TERMS_LIMIT,
@@ -127,10 +129,11 @@ pub enum IndexError {
     /// The directory holds an index of another schema version (see
     /// [`SCHEMA_VERSION`]).
     #[error(
-        "index at {location} has schema v{found}, this build needs v{needed}: rebuild it: stop \
-         mediawatch, move the data directory's `index` and `state.sqlite` away together (so \
-         every item is fetched and indexed again) and ingest again, or keep using the mediawatch \
-         version that built it"
+        "index at {location} has schema v{found}, this build needs v{needed}: stop mediawatch and \
+         run `mediawatch reindex`, which rebuilds it from its own stored documents and keeps the \
+         old one; or move the data directory's `index` and `state.sqlite` away together and \
+         ingest again (only what the sources still serve comes back); or keep using the \
+         mediawatch version that built it"
     )]
     SchemaVersion {
         /// Directory.

@@ -1257,6 +1257,7 @@ fn other_schema_versions_are_refused_with_advice() {
             assert!(
                 m.contains("schema v1")
                     && m.contains(&format!("needs v{}", mediawatch_index::SCHEMA_VERSION))
+                    && m.contains("mediawatch reindex")
                     && m.contains("ingest again")
                     && m.contains("state.sqlite"),
                 "{m}"
@@ -1350,4 +1351,187 @@ fn upserts_replace_ids_committed_by_earlier_writers() {
     w.close().unwrap();
     assert_eq!(b.num_docs().unwrap(), 21);
     assert_eq!(query(&b, "treci").len(), 2);
+}
+
+/// Writes `docs` into a new index in `dir` with the field layout of schema
+/// v1 (no `cluster_key`, stemmed fields or word pairs; no version file),
+/// through tantivy itself, as a build from before schema versions did.
+fn write_v1_index(dir: &std::path::Path, docs: &[(Document, &str, &str, &str)]) {
+    use tantivy::schema::{DateOptions, NumericOptions, FAST, INDEXED, STORED, STRING, TEXT};
+    let mut b = tantivy::schema::Schema::builder();
+    let facet = STRING | STORED | FAST;
+    let date = DateOptions::default().set_stored().set_fast().set_indexed();
+    let id = b.add_text_field("id", STRING | STORED);
+    let source = b.add_text_field("source", facet.clone());
+    let country = b.add_text_field("country", facet.clone());
+    let lang = b.add_text_field("lang", facet.clone());
+    let kind = b.add_text_field("kind", facet);
+    let url = b.add_text_field("url", STORED);
+    let title = b.add_text_field("title", TEXT | STORED);
+    let text = b.add_text_field("text", TEXT | STORED);
+    let author = b.add_text_field("author", STORED);
+    let published = b.add_date_field("published", date.clone());
+    let published_known = b.add_bool_field("published_known", STORED | FAST);
+    let fetched = b.add_date_field("fetched", date);
+    let labels_json = b.add_text_field("labels_json", STORED);
+    b.add_f64_field("hate", NumericOptions::default().set_fast());
+    let label_flags = b.add_u64_field("label_flags", FAST | STORED);
+    let labelled = b.add_bool_field("labelled", INDEXED | FAST | STORED);
+    let parent_id = b.add_text_field("parent_id", STRING | STORED);
+    let content_hash = b.add_text_field("content_hash", STRING | FAST | STORED);
+    let cluster_id = b.add_text_field("cluster_id", STRING | FAST | STORED);
+    let index = tantivy::Index::create_in_dir(dir, b.build()).unwrap();
+    let mut w: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+    let time = |t: DateTime<Utc>| tantivy::DateTime::from_timestamp_secs(t.timestamp());
+    for (d, country_code, hash, cluster) in docs {
+        let mut td = tantivy::TantivyDocument::new();
+        td.add_text(id, d.id.as_str());
+        td.add_text(source, &d.source_id);
+        td.add_text(country, country_code);
+        td.add_text(lang, d.lang.as_deref().unwrap_or("und"));
+        td.add_text(kind, d.kind.as_str());
+        td.add_text(url, &d.url);
+        td.add_text(title, &d.title);
+        td.add_text(text, &d.text);
+        if let Some(a) = &d.author {
+            td.add_text(author, a);
+        }
+        td.add_date(published, time(d.published.unwrap_or(d.fetched)));
+        td.add_bool(published_known, d.published.is_some());
+        td.add_date(fetched, time(d.fetched));
+        if let Some(l) = &d.labels {
+            td.add_text(labels_json, serde_json::to_string(l).unwrap());
+        }
+        td.add_u64(label_flags, 0);
+        td.add_bool(labelled, d.labels.is_some());
+        if let Some(p) = &d.parent_id {
+            td.add_text(parent_id, p.as_str());
+        }
+        td.add_text(content_hash, hash);
+        td.add_text(cluster_id, cluster);
+        w.add_document(td).unwrap();
+    }
+    w.commit().unwrap();
+}
+
+#[test]
+fn an_old_index_is_rebuilt_from_its_stored_documents() {
+    let old = tempfile::tempdir().unwrap();
+    let mut sr = lang_doc(
+        "https://n1.rs/1",
+        "n1",
+        "sr",
+        "Мигранти су стигли",
+        "Мигранти су стигли на границу код Суботице.",
+    );
+    sr.author = Some("Ana".into());
+    let mut labels = Labels {
+        model_version: "lexicon-1".into(),
+        ..Default::default()
+    };
+    labels.hate.class = HateClass::Offensive;
+    labels.hate.score = 0.8;
+    labels.frame.threat = 0.7;
+    sr.labels = Some(labels.clone());
+    let de = lang_doc(
+        "https://dw.de/1",
+        "dw",
+        "de",
+        "Grenze",
+        "Ein Flüchtling wartet an der Grenze.",
+    );
+    let mut comment = lang_doc(
+        "https://n1.rs/1#c1",
+        "n1",
+        "sr",
+        "",
+        "Komentar ispod članka.",
+    );
+    comment.kind = DocKind::Comment;
+    comment.parent_id = Some(sr.id.clone());
+    comment.published = None;
+    write_v1_index(
+        old.path(),
+        &[
+            (sr.clone(), "RS", "hash-sr", "cluster-a"),
+            (de.clone(), "DE", "hash-de", "cluster-b"),
+            (comment.clone(), "RS", "hash-c", "cluster-a"),
+        ],
+    );
+    match Index::open_or_create(old.path()) {
+        Err(IndexError::SchemaVersion { found: 1, .. }) => {}
+        other => panic!("expected a v1 version error, got {other:?}"),
+    }
+
+    // While another writer holds the old index, nothing is copied.
+    let new_root = tempfile::tempdir().unwrap();
+    let new = new_root.path().join("index");
+    {
+        let held = tantivy::Index::open_in_dir(old.path()).unwrap();
+        let _w: tantivy::IndexWriter = held.writer(15_000_000).unwrap();
+        match Index::rebuild(old.path(), &new, 0) {
+            Err(IndexError::Locked { .. }) => {}
+            other => panic!("expected a lock error, got {other:?}"),
+        }
+    }
+
+    let stats = Index::rebuild(old.path(), &new, 0).unwrap();
+    assert_eq!(stats.from_version, 1);
+    assert_eq!(stats.documents, 3);
+    let index = Index::open_or_create(&new).unwrap();
+    assert_eq!(index.num_docs().unwrap(), 3);
+    // Every stored field comes across.
+    for d in [&sr, &de, &comment] {
+        assert_eq!(index.get(&d.id).unwrap().as_ref(), Some(d));
+    }
+    assert_eq!(
+        index.get_extra(&comment.id).unwrap(),
+        Some(DocExtra {
+            content_hash: Some("hash-c".into()),
+            cluster_id: Some("cluster-a".into()),
+        })
+    );
+    // The derived fields v1 did not have now work: stems, word pairs,
+    // Latin queries for Cyrillic text, and the country filter.
+    assert_eq!(query(&index, "Flüchtlinge"), ["https://dw.de/1"]);
+    assert_eq!(query(&index, "\"migranti su\""), ["https://n1.rs/1"]);
+    let rs = index
+        .search(&SearchRequest {
+            query: "komentar OR granicu".into(),
+            country: Some("RS".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(rs.total, 2);
+    assert_eq!(
+        index
+            .search(&SearchRequest {
+                query: "migranti".into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .hits[0]
+            .labels
+            .as_ref(),
+        Some(&labels)
+    );
+
+    // The old index is untouched, and a second rebuild into the new one is
+    // refused instead of doubling it.
+    assert!(matches!(
+        Index::open_or_create(old.path()),
+        Err(IndexError::SchemaVersion { found: 1, .. })
+    ));
+    match Index::rebuild(old.path(), &new, 0) {
+        Err(e @ IndexError::InvalidRequest { .. }) => {
+            assert!(e.to_string().contains("already holds documents"), "{e}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(Index::open_or_create(&new).unwrap().num_docs().unwrap(), 3);
+    // A directory without an index is named as such.
+    let empty = tempfile::tempdir().unwrap();
+    let e = Index::rebuild(empty.path(), &new_root.path().join("x"), 0).unwrap_err();
+    assert!(e.to_string().contains("no index"), "{e}");
 }
