@@ -12,6 +12,7 @@
 use std::path::Path;
 
 use mediawatch_core::{SourceMeta, SourceScope};
+use tantivy::directory::error::LockError;
 use tantivy::directory::{MmapDirectory, INDEX_WRITER_LOCK};
 use tantivy::schema::{Field, Schema, Value};
 use tantivy::{Directory, DocAddress, TantivyDocument};
@@ -56,11 +57,12 @@ impl Index {
             return Err(open_err("there is no index in this directory".into()));
         }
         // Held until the copy is committed (dropping it releases the lock).
-        let _lock = dir
-            .acquire_lock(&INDEX_WRITER_LOCK)
-            .map_err(|_| IndexError::Locked {
+        let _lock = dir.acquire_lock(&INDEX_WRITER_LOCK).map_err(|e| match e {
+            LockError::LockBusy => IndexError::Locked {
                 location: location.clone(),
-            })?;
+            },
+            LockError::IoError(e) => open_err(format!("cannot take the writer lock: {e}")),
+        })?;
         let index = tantivy::Index::open(dir).map_err(|e| open_err(e.to_string()))?;
         let old_schema = index.schema();
         if old_schema.get_field(schema::F_LABEL_FLAGS).is_err() {
