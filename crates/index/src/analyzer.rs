@@ -46,8 +46,8 @@
 // index and near-duplicate fingerprints fold text identically.
 use mediawatch_core::similarity::transliterate;
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token,
-    TokenFilter, TokenStream, Tokenizer,
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer,
+    TextAnalyzerBuilder, Token, TokenFilter, TokenStream, Tokenizer,
 };
 
 /// Name under which the analyzer is registered on every index.
@@ -90,9 +90,18 @@ pub fn stem_analyzer(language: Language) -> TextAnalyzer {
 /// [`stem_analyzer`] as a chain of separate filters, without the memo: the
 /// definition it must match term for term.
 pub fn reference_stem_analyzer(language: Language) -> TextAnalyzer {
-    TextAnalyzer::builder(MwTokenizer::default())
-        .filter(LowerCaser)
-        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+    stem_fold(
+        TextAnalyzer::builder(MwTokenizer::default())
+            .filter(LowerCaser)
+            .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES)),
+        language,
+    )
+}
+
+/// `words` followed by what [`StemFoldFilter`] remembers: the stemmer,
+/// then Cyrillic to Latin, then folding.
+fn stem_fold<T: Tokenizer>(words: TextAnalyzerBuilder<T>, language: Language) -> TextAnalyzer {
+    words
         .filter(Stemmer::new(language))
         .filter(CyrillicLatinFilter)
         .filter(AsciiFoldingFilter)
@@ -118,11 +127,10 @@ impl TokenFilter for StemFoldFilter {
     fn transform<T: Tokenizer>(self, tokenizer: T) -> StemFoldTokenizer<T> {
         StemFoldTokenizer {
             inner: tokenizer,
-            word: TextAnalyzer::builder(tantivy::tokenizer::RawTokenizer::default())
-                .filter(Stemmer::new(self.language))
-                .filter(CyrillicLatinFilter)
-                .filter(AsciiFoldingFilter)
-                .build(),
+            word: stem_fold(
+                TextAnalyzer::builder(tantivy::tokenizer::RawTokenizer::default()),
+                self.language,
+            ),
             memo: std::collections::HashMap::new(),
         }
     }
@@ -192,11 +200,7 @@ impl<S: TokenStream> TokenStream for StemFoldStream<'_, S> {
 
 /// `mw` followed by [`PairsFilter`].
 pub fn pairs_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(MwTokenizer::default())
-        .filter(NormalizeFilter)
-        .filter(AsciiFoldingFilter)
-        .filter(PairsFilter)
-        .build()
+    mw_chain().filter(PairsFilter).build()
 }
 
 /// Whether the adjacent `mw` terms `a` and `b` are indexed as a pair.
@@ -225,20 +229,22 @@ const MAX_TOKEN_BYTES: usize = 100;
 /// Builds the `mw` analyzer. [`NormalizeFilter`] does in one pass what
 /// [`reference_analyzer`] does with three filters, with the same terms.
 pub fn analyzer() -> TextAnalyzer {
+    mw_chain().build()
+}
+
+/// The filters of the `mw` terms, for [`analyzer`] and the analyzers that
+/// extend it: one definition, so the terms [`RecordFilter`] records are the
+/// terms [`PairsFilter`] would otherwise compute.
+fn mw_chain() -> TextAnalyzerBuilder<impl Tokenizer> {
     TextAnalyzer::builder(MwTokenizer::default())
         .filter(NormalizeFilter)
         .filter(AsciiFoldingFilter)
-        .build()
 }
 
 /// [`analyzer`] followed by [`RecordFilter`]: the same terms, also kept for
 /// the pairs analyzer to replay. This is the `mw` registered on indexes.
 pub fn recording_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(MwTokenizer::default())
-        .filter(NormalizeFilter)
-        .filter(AsciiFoldingFilter)
-        .filter(RecordFilter)
-        .build()
+    mw_chain().filter(RecordFilter).build()
 }
 
 /// The `mw` analyzer as a chain of separate filters (lower-case, drop long
