@@ -561,6 +561,18 @@ fn foreign_schema_is_refused() {
     }
 }
 
+/// Labels with an offensive hate class and a threat frame.
+fn offensive_threat_labels() -> Labels {
+    let mut l = Labels {
+        model_version: "lexicon-1".into(),
+        ..Default::default()
+    };
+    l.hate.class = HateClass::Offensive;
+    l.hate.score = 0.8;
+    l.frame.threat = 0.7;
+    l
+}
+
 #[test]
 fn documents_round_trip_with_labels() {
     let index = Index::create_in_ram().unwrap();
@@ -570,13 +582,7 @@ fn documents_round_trip_with_labels() {
     d.parent_id = Some(DocId::from_url("https://x.ba/a"));
     d.author = Some("Ana".into());
     d.lang = Some("BS".into());
-    let mut l = Labels {
-        model_version: "lexicon-1".into(),
-        ..Default::default()
-    };
-    l.hate.class = HateClass::Offensive;
-    l.hate.score = 0.8;
-    l.frame.threat = 0.7;
+    let l = offensive_threat_labels();
     d.labels = Some(l.clone());
     w.upsert(d.clone(), &source("klix", "BA", "bs")).unwrap();
     w.commit().unwrap();
@@ -1425,13 +1431,7 @@ fn an_old_index_is_rebuilt_from_its_stored_documents() {
         "Мигранти су стигли на границу код Суботице.",
     );
     sr.author = Some("Ana".into());
-    let mut labels = Labels {
-        model_version: "lexicon-1".into(),
-        ..Default::default()
-    };
-    labels.hate.class = HateClass::Offensive;
-    labels.hate.score = 0.8;
-    labels.frame.threat = 0.7;
+    let labels = offensive_threat_labels();
     sr.labels = Some(labels.clone());
     let de = lang_doc(
         "https://dw.de/1",
