@@ -94,12 +94,18 @@ enum Command {
     Classify {
         /// Text to classify.
         text: Option<String>,
-        /// JSONL file with {"id","text","lang"?} per line (`-` for stdin).
+        /// JSONL file with {"id","text","lang"?,"context"?} per line (`-`
+        /// for stdin). `context` is the title and lead of the article (or
+        /// post) a comment belongs to: the comment inherits its migration
+        /// scope.
         #[arg(long)]
         input: Option<PathBuf>,
         /// Language of TEXT (ISO 639-1), when known.
         #[arg(long)]
         lang: Option<String>,
+        /// Context of TEXT: the title and lead of the article it comments on.
+        #[arg(long)]
+        context: Option<String>,
         /// One JSON object per input.
         #[arg(long)]
         json: bool,
@@ -417,12 +423,14 @@ fn real_main(cli: Cli) -> Result<()> {
             text,
             input,
             lang,
+            context,
             json,
         } => classify(
             &load_config(cli.config.as_deref())?,
             text,
             input,
             lang,
+            context,
             json,
         ),
         Command::Eval {
@@ -1014,6 +1022,16 @@ struct ClassifyLine {
     text: String,
     #[serde(default)]
     lang: Option<String>,
+    #[serde(default)]
+    context: Option<String>,
+}
+
+/// One text `classify` labels.
+struct ClassifyItem {
+    id: String,
+    text: String,
+    lang: Option<String>,
+    context: Option<String>,
 }
 
 fn classify(
@@ -1021,13 +1039,19 @@ fn classify(
     text: Option<String>,
     input: Option<PathBuf>,
     lang: Option<String>,
+    context: Option<String>,
     json: bool,
 ) -> Result<()> {
     let classifier = train::build_classifier(config)?;
-    let mut items: Vec<(String, String, Option<String>)> = Vec::new();
+    let mut items: Vec<ClassifyItem> = Vec::new();
     match (text, input) {
         (Some(_), Some(_)) => bail!("give either TEXT or --input, not both"),
-        (Some(t), None) => items.push(("1".into(), t, lang)),
+        (Some(t), None) => items.push(ClassifyItem {
+            id: "1".into(),
+            text: t,
+            lang,
+            context,
+        }),
         (None, input) => {
             let reader: Box<dyn BufRead> = match input.as_deref() {
                 Some(p) if p != Path::new("-") => Box::new(std::io::BufReader::new(
@@ -1053,7 +1077,12 @@ fn classify(
                     Some(v) => v.to_string(),
                     None => (n + 1).to_string(),
                 };
-                items.push((id, l.text, l.lang.or_else(|| lang.clone())));
+                items.push(ClassifyItem {
+                    id,
+                    text: l.text,
+                    lang: l.lang.or_else(|| lang.clone()),
+                    context: l.context.or_else(|| context.clone()),
+                });
             }
         }
     }
@@ -1061,14 +1090,15 @@ fn classify(
     for chunk in items.chunks(64) {
         let inputs: Vec<ClassifyInput<'_>> = chunk
             .iter()
-            .map(|(id, text, lang)| ClassifyInput {
-                id,
-                text,
-                lang: lang.as_deref(),
+            .map(|it| ClassifyInput {
+                id: &it.id,
+                text: &it.text,
+                lang: it.lang.as_deref(),
+                context: it.context.as_deref(),
             })
             .collect();
         let results = classifier.classify_batch(&inputs);
-        for ((id, text, _), r) in chunk.iter().zip(results) {
+        for (ClassifyItem { id, text, .. }, r) in chunk.iter().zip(results) {
             let labels = r.with_context(|| format!("classifying {id}"))?;
             if json {
                 let v = serde_json::json!({

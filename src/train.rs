@@ -2,7 +2,7 @@
 //! [`build_classifier`], which every command that labels documents uses so
 //! that `[classifier]` decides which model runs.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,13 +12,16 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use clap::{Args, ValueEnum};
 use mediawatch_classify::card::{self, CardInput};
-use mediawatch_classify::eval::{self, EvalReport, GoldExample};
+use mediawatch_classify::data::{self, DataSources};
+use mediawatch_classify::eval::{self, EvalReport};
+use mediawatch_classify::fast::{FastModel, FastTrainOptions, FAST_FILE};
 use mediawatch_classify::heads::HeadSet;
-use mediawatch_classify::train::{self as tr, EmbeddingCache, TrainExample, TrainOptions};
+use mediawatch_classify::train::{self as tr, EmbeddingCache, Split, TrainExample, TrainOptions};
 use mediawatch_classify::{
-    Classifier, ClassifyInput, Encoder, EncoderClassifier, EncoderOptions, HashingEncoder,
+    CascadeClassifier, CascadeOptions, Classifier, ClassifyInput, Encoder, HashingEncoder,
     LexiconClassifier,
 };
+use mediawatch_embed::{E5Encoder, E5Files, E5Options, ONNX_FILE};
 use mediawatch_config::{ClassifierConfig, ClassifierKind, Config};
 use mediawatch_core::{DocId, Document, SourceMeta};
 use mediawatch_index::{FactsFilter, Index, SearchRequest};
@@ -58,17 +61,23 @@ fn effective_kind(c: &ClassifierConfig) -> Result<ClassifierKind> {
     }
 }
 
-/// Loads the e5 encoder, fetching missing model files first.
+/// Directory of the classifier's own models (encoder.onnx, heads.json,
+/// fast.bin) inside `models_dir`.
+pub fn classifier_dir(models_dir: &Path) -> PathBuf {
+    models_dir.join("classifier")
+}
+
+/// Loads the fine-tuned e5 encoder, fetching missing model files first.
 pub fn load_e5(c: &ClassifierConfig) -> Result<Arc<dyn Encoder>> {
-    let dir = encoder_dir(&c.models_dir);
     ensure_model_files(&c.models_dir)?;
-    let opts = mediawatch_embed::E5Options {
+    let files = E5Files::in_models_dir(&c.models_dir);
+    let opts = E5Options {
         batch_size: c.batch_size.max(1),
         threads: (c.threads > 0).then_some(c.threads),
         ..Default::default()
     };
-    let enc = mediawatch_embed::E5Encoder::load(&dir, opts)
-        .with_context(|| format!("cannot load the e5 encoder from {}", dir.display()))?;
+    let enc = E5Encoder::load(&files, opts)
+        .with_context(|| format!("cannot load the e5 encoder ({})", files.onnx.display()))?;
     Ok(Arc::new(enc))
 }
 
@@ -109,27 +118,23 @@ pub fn build_classifier(config: &Config) -> Result<Arc<dyn Classifier>> {
     match effective_kind(c)? {
         ClassifierKind::Lexicon => Ok(Arc::new(LexiconClassifier::new())),
         ClassifierKind::E5 => {
-            let heads_dir = c.models_dir.join("heads");
-            if !HeadSet::file_in(&heads_dir).is_file() {
-                // No trained heads shipped or trained yet: keep working with
-                // the lexicon rather than refusing to start, and say so.
+            let dir = classifier_dir(&c.models_dir);
+            let missing: Vec<PathBuf> = [HeadSet::file_in(&dir), dir.join(FAST_FILE), dir.join(ONNX_FILE)]
+                .into_iter()
+                .filter(|p| !p.is_file())
+                .collect();
+            if !missing.is_empty() {
+                // No trained models shipped or trained yet: keep working
+                // with the lexicon rather than refusing to start, and say so.
                 tracing::warn!(
-                    "no trained heads at {} (run `mediawatch train`); using the lexicon classifier",
-                    HeadSet::file_in(&heads_dir).display()
+                    "no trained classifier at {} (missing {}; run `mediawatch train`); using the lexicon classifier",
+                    dir.display(),
+                    missing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
                 );
                 return Ok(Arc::new(LexiconClassifier::new()));
             }
-            let (heads, version) = HeadSet::load(&heads_dir)?;
             let encoder = load_e5(c)?;
-            let opts = EncoderOptions {
-                batch_size: c.batch_size.max(1),
-                max_sentences: c.max_sentences.max(1),
-                relevance_floor: c.relevance_floor,
-                thresholds: c.thresholds.clone(),
-            };
-            Ok(Arc::new(EncoderClassifier::new(
-                encoder, heads, version, opts,
-            )?))
+            Ok(Arc::new(CascadeClassifier::load(encoder, &dir, cascade_options(c))?))
         }
         ClassifierKind::RustBert => build_rust_bert(c),
     }
@@ -151,7 +156,7 @@ fn build_rust_bert(c: &ClassifierConfig) -> Result<Arc<dyn Classifier>> {
         DeviceSpec::Cpu => TorchDevice::Cpu,
         DeviceSpec::Cuda(i) => TorchDevice::Cuda(i),
     };
-    let mut label_map = BTreeMap::new();
+    let mut label_map = std::collections::BTreeMap::new();
     for (label, class) in &rb.labels {
         let class = match class.as_str() {
             "hate" => HateClass::Hate,
@@ -192,40 +197,47 @@ fn build_rust_bert(_c: &ClassifierConfig) -> Result<Arc<dyn Classifier>> {
 /// `mediawatch train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Directory of labelled hate-speech JSONL sets.
-    #[arg(long, default_value = "../shared/data/hate")]
-    pub data: PathBuf,
-    /// The framing set.
-    #[arg(long, default_value = "models/data/framing/framing.jsonl")]
-    pub framing: PathBuf,
+    /// An organisation's own labelled JSONL (a file or a directory of
+    /// `*.jsonl`; repeatable): `{"text", "label", "lang"?, "context"?,
+    /// "split"?}`. Added to the training data with a high weight; its
+    /// held-out part (rows with `"split": "test"`, else 15 % by id) is
+    /// reported in the model card.
+    #[arg(long = "data")]
+    pub data: Vec<PathBuf>,
+    /// Language of `--data` rows without a `lang` (else guessed per row).
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// The public data (`hate/`, `hate/ban-pl/`, `extraction/wcxb-dev/`);
+    /// skipped when missing, as on an organisation's machine.
+    #[arg(long, default_value = "../shared/data")]
+    pub public: PathBuf,
+    /// The sets written for the project.
+    #[arg(long, default_value = "models/data")]
+    pub written: PathBuf,
     /// Also train on analysts' corrections from the data directory's state.
     #[arg(long)]
     pub corrections: bool,
-    /// Seed of sampling, splits and optimisation.
+    /// Seed of sampling and optimisation.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Where the head file goes.
-    #[arg(long, default_value = "models/heads")]
+    /// Where the models go (heads.json, fast.bin).
+    #[arg(long, default_value = "models/classifier")]
     pub out: PathBuf,
     /// Model card to write.
     #[arg(long, default_value = "models/MODEL_CARD.md")]
     pub card: PathBuf,
-    /// Most examples per (dataset, language).
-    #[arg(long, default_value_t = 4000)]
-    pub cap: usize,
+    /// Start from scratch instead of from the models in --out.
+    #[arg(long)]
+    pub fresh: bool,
     /// Embedding cache directory (git-ignored).
     #[arg(long, default_value = "target/embedding-cache")]
     pub cache: PathBuf,
-    /// Encoder to train on.
+    /// Encoder to train on (`hashing` needs no model files: tests).
     #[arg(long, value_enum, default_value_t = EncoderChoice::E5)]
     pub encoder: EncoderChoice,
-    /// Training epochs.
-    #[arg(long, default_value_t = 40)]
+    /// Passes over the data for the heads.
+    #[arg(long, default_value_t = 8)]
     pub epochs: usize,
-    /// Hidden units of the heads with thousands of examples (hate,
-    /// abusive); 0 keeps every head linear.
-    #[arg(long, default_value_t = 128)]
-    pub hidden: usize,
     /// Print the metrics as JSON.
     #[arg(long)]
     pub json: bool,
@@ -247,41 +259,32 @@ fn progress(label: &str, done: usize, total: usize, started: Instant) {
     let _ = std::io::stderr().flush();
 }
 
-fn framing_gold(path: &Path, split: &str) -> Result<Vec<GoldExample>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not JSON", path.display(), n + 1))?;
-        if v.get("split").and_then(|s| s.as_str()) != Some(split) {
-            continue;
-        }
-        out.push(
-            eval::parse_gold_line(line, n + 1)
-                .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), n + 1))?,
-        );
-    }
-    Ok(out)
+/// The models `--out` holds, when they fit `encoder` (warm start).
+fn previous_models(out: &Path, encoder: &str) -> Option<(HeadSet, FastModel)> {
+    let (heads, _) = HeadSet::load(out).ok()?;
+    let fast = FastModel::load(&out.join(FAST_FILE)).ok()?;
+    (heads.encoder == encoder).then_some((heads, fast))
 }
 
 /// Runs `mediawatch train`.
 pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
     let started = Instant::now();
-    let mut examples: Vec<TrainExample> = Vec::new();
-    let hate = tr::load_hate_dir(&a.data, a.cap, a.seed)?;
-    eprintln!(
-        "hate-speech sets: {} examples from {}",
-        hate.len(),
-        a.data.display()
-    );
-    examples.extend(hate);
-    let framing = tr::load_framing(&a.framing, a.seed)?;
-    eprintln!("framing set: {} examples", framing.len());
-    examples.extend(framing);
+    let sources = DataSources {
+        public: Some(a.public.clone()).filter(|p| p.is_dir()),
+        written: a.written.clone(),
+        user: a.data.clone(),
+        user_lang: a.lang.clone(),
+    };
+    if sources.public.is_none() {
+        eprintln!(
+            "public data not found at {}: training on the written sets and your data, starting from the shipped models",
+            a.public.display()
+        );
+    }
+    let (mut examples, origins) = data::load_all(&sources, a.seed)?;
+    for (what, from) in &origins {
+        eprintln!("data: {what} from {from}");
+    }
     if a.corrections {
         let data = DataDir::create(data_dir)?;
         let state = StateStore::open(&data.state_file())?;
@@ -301,17 +304,62 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
                 used += 1;
             }
         }
-        eprintln!(
-            "corrections: {used} used (weight {})",
-            tr::CORRECTION_WEIGHT
-        );
+        eprintln!("corrections: {used} used (weight {})", tr::CORRECTION_WEIGHT);
     }
+    let count = |s: Split| examples.iter().filter(|e| e.split == s).count();
+    eprintln!(
+        "examples: {} train, {} validation, {} test",
+        count(Split::Train),
+        count(Split::Validation),
+        count(Split::Test)
+    );
+
     let encoder: Arc<dyn Encoder> = match a.encoder {
         EncoderChoice::E5 => load_e5(&config.classifier)?,
         EncoderChoice::Hashing => Arc::new(HashingEncoder::new(384)),
     };
+    let previous = if a.fresh {
+        None
+    } else {
+        previous_models(&a.out, encoder.name())
+    };
+    if let Some((h, _)) = &previous {
+        eprintln!(
+            "warm start from {} (heads trained on {})",
+            a.out.display(),
+            h.encoder
+        );
+    }
+
+    // Stage one: the fast model, its thresholds and gates.
+    let lexicon = LexiconClassifier::new();
+    let names_migration = |e: &TrainExample| {
+        lexicon
+            .relevance(&e.text, Some(e.lang.as_str()))
+            .is_ok_and(|r| r > 0.0)
+    };
+    let fast_started = Instant::now();
+    let (fast, gates, gate_stats) = tr::train_fast(
+        &examples,
+        &names_migration,
+        previous.as_ref().map(|(_, f)| f),
+        &FastTrainOptions {
+            seed: a.seed,
+            ..FastTrainOptions::default()
+        },
+    );
+    eprintln!(
+        "fast model: {} heads in {:.0} s",
+        fast.heads.len(),
+        fast_started.elapsed().as_secs_f64()
+    );
+
+    // The heads on the encoder's vectors.
     let mut cache = EmbeddingCache::open(&a.cache, encoder.name(), encoder.dim())?;
-    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let texts: Vec<&str> = examples
+        .iter()
+        .map(|e| unit_text(&e.text))
+        .collect();
     let enc_started = Instant::now();
     let embeddings = cache.embed_all(
         encoder.as_ref(),
@@ -325,53 +373,74 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
             epochs: a.epochs,
             ..Default::default()
         },
-        hidden_units: a.hidden,
+        hidden_units: 0,
         ..Default::default()
     };
-    let (heads, metrics) = tr::train_heads(&examples, &embeddings, encoder.name(), &opts)?;
-    let version = heads.save(&a.out)?;
-    eprintln!("wrote {} ({version})", HeadSet::file_in(&a.out).display());
-
-    // Full stack on the framing eval split, against the lexicon.
-    let gold = framing_gold(&a.framing, "eval")?;
-    let model = EncoderClassifier::new(
-        encoder.clone(),
-        heads.clone(),
-        version.clone(),
-        EncoderOptions {
-            batch_size: config.classifier.batch_size.max(1),
-            max_sentences: config.classifier.max_sentences.max(1),
-            relevance_floor: config.classifier.relevance_floor,
-            thresholds: BTreeMap::new(),
-        },
+    let (mut heads, metrics) = tr::train_heads(
+        &examples,
+        &embeddings,
+        encoder.name(),
+        previous.as_ref().map(|(h, _)| h),
+        &opts,
     )?;
-    let model_eval: EvalReport = eval::evaluate(&model, &gold);
-    let lexicon_eval: EvalReport = eval::evaluate(&LexiconClassifier::new(), &gold);
-    let framing_text = std::fs::read_to_string(&a.framing)?;
-    let hard_cases =
-        card::hard_case_rows(&framing_text, "eval", &model, &LexiconClassifier::new())?;
+    heads.fast = gates;
+    heads.save(&a.out)?;
+    let fast_bytes = fast.to_bytes();
+    write_atomic(&a.out.join(FAST_FILE), &fast_bytes)?;
+    let model = CascadeClassifier::load(encoder.clone(), &a.out, cascade_options(&config.classifier))?;
+    let version = model.model_version().to_string();
+    eprintln!("wrote {} and {} ({version})", HeadSet::file_in(&a.out).display(), a.out.join(FAST_FILE).display());
 
-    let readme = std::fs::read_to_string(a.data.join("README.md")).unwrap_or_default();
-    let datasets = card::datasets_from_readme(&readme);
-    let command = format!(
-        "mediawatch train --seed {} --cap {} --epochs {} --hidden {} --encoder {}{}",
-        a.seed,
-        a.cap,
-        a.epochs,
-        a.hidden,
-        match a.encoder {
-            EncoderChoice::E5 => "e5",
-            EncoderChoice::Hashing => "hashing",
+    // Held-out figures: the whole cascade against the lexicon baseline.
+    let eval_started = Instant::now();
+    let held = eval::held_out(
+        &version,
+        &|inputs| {
+            model
+                .classify_routed(inputs)
+                .into_iter()
+                .map(|r| r.map_or_else(|_| Default::default(), |(l, route)| (l, Some(route))))
+                .collect()
         },
-        if a.corrections { " --corrections" } else { "" }
+        &examples,
     );
+    let held_lexicon = eval::held_out_plain(&lexicon, &examples);
+    eprintln!("evaluated the test split in {:.0} s", eval_started.elapsed().as_secs_f64());
+
+    let readme = std::fs::read_to_string(a.public.join("hate").join("README.md")).unwrap_or_default();
+    let datasets = card::datasets_from_readme(&readme);
+    let read_json = |name: &str| {
+        std::fs::read_to_string(a.out.join(name))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    };
+    let finetune = read_json("finetune.json");
+    let peer = read_json("peer_baseline.json");
+    let mut command = format!("mediawatch train --seed {} --epochs {}", a.seed, a.epochs);
+    for d in &a.data {
+        command.push_str(&format!(" --data {}", d.display()));
+    }
+    if let Some(l) = &a.lang {
+        command.push_str(&format!(" --lang {l}"));
+    }
+    if a.fresh {
+        command.push_str(" --fresh");
+    }
+    if a.corrections {
+        command.push_str(" --corrections");
+    }
     let md = card::render(&CardInput {
         version: &version,
         heads: &heads,
+        fast: &fast,
+        gate_stats: &gate_stats,
         metrics: &metrics,
+        held_out: &held,
+        held_out_lexicon: &held_lexicon,
         datasets: &datasets,
-        framing_eval: Some((&model_eval, &lexicon_eval)),
-        hard_cases: &hard_cases,
+        origins: &origins,
+        finetune: finetune.as_ref(),
+        peer: peer.as_ref(),
         covered_langs: &COVERED_LANGS,
         command: &command,
     });
@@ -379,56 +448,90 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(&a.card, md).with_context(|| format!("cannot write {}", a.card.display()))?;
-    eprintln!(
-        "wrote {} in {:.0} s",
-        a.card.display(),
-        started.elapsed().as_secs_f64()
-    );
+    eprintln!("wrote {} in {:.0} s", a.card.display(), started.elapsed().as_secs_f64());
 
     let mut out = std::io::stdout().lock();
     if a.json {
         let v = serde_json::json!({
             "model_version": version,
-            "metrics": metrics,
-            "framing_eval": {"model": model_eval, "lexicon": lexicon_eval},
-            "hard_cases": hard_cases,
+            "gates": gate_stats,
+            "heads": metrics,
+            "held_out": held,
+            "held_out_lexicon": held_lexicon,
         });
         serde_json::to_writer_pretty(&mut out, &v)?;
         writeln!(out)?;
     } else {
         writeln!(out, "model {version}")?;
-        for (lang, m) in &metrics.hate_by_lang {
-            writeln!(
-                out,
-                "hate {lang:>4}: macro-F1 {:.3} (n {})",
-                m.macro_f1, m.n
-            )?;
+        for (group, r) in &held.reports {
+            let lex = held_lexicon.reports.get(group);
+            let am = |r: &EvalReport| r.abusive.as_ref().map(|a| a.macro_f1);
+            if let Some(m) = am(r) {
+                writeln!(
+                    out,
+                    "{group:>28}: abusive macro-F1 {m:.3} (lexicon {:.3}), n {}",
+                    lex.and_then(am).unwrap_or(0.0),
+                    r.examples
+                )?;
+            }
+            for (label, b) in &r.labels {
+                if b.support > 0 {
+                    writeln!(
+                        out,
+                        "{group:>28}: {label} F1 {:.3} (lexicon {:.3})",
+                        b.f1,
+                        lex.and_then(|l| l.labels.get(label)).map_or(0.0, |l| l.f1)
+                    )?;
+                }
+            }
         }
-        let hm = |r: &EvalReport| r.hate.as_ref().map_or(0.0, |h| h.macro_f1);
-        writeln!(
-            out,
-            "framing eval hate macro-F1: model {:.3}, lexicon {:.3}",
-            hm(&model_eval),
-            hm(&lexicon_eval)
-        )?;
-        for (name, b) in &model_eval.labels {
-            let lex = lexicon_eval.labels.get(name).map_or(0.0, |l| l.f1);
+        for (lang, f) in &held.functional {
             writeln!(
                 out,
-                "framing eval {name:>12} F1: model {:.3}, lexicon {lex:.3}",
-                b.f1
-            )?;
-        }
-        for r in &hard_cases {
-            writeln!(
-                out,
-                "hard case {:>24}: hate FP model {}/{} lexicon {}/{}; collective FP model {}/{} lexicon {}/{}",
-                r.case, r.model_hate_fp, r.gold_not_hate, r.lexicon_hate_fp, r.gold_not_hate,
-                r.model_collective_fp, r.gold_not_collective, r.lexicon_collective_fp, r.gold_not_collective
+                "functional {lang}: accuracy {:.3}, hateful {:.3}, non-hateful {:.3} (n {})",
+                f.accuracy, f.hateful, f.non_hateful, f.n
             )?;
         }
     }
     Ok(())
+}
+
+/// What the encoder sees of a training text: a unit as the cascade cuts
+/// it (long texts were cut into windows when loaded).
+fn unit_text(text: &str) -> &str {
+    let max = 1500;
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename into {}", path.display()))?;
+    Ok(())
+}
+
+/// The cascade's settings from `[classifier]`.
+pub fn cascade_options(c: &ClassifierConfig) -> CascadeOptions {
+    CascadeOptions {
+        batch_size: c.batch_size.max(1),
+        max_units: c.max_units.max(1),
+        relevance_floor: c.relevance_floor,
+        thresholds: c.thresholds.clone(),
+        ..CascadeOptions::default()
+    }
 }
 
 /// `mediawatch reclassify`.
@@ -591,6 +694,9 @@ pub fn reclassify_index(
     let writer = index.writer(64 << 20)?;
     let started = Instant::now();
     let mut done = 0;
+    // A comment is classified with its article's title and lead, as when
+    // it was ingested; articles are read once per run.
+    let mut contexts: HashMap<String, Option<String>> = HashMap::new();
     for chunk in todo.chunks(batch.max(1)) {
         let mut loaded: Vec<(Document, mediawatch_index::DocExtra, &SourceMeta)> = Vec::new();
         for id in chunk {
@@ -601,6 +707,12 @@ pub fn reclassify_index(
                 continue;
             };
             let extra = index.get_extra(&id)?.unwrap_or_default();
+            if let Some(parent) = &doc.parent_id {
+                if !contexts.contains_key(parent.as_str()) {
+                    let c = index.get(parent)?.map(|p| p.context_text());
+                    contexts.insert(parent.as_str().to_string(), c);
+                }
+            }
             loaded.push((doc, extra, meta));
         }
         let inputs: Vec<ClassifyInput<'_>> = loaded
@@ -613,6 +725,11 @@ pub fn reclassify_index(
                     &d.text
                 },
                 lang: d.lang.as_deref(),
+                context: d
+                    .parent_id
+                    .as_ref()
+                    .and_then(|p| contexts.get(p.as_str()))
+                    .and_then(|c| c.as_deref()),
             })
             .collect();
         let labels = classifier.classify_batch(&inputs);
@@ -947,7 +1064,8 @@ mod tests {
         .to_string();
         assert!(missing.contains("not in the index"), "{missing}");
 
-        // Training with corrections, on the offline encoder, writes heads and a card.
+        // Training with corrections and an organisation's own file, on the
+        // offline encoder, writes heads, the fast model and a card.
         let out = data.path().join("heads");
         let card_path = data.path().join("MODEL_CARD.md");
         let hate = data.path().join("hate");
@@ -971,24 +1089,26 @@ mod tests {
             &config,
             data.path(),
             TrainArgs {
-                data: hate,
-                framing: Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("models/data/framing/framing.jsonl"),
+                data: vec![hate],
+                lang: None,
+                public: data.path().join("no-public-data"),
+                written: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/data"),
                 corrections: true,
                 seed: 3,
                 out: out.clone(),
                 card: card_path.clone(),
-                cap: 100,
+                fresh: true,
                 cache: data.path().join("cache"),
                 encoder: EncoderChoice::Hashing,
-                epochs: 5,
-                hidden: 0,
+                epochs: 2,
                 json: true,
             },
         )
         .unwrap();
         let (heads, _) = HeadSet::load(&out).unwrap();
         assert_eq!(heads.heads.len(), 8);
+        assert!(out.join(FAST_FILE).is_file());
+        assert!(heads.fast.contains_key("abusive") && heads.fast.contains_key("relevance"));
         let card_text = std::fs::read_to_string(card_path).unwrap();
         assert!(
             card_text.contains("| corrections | 1 | 0 | 0 |"),

@@ -105,6 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     id: "",
                     text: t,
                     lang: None,
+                    context: None,
                 })
                 .collect();
             let t = Instant::now();

@@ -15,7 +15,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::{Classifier, ClassifyInput, HateClass, Labels};
+use crate::train::{Split, TrainExample};
+use crate::{Classifier, ClassifyInput, HateClass, Labels, Route};
 
 /// Binary labels evaluated, with their gold key.
 pub const BINARY_LABELS: [&str; 6] = [
@@ -38,6 +39,9 @@ pub struct GoldExample {
     pub text: String,
     /// Language, when given.
     pub lang: Option<String>,
+    /// The parent article's title and lead (or the thread's post), when
+    /// given: the text is classified in that context.
+    pub context: Option<String>,
     /// Gold hate class, when given.
     pub hate: Option<HateClass>,
     /// Targeted group, when given.
@@ -61,14 +65,19 @@ pub fn parse_gold_line(line: &str, line_no: usize) -> Result<GoldExample, String
         Some(serde_json::Value::Null) | None => line_no.to_string(),
         Some(other) => other.to_string(),
     };
-    let lang = obj.get("lang").and_then(|l| l.as_str()).map(str::to_string);
+    let lang = obj
+        .get("lang")
+        .and_then(|l| l.as_str())
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string);
+    let context = obj
+        .get("context")
+        .and_then(|c| c.as_str())
+        .filter(|c| !c.trim().is_empty())
+        .map(str::to_string);
     let hate = match obj.get("hate").or_else(|| obj.get("label")) {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(
-            s.parse::<HateClass>()
-                .map_err(|e| format!("\"hate\"/\"label\": {e}"))?,
-        ),
-        Some(other) => return Err(format!("\"hate\"/\"label\": {other} is not a class name")),
+        None => None,
+        Some(v) => hate_label(v).map_err(|e| format!("\"hate\"/\"label\": {e}"))?,
     };
     let target = obj
         .get("target")
@@ -96,10 +105,57 @@ pub fn parse_gold_line(line: &str, line_no: usize) -> Result<GoldExample, String
         id,
         text,
         lang,
+        context,
         hate,
         target,
         binary,
     })
+}
+
+/// Reads a hate label as organisations and public data sets write it:
+/// `hate`/`offensive`/`none`, and the common synonyms (`hateful`, `HS`,
+/// `abusive`, `toxic`, `OFFENSE`, `OFF`, `inappropriate`, `acceptable`,
+/// `ACC`, `normal`, `neutral`, `clean`, `OTHER`, ...), booleans and
+/// numbers (0 = none, 1 = offensive, 2 = hate, as in PolEval). `null` is
+/// "not labelled". Labels that attack someone for their background or call
+/// for violence (`background_offensive`, `violence`) count as hate.
+pub fn hate_label(v: &serde_json::Value) -> Result<Option<HateClass>, String> {
+    use serde_json::Value;
+    Ok(Some(match v {
+        Value::Null => return Ok(None),
+        Value::Bool(true) => HateClass::Offensive,
+        Value::Bool(false) => HateClass::None,
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if x == 0.0 => HateClass::None,
+            Some(x) if x == 1.0 => HateClass::Offensive,
+            Some(x) if x == 2.0 => HateClass::Hate,
+            _ => return Err(format!("{n} is not 0, 1 or 2")),
+        },
+        Value::String(s) => {
+            let k: String = s
+                .trim()
+                .to_ascii_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            match k.as_str() {
+                "hate" | "hateful" | "hs" | "hate_speech" | "hatespeech" | "2" => HateClass::Hate,
+                _ if k.contains("background") || k.contains("violen") => HateClass::Hate,
+                "offensive" | "offence" | "offense" | "off" | "abusive" | "abuse" | "toxic"
+                | "insult" | "profanity" | "harmful" | "cyberbullying" | "inappropriate"
+                | "obscene" | "1" | "true" | "yes" => HateClass::Offensive,
+                "none" | "acceptable" | "acc" | "normal" | "neutral" | "clean" | "other"
+                | "not" | "not_offensive" | "non_offensive" | "not_hateful" | "non_hateful"
+                | "non_toxic" | "nontoxic" | "harmless" | "0" | "false" | "no" => HateClass::None,
+                _ => {
+                    return Err(format!(
+                        "{s:?} is not a hate label (hate, offensive, none or a synonym)"
+                    ))
+                }
+            }
+        }
+        other => return Err(format!("{other} is not a class name")),
+    }))
 }
 
 /// Precision, recall and F1 of one binary label.
@@ -138,6 +194,54 @@ pub struct ClassScores {
     pub confusion: [[u64; 3]; 3],
 }
 
+/// Abusive (hate or offensive) against none: the binary decision most
+/// public test sets make ("offensive vs acceptable", "toxic vs clean",
+/// GermEval's OFFENSE vs OTHER).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct AbusiveScores {
+    /// Examples.
+    pub n: u64,
+    /// Gold abusive examples.
+    pub support: u64,
+    /// Accuracy.
+    pub accuracy: f64,
+    /// Mean of the F1 of both classes.
+    pub macro_f1: f64,
+    /// F1 of the abusive class.
+    pub f1_abusive: f64,
+    /// F1 of the none class.
+    pub f1_none: f64,
+}
+
+impl AbusiveScores {
+    /// Collapses a three-class confusion matrix.
+    pub fn of(c: &ClassScores) -> Self {
+        let m = &c.confusion;
+        let tp: u64 = (0..2).flat_map(|g| (0..2).map(move |p| (g, p))).map(|(g, p)| m[g][p]).sum();
+        let fn_: u64 = m[0][2] + m[1][2];
+        let fp: u64 = m[2][0] + m[2][1];
+        let tn: u64 = m[2][2];
+        let f1 = |tp: u64, fp: u64, fn_: u64| {
+            let d = 2 * tp + fp + fn_;
+            if d == 0 {
+                0.0
+            } else {
+                2.0 * tp as f64 / d as f64
+            }
+        };
+        let (fa, fnn) = (f1(tp, fp, fn_), f1(tn, fn_, fp));
+        let n = tp + fn_ + fp + tn;
+        Self {
+            n,
+            support: tp + fn_,
+            accuracy: if n == 0 { 0.0 } else { (tp + tn) as f64 / n as f64 },
+            macro_f1: (fa + fnn) / 2.0,
+            f1_abusive: fa,
+            f1_none: fnn,
+        }
+    }
+}
+
 /// The evaluation of a classifier on a gold set.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct EvalReport {
@@ -145,6 +249,8 @@ pub struct EvalReport {
     pub model_version: String,
     /// Examples.
     pub examples: u64,
+    /// Abusive vs none over all examples with a gold class.
+    pub abusive: Option<AbusiveScores>,
     /// Hate over all examples with a gold class.
     pub hate: Option<ClassScores>,
     /// Hate per language.
@@ -238,13 +344,7 @@ fn predicted(l: &Labels, key: &str) -> bool {
 /// Classifies every example (in batches) and scores the result. Examples the
 /// classifier fails on are counted as predicting nothing.
 pub fn evaluate(classifier: &dyn Classifier, examples: &[GoldExample]) -> EvalReport {
-    let mut report = EvalReport {
-        model_version: classifier.model_version().to_string(),
-        examples: examples.len() as u64,
-        ..Default::default()
-    };
-    let mut hate_pairs: Vec<(HateClass, HateClass)> = Vec::new();
-    let mut hate_by_lang: BTreeMap<String, Vec<(HateClass, HateClass)>> = BTreeMap::new();
+    let mut labels = Vec::with_capacity(examples.len());
     for chunk in examples.chunks(64) {
         let inputs: Vec<ClassifyInput<'_>> = chunk
             .iter()
@@ -252,11 +352,31 @@ pub fn evaluate(classifier: &dyn Classifier, examples: &[GoldExample]) -> EvalRe
                 id: &e.id,
                 text: &e.text,
                 lang: e.lang.as_deref(),
+                context: e.context.as_deref(),
             })
             .collect();
-        let results = classifier.classify_batch(&inputs);
-        for (e, r) in chunk.iter().zip(results) {
-            let labels = r.unwrap_or_default();
+        labels.extend(
+            classifier
+                .classify_batch(&inputs)
+                .into_iter()
+                .map(Result::unwrap_or_default),
+        );
+    }
+    score(classifier.model_version(), examples, &labels)
+}
+
+/// Scores predicted `labels` (one per example, in order) against the gold
+/// `examples`.
+pub fn score(model_version: &str, examples: &[GoldExample], labels: &[Labels]) -> EvalReport {
+    let mut report = EvalReport {
+        model_version: model_version.to_string(),
+        examples: examples.len() as u64,
+        ..Default::default()
+    };
+    let mut hate_pairs: Vec<(HateClass, HateClass)> = Vec::new();
+    let mut hate_by_lang: BTreeMap<String, Vec<(HateClass, HateClass)>> = BTreeMap::new();
+    {
+        for (e, labels) in examples.iter().zip(labels) {
             let lang = e.lang.clone().unwrap_or_else(|| "und".into());
             if let Some(g) = e.hate {
                 let p = labels.hate.class;
@@ -292,7 +412,9 @@ pub fn evaluate(classifier: &dyn Classifier, examples: &[GoldExample]) -> EvalRe
         }
     }
     if !hate_pairs.is_empty() {
-        report.hate = Some(class_scores(&hate_pairs));
+        let c = class_scores(&hate_pairs);
+        report.abusive = Some(AbusiveScores::of(&c));
+        report.hate = Some(c);
     }
     report.hate_by_lang = hate_by_lang
         .iter()
@@ -310,6 +432,170 @@ pub fn evaluate(classifier: &dyn Classifier, examples: &[GoldExample]) -> EvalRe
         }
     }
     report
+}
+
+/// The group a held-out example is reported under: its source, with the
+/// language for the sets that span several (`comments:hr`, `user:ours:hr`).
+pub fn group_of(e: &TrainExample) -> String {
+    let single_language = [
+        "davidson2017",
+        "degibert2018-stormfront",
+        "germeval2018",
+        "poleval2019-task6",
+        "toxigen-prompts",
+        "banpl",
+        "wcxb",
+    ];
+    if single_language.contains(&e.source.as_str()) {
+        e.source.clone()
+    } else {
+        format!("{}:{}", e.source, e.lang)
+    }
+}
+
+/// A training example as a gold example (its targets as gold labels).
+pub fn gold_of(e: &TrainExample) -> GoldExample {
+    let mut binary = BTreeMap::new();
+    for (head, key) in [
+        ("relevance", "relevant"),
+        ("collective", "collective"),
+        ("threat", "threat"),
+        ("victim", "victim"),
+        ("recognition", "recognition"),
+        ("solutions", "solutions"),
+    ] {
+        if let Some(t) = e.targets.get(head) {
+            binary.insert(key, *t > 0.5);
+        }
+    }
+    let hate = e.hate.or_else(|| {
+        e.targets
+            .get("abusive")
+            .map(|a| if *a > 0.5 { HateClass::Offensive } else { HateClass::None })
+    });
+    GoldExample {
+        id: e.id.clone(),
+        text: e.text.clone(),
+        lang: Some(e.lang.clone()).filter(|l| !l.is_empty()),
+        context: e.context.clone(),
+        hate,
+        target: None,
+        binary,
+    }
+}
+
+/// Accuracy on a functional suite, per functionality and overall.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FunctionalScores {
+    /// Cases.
+    pub n: u64,
+    /// Correct: a hateful case labelled `hate`, a non-hateful one not.
+    pub accuracy: f64,
+    /// Accuracy on the hateful cases.
+    pub hateful: f64,
+    /// Accuracy on the non-hateful cases.
+    pub non_hateful: f64,
+    /// Per functionality: (cases, correct).
+    pub by_functionality: BTreeMap<String, (u64, u64)>,
+}
+
+/// What the model card reports from the test split, from one pass.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct HeldOut {
+    /// One report per [`group_of`] key.
+    pub reports: BTreeMap<String, EvalReport>,
+    /// The functional suite's cases, per language.
+    pub functional: BTreeMap<String, FunctionalScores>,
+    /// Per group: the share of texts the encoder saw, and the share of
+    /// gold-abusive texts it never saw (the cheap stages' loss). Empty for
+    /// a classifier without routes.
+    pub routes: BTreeMap<String, (f64, f64)>,
+}
+
+/// A batch classifier that may say how each input was routed.
+pub type RoutedBatch<'f> = dyn Fn(&[ClassifyInput<'_>]) -> Vec<(Labels, Option<Route>)> + 'f;
+
+/// Classifies the test split of `examples` once and scores it: per group,
+/// the functional suite, and the routes.
+pub fn held_out(model_version: &str, classify: &RoutedBatch<'_>, examples: &[TrainExample]) -> HeldOut {
+    let test: Vec<&TrainExample> = examples.iter().filter(|e| e.split == Split::Test).collect();
+    let mut labels: Vec<(Labels, Option<Route>)> = Vec::with_capacity(test.len());
+    for chunk in test.chunks(64) {
+        let inputs: Vec<ClassifyInput<'_>> = chunk
+            .iter()
+            .map(|e| ClassifyInput {
+                id: &e.id,
+                text: &e.text,
+                lang: Some(e.lang.as_str()).filter(|l| !l.is_empty()),
+                context: e.context.as_deref(),
+            })
+            .collect();
+        labels.extend(classify(&inputs));
+    }
+    let mut out = HeldOut::default();
+    let mut groups: BTreeMap<String, (Vec<GoldExample>, Vec<Labels>)> = BTreeMap::new();
+    let mut routes: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+    let mut tallies: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+    for (e, (l, route)) in test.iter().zip(&labels) {
+        let g = group_of(e);
+        let slot = groups.entry(g.clone()).or_default();
+        slot.0.push(gold_of(e));
+        slot.1.push(l.clone());
+        if let Some(r) = route {
+            let encoded = r.encoded_units > 0;
+            let t = routes.entry(g).or_default();
+            t[0] += 1;
+            t[1] += u64::from(encoded);
+            if e.targets.get("abusive").is_some_and(|v| *v > 0.5) {
+                t[2] += 1;
+                t[3] += u64::from(!encoded);
+            }
+        }
+        if let Some(func) = &e.functionality {
+            let hateful = func.ends_with("_h");
+            let correct = hateful == (l.hate.class == HateClass::Hate);
+            let s = out.functional.entry(e.lang.clone()).or_default();
+            s.n += 1;
+            let f = s.by_functionality.entry(func.clone()).or_default();
+            f.0 += 1;
+            f.1 += u64::from(correct);
+            let t = tallies.entry(e.lang.clone()).or_default();
+            let k = if hateful { 0 } else { 2 };
+            t[k] += 1;
+            t[k + 1] += u64::from(correct);
+        }
+    }
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    for (lang, s) in out.functional.iter_mut() {
+        let t = tallies[lang];
+        s.hateful = ratio(t[1], t[0]);
+        s.non_hateful = ratio(t[3], t[2]);
+        s.accuracy = ratio(t[1] + t[3], t[0] + t[2]);
+    }
+    out.reports = groups
+        .into_iter()
+        .map(|(g, (gold, l))| (g, score(model_version, &gold, &l)))
+        .collect();
+    out.routes = routes
+        .into_iter()
+        .map(|(g, t)| (g, (ratio(t[1], t[0]), ratio(t[3], t[2]))))
+        .collect();
+    out
+}
+
+/// [`held_out`] for any [`Classifier`] (no routes).
+pub fn held_out_plain(classifier: &dyn Classifier, examples: &[TrainExample]) -> HeldOut {
+    held_out(
+        classifier.model_version(),
+        &|inputs| {
+            classifier
+                .classify_batch(inputs)
+                .into_iter()
+                .map(|r| (r.unwrap_or_default(), None))
+                .collect()
+        },
+        examples,
+    )
 }
 
 /// Human-readable rendering.

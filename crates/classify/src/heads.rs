@@ -44,11 +44,11 @@ use sha2::{Digest, Sha256};
 use crate::ClassifyError;
 
 /// Format tag written into and required from head files.
-pub const HEADS_FORMAT: &str = "mediawatch-heads/2";
+pub const HEADS_FORMAT: &str = "mediawatch-heads/3";
 
-/// The previous format (linear heads only), still read: it is format 2
-/// without hidden layers.
-pub const HEADS_FORMAT_V1: &str = "mediawatch-heads/1";
+/// Earlier formats, still read: format 3 without the fast model's gates
+/// (`mediawatch-heads/2`), and without hidden layers (`/1`).
+pub const HEADS_FORMATS_READ: [&str; 2] = ["mediawatch-heads/2", "mediawatch-heads/1"];
 
 /// File name of the head set inside the heads directory.
 pub const HEADS_FILE: &str = "heads.json";
@@ -63,6 +63,19 @@ pub const HEAD_NAMES: [&str; 8] = [
     "victim",
     "recognition",
     "solutions",
+];
+
+/// Groups a hateful or offensive text may target (the `target:<group>`
+/// heads, and the `target` key of the written data).
+pub const TARGET_GROUPS: [&str; 8] = [
+    "migrants_refugees",
+    "ethnic_national",
+    "religious",
+    "roma",
+    "lgbt",
+    "women",
+    "disability",
+    "other",
 ];
 
 /// A logistic regression: `p = sigmoid(w . x + b)`, or, with a hidden
@@ -282,18 +295,36 @@ impl LogisticHead {
 /// `opts.seed`. `xs`, `ys` and `ws` must have the same length (extra items of
 /// the longer ones are ignored).
 pub fn fit_logistic(xs: &[&[f32]], ys: &[f32], ws: &[f32], opts: &FitOptions) -> LogisticHead {
+    fit_logistic_from(None, xs, ys, ws, opts)
+}
+
+/// [`fit_logistic`], starting from `init` (a linear head of the same
+/// dimension) when given, with the L2 penalty pulling the weights towards
+/// `init` instead of towards zero. This is how an organisation's own
+/// labels retrain the shipped heads without the public data: the new data
+/// moves the head, the penalty keeps what it learned elsewhere.
+pub fn fit_logistic_from(
+    init: Option<&LogisticHead>,
+    xs: &[&[f32]],
+    ys: &[f32],
+    ws: &[f32],
+    opts: &FitOptions,
+) -> LogisticHead {
     let n = xs.len().min(ys.len()).min(ws.len());
     let dim = xs.first().map_or(0, |x| x.len());
-    let mut head = LogisticHead::zeros(dim);
+    let anchor = init.filter(|h| h.hidden.is_none() && h.weights.len() == dim);
+    let mut head = anchor.cloned().unwrap_or_else(|| LogisticHead::zeros(dim));
     if n == 0 {
         return head;
     }
-    // Start from the weighted base rate so that a head without signal
-    // predicts the prior, not 0.5.
-    let wsum: f32 = ws[..n].iter().sum::<f32>().max(f32::EPSILON);
-    let pos: f32 = ys[..n].iter().zip(&ws[..n]).map(|(y, w)| y * w).sum();
-    let prior = (pos / wsum).clamp(1e-4, 1.0 - 1e-4);
-    head.bias = (prior / (1.0 - prior)).ln();
+    if anchor.is_none() {
+        // Start from the weighted base rate so that a head without signal
+        // predicts the prior, not 0.5.
+        let wsum: f32 = ws[..n].iter().sum::<f32>().max(f32::EPSILON);
+        let pos: f32 = ys[..n].iter().zip(&ws[..n]).map(|(y, w)| y * w).sum();
+        let prior = (pos / wsum).clamp(1e-4, 1.0 - 1e-4);
+        head.bias = (prior / (1.0 - prior)).ln();
+    }
 
     let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
     let mut m = vec![0.0f32; dim + 1];
@@ -316,7 +347,12 @@ pub fn fit_logistic(xs: &[&[f32]], ys: &[f32], ws: &[f32], opts: &FitOptions) ->
                 by.push(ys[i]);
                 bw.push(ws[i]);
             }
-            let (_, gw, gb) = head.loss_and_grad(&bx, &by, &bw, opts.l2);
+            let (_, mut gw, gb) = head.loss_and_grad(&bx, &by, &bw, opts.l2);
+            if let Some(a) = anchor {
+                for (g, w0) in gw.iter_mut().zip(&a.weights) {
+                    *g -= opts.l2 * w0;
+                }
+            }
             t += 1;
             let c1 = 1.0 - b1.powi(t);
             let c2 = 1.0 - b2.powi(t);
@@ -568,6 +604,52 @@ impl HeadEntry {
     }
 }
 
+/// Decision and gate thresholds of one head of the fast model
+/// ([`crate::fast`]): `threshold` maps its probability to the 0.5 scale
+/// like a head's; `gate` is the lower, recall-oriented threshold at which
+/// the cascade sends a text on to the encoder (relevance: into migration
+/// scope; abusive: flagged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FastGate {
+    /// Decision threshold for languages without their own.
+    pub threshold: f32,
+    /// Gate threshold for languages without their own.
+    pub gate: f32,
+    /// Decision thresholds per language.
+    #[serde(default)]
+    pub lang_thresholds: BTreeMap<String, f32>,
+    /// Gate thresholds per language.
+    #[serde(default)]
+    pub lang_gates: BTreeMap<String, f32>,
+}
+
+impl Default for FastGate {
+    fn default() -> Self {
+        Self {
+            threshold: 0.5,
+            gate: 0.5,
+            lang_thresholds: BTreeMap::new(),
+            lang_gates: BTreeMap::new(),
+        }
+    }
+}
+
+impl FastGate {
+    /// The decision threshold for `lang`.
+    pub fn threshold_for(&self, lang: Option<&str>) -> f32 {
+        lang.map(base_lang)
+            .and_then(|l| self.lang_thresholds.get(&l).copied())
+            .unwrap_or(self.threshold)
+    }
+
+    /// The gate threshold for `lang`.
+    pub fn gate_for(&self, lang: Option<&str>) -> f32 {
+        lang.map(base_lang)
+            .and_then(|l| self.lang_gates.get(&l).copied())
+            .unwrap_or(self.gate)
+    }
+}
+
 /// A set of heads trained on one encoder (see the module docs for the file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeadSet {
@@ -581,6 +663,10 @@ pub struct HeadSet {
     pub seed: u64,
     /// Heads by name (see [`HEAD_NAMES`]).
     pub heads: BTreeMap<String, HeadEntry>,
+    /// Thresholds of the fast model's heads (`fast.bin` beside this file),
+    /// by head name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fast: BTreeMap<String, FastGate>,
 }
 
 fn model_err(path: &Path, reason: impl std::fmt::Display) -> ClassifyError {
@@ -605,7 +691,14 @@ impl HeadSet {
             dim,
             seed,
             heads: BTreeMap::new(),
+            fast: BTreeMap::new(),
         }
+    }
+
+    /// The fast model's thresholds for head `name` (0.5 and 0.5 when the
+    /// file has none).
+    pub fn fast_gate(&self, name: &str) -> FastGate {
+        self.fast.get(name).cloned().unwrap_or_default()
     }
 
     /// Path of the head file inside `dir`.
@@ -618,7 +711,7 @@ impl HeadSet {
     pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<(Self, String), ClassifyError> {
         let set: HeadSet = serde_json::from_slice(bytes)
             .map_err(|e| model_err(origin, format!("not a head file: {e}")))?;
-        if set.format != HEADS_FORMAT && set.format != HEADS_FORMAT_V1 {
+        if set.format != HEADS_FORMAT && !HEADS_FORMATS_READ.contains(&set.format.as_str()) {
             return Err(model_err(
                 origin,
                 format!(
@@ -640,8 +733,35 @@ impl HeadSet {
                 ));
             }
         }
+        for (name, g) in &set.fast {
+            let finite = [g.threshold, g.gate]
+                .iter()
+                .chain(g.lang_thresholds.values())
+                .chain(g.lang_gates.values())
+                .all(|t| t.is_finite());
+            if !finite {
+                return Err(model_err(
+                    origin,
+                    format!("fast head {name:?} has non-finite thresholds"),
+                ));
+            }
+        }
         let version = format!("e5s-heads-{}", short_hash(bytes));
         Ok((set, version))
+    }
+
+    /// Loads `dir/heads.json`, returning the set and the file's bytes (for
+    /// a version over several files).
+    pub fn load_bytes(dir: &Path) -> Result<(Self, Vec<u8>), ClassifyError> {
+        let path = Self::file_in(dir);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            model_err(
+                &path,
+                format!("cannot read the trained heads: {e} (run `mediawatch train`, or set classifier.kind = \"lexicon\")"),
+            )
+        })?;
+        let (set, _) = Self::from_bytes(&bytes, &path)?;
+        Ok((set, bytes))
     }
 
     /// Loads `dir/heads.json`.
@@ -921,7 +1041,7 @@ mod tests {
         assert!(err.contains("heads.json"), "{err}");
         // Files of the previous format (linear heads only) are still read.
         let mut v1 = set.clone();
-        v1.format = HEADS_FORMAT_V1.into();
+        v1.format = HEADS_FORMATS_READ[1].into();
         let bytes = serde_json::to_vec(&v1).unwrap();
         assert!(HeadSet::from_bytes(&bytes, Path::new("x")).is_ok());
         let mut bad = set.clone();

@@ -1,22 +1,28 @@
 //! Classifiers for migration coverage.
 //!
-//! [`Classifier`] is the seam the pipeline depends on: text (and an optional
-//! language code) in, [`Labels`] out. It is object-safe so the pipeline can
-//! hold an `Arc<dyn Classifier>` and later swap the lexicon classifier for an
-//! encoder with trained heads without changing callers.
+//! [`Classifier`] is the seam the pipeline depends on: text (with its
+//! language and, for a comment, its article as context) in, [`Labels`] out.
+//! It is object-safe and batched, so the pipeline holds an
+//! `Arc<dyn Classifier>` and the configuration picks the implementation.
 //!
-//! [`LexiconClassifier`] is the first implementation: per-language lexicons
-//! (data files under `lexicons/`), matched with Aho-Corasick on folded text
-//! (lowercase, no diacritics, Cyrillic transliterated), plus sentence-level
-//! rules for negation, condemnation and reported speech. It is transparent:
-//! every non-zero score comes with evidence spans pointing into the input.
-//! It is also blunt: it does not understand syntax, irony or context beyond
-//! neighbouring sentences, which is why its language support is reported as
-//! [`LanguageSupport::LexiconOnly`].
+//! - [`CascadeClassifier`] (the default): the lexicon and rules, a fast
+//!   n-gram model ([`fast`]) and the fine-tuned encoder with trained heads
+//!   ([`heads`]), each run only where the one before it says it is needed
+//!   (see [`cascade`'s docs](CascadeClassifier)). [`train`] and [`data`]
+//!   fit it, [`eval`] measures it, [`card`] writes its model card.
+//! - [`LexiconClassifier`]: per-language lexicons (data files under
+//!   `lexicons/`), matched with Aho-Corasick on folded text (lowercase, no
+//!   diacritics, Cyrillic transliterated), plus sentence-level rules for
+//!   negation, condemnation and reported speech. Transparent (every
+//!   non-zero score comes with evidence spans) and blunt (no syntax, irony
+//!   or wider context): the baseline, and the cascade's evidence.
 
 pub mod card;
-mod encoder;
+mod cascade;
+pub mod data;
 pub mod eval;
+pub mod fast;
+mod hashing;
 pub mod heads;
 mod lang;
 mod lexicon;
@@ -40,7 +46,8 @@ pub use mediawatch_core::labels::{
     CueType, EvidenceSpan, HateClass, LabelFlag, Labels, LanguageSupport,
 };
 
-pub use encoder::{EncoderClassifier, EncoderOptions, HashingEncoder, SentenceInfo};
+pub use cascade::{model_version, CascadeClassifier, CascadeOptions, Route, SentenceInfo};
+pub use hashing::HashingEncoder;
 pub use lang::guess_language;
 pub use mediawatch_embed::{EmbedError, Encoder};
 
@@ -55,6 +62,11 @@ pub struct ClassifyInput<'a> {
     pub text: &'a str,
     /// ISO 639-1 code when known; guessed from the text otherwise.
     pub lang: Option<&'a str>,
+    /// For a comment, a reply or a post in a thread: the title and lead of
+    /// the article (or the post) it belongs to. The text inherits migration
+    /// scope from it: "send them all back" under a story about a reception
+    /// centre is about migrants.
+    pub context: Option<&'a str>,
 }
 
 /// Errors from classifiers.

@@ -999,7 +999,12 @@ impl Classifier for RustBertClassifier {
     }
 
     fn classify(&self, text: &str, lang: Option<&str>) -> Result<Labels, ClassifyError> {
-        let input = ClassifyInput { id: "", text, lang };
+        let input = ClassifyInput {
+            id: "",
+            text,
+            lang,
+            context: None,
+        };
         self.classify_batch(&[input])
             .pop()
             .unwrap_or_else(|| Err(model_error(self.model.dir(), "no result for the input")))

@@ -751,16 +751,19 @@ fn trait_is_object_safe_and_batches_in_order() {
             id: "a",
             text: "A wave of migrants.",
             lang: Some("en"),
+            context: None,
         },
         ClassifyInput {
             id: "b",
             text: "Road repairs start Monday.",
             lang: Some("en"),
+            context: None,
         },
         ClassifyInput {
             id: "c",
             text: "Val migranata.",
             lang: None,
+            context: None,
         },
     ];
     let out = c.classify_batch(&inputs);

@@ -279,6 +279,7 @@ fn batch_equals_one_by_one() {
             id: "x",
             text: t,
             lang: None,
+            context: None,
         })
         .collect();
     let batch = clf.classify_batch(&inputs);

@@ -4,11 +4,11 @@
 //! ```toml
 //! [classifier]
 //! kind = "e5"            # or "lexicon", or "rust-bert" (a build with `--features rust-bert`)
-//! models_dir = "models"  # encoder files and trained heads (models/heads/)
-//! batch_size = 32        # sentences per encoder call
+//! models_dir = "models"  # fetched files, and the classifier's own models in models/classifier/
+//! batch_size = 32        # texts per encoder call
 //! threads = 2            # encoder threads (0 = all cores)
-//! max_sentences = 24     # sentences encoded per document
-//! relevance_floor = 0.1  # lexicon relevance below which the encoder is skipped
+//! max_units = 12         # windows of a long text encoded per document
+//! relevance_floor = 0.1  # lexicon relevance at which a text is in migration scope
 //! [classifier.thresholds]
 //! hate = 0.6             # overrides the calibrated threshold of a head, all languages
 //!
@@ -34,8 +34,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ClassifierKind {
-    /// multilingual-e5-small sentence embeddings + trained heads + the
-    /// lexicon rules for evidence and counter-speech.
+    /// The cascade: lexicon and rules, a fast n-gram model, and the
+    /// fine-tuned multilingual-e5-small with trained heads.
     #[default]
     E5,
     /// Lexicons and rules only (no model files needed).
@@ -83,10 +83,12 @@ pub struct ClassifierConfig {
     pub batch_size: usize,
     /// Encoder threads; 0 means one per core.
     pub threads: usize,
-    /// Most sentences encoded per document (the lead and sentences with
-    /// migration terms first).
-    pub max_sentences: usize,
-    /// Lexicon relevance below which a document skips the encoder.
+    /// Most units (windows of whole sentences, about a hundred tokens)
+    /// encoded per long document: the lead, windows with migration terms
+    /// and windows the fast model flags first. Short texts are one unit.
+    #[serde(alias = "max_sentences")]
+    pub max_units: usize,
+    /// Lexicon relevance at or above which a text is in migration scope.
     pub relevance_floor: f32,
     /// Per-head decision thresholds overriding the calibrated ones (all
     /// languages), e.g. `hate = 0.6`.
@@ -220,7 +222,7 @@ impl Default for ClassifierConfig {
             models_dir: default_models_dir(),
             batch_size: 32,
             threads: 2,
-            max_sentences: 24,
+            max_units: 12,
             relevance_floor: 0.1,
             thresholds: BTreeMap::new(),
             rust_bert: None,
@@ -243,10 +245,10 @@ impl ClassifierConfig {
                 self.threads
             ));
         }
-        if self.max_sentences == 0 || self.max_sentences > 10_000 {
+        if self.max_units == 0 || self.max_units > 10_000 {
             errors.push(format!(
-                "classifier.max_sentences: {} must be between 1 and 10000",
-                self.max_sentences
+                "classifier.max_units: {} must be between 1 and 10000",
+                self.max_units
             ));
         }
         if !(0.0..=1.0).contains(&self.relevance_floor) {

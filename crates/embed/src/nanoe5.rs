@@ -7,8 +7,9 @@
 //! `tokenizer.json`), then a tensor directory of (u16 name length, name,
 //! u8 dtype 0 = f32 / 1 = Q4_0, u32 element count, u64 offset, u64 bytes).
 //! Q4_0 blocks are ggml's: f16 scale + 16 bytes of nibbles (low nibble =
-//! weight j, high = weight j + 16, value = (q - 8) * scale), which is what
-//! candle's `GgmlDType::Q4_0` expects, so the bytes are used as they are.
+//! weight j, high = weight j + 16, value = (q - 8) * scale). Only the word
+//! table is used: the classifier's transformer is its own fine-tuned ONNX
+//! file, whose word embeddings were kept frozen at these values.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,13 +19,10 @@ use crate::EmbedError;
 /// Model hyper-parameters from the file header.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Header {
+    /// Hidden size (the word table's width).
     pub hidden: usize,
-    pub layers: usize,
-    pub heads: usize,
-    pub ffn: usize,
+    /// Rows of the word table.
     pub vocab: usize,
-    pub max_pos: usize,
-    pub eps: f64,
 }
 
 /// Tensor data type in the directory.
@@ -114,13 +112,13 @@ impl File {
         }
         let _version = c.u32().ok_or_else(trunc)?;
         let hidden = c.usize_i32().ok_or_else(trunc)?;
-        let layers = c.usize_i32().ok_or_else(trunc)?;
+        let _layers = c.usize_i32().ok_or_else(trunc)?;
         let heads = c.usize_i32().ok_or_else(trunc)?;
         let ffn = c.usize_i32().ok_or_else(trunc)?;
         let vocab = c.usize_i32().ok_or_else(trunc)?;
-        let max_pos = c.usize_i32().ok_or_else(trunc)?;
+        let _max_pos = c.usize_i32().ok_or_else(trunc)?;
         let _type_vocab = c.usize_i32().ok_or_else(trunc)?;
-        let eps = c.f32().ok_or_else(trunc)?;
+        let _eps = c.f32().ok_or_else(trunc)?;
         let qk = c.usize_i32().ok_or_else(trunc)?;
         if qk != QK {
             return Err(format!("unsupported block size {qk} (expected {QK})"));
@@ -182,15 +180,7 @@ impl File {
             );
         }
         Ok(Self {
-            header: Header {
-                hidden,
-                layers,
-                heads,
-                ffn,
-                vocab,
-                max_pos,
-                eps: f64::from(eps),
-            },
+            header: Header { hidden, vocab },
             bytes,
             dir,
         })
@@ -209,15 +199,6 @@ impl File {
             ));
         }
         Ok(e)
-    }
-
-    /// An f32 tensor's values.
-    pub(crate) fn f32s(&self, name: &str, elems: usize) -> Result<Vec<f32>, String> {
-        let e = self.entry(name, DType::F32, elems)?;
-        Ok(self.bytes[e.start..e.end]
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
     }
 
     /// A Q4_0 tensor's raw block bytes.

@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use mediawatch_embed::{cosine, test_model_dir, E5Encoder, E5Options, Encoder};
+use mediawatch_embed::{cosine, test_models_dir, E5Encoder, E5Files, E5Options, Encoder};
 
 #[derive(serde::Deserialize)]
 struct Reference {
@@ -33,8 +33,8 @@ fn reference() -> Reference {
 fn encoder() -> &'static E5Encoder {
     static ENC: OnceLock<E5Encoder> = OnceLock::new();
     ENC.get_or_init(|| {
-        let dir = test_model_dir().expect("model files");
-        E5Encoder::load(&dir, E5Options::default()).expect("load encoder")
+        let dir = test_models_dir().expect("model files");
+        E5Encoder::load(&E5Files::in_models_dir(&dir), E5Options::default()).expect("load encoder")
     })
 }
 
@@ -114,9 +114,9 @@ fn batching_and_order_do_not_change_vectors() {
     reversed.reverse();
     let rev = enc.encode(&reversed).expect("encode");
     // Batches of 5 with very different lengths: exercises padding masks.
-    let dir = test_model_dir().expect("model files");
+    let dir = test_models_dir().expect("model files");
     let small = E5Encoder::load(
-        &dir,
+        &E5Files::in_models_dir(&dir),
         E5Options {
             batch_size: 5,
             ..E5Options::default()
@@ -156,7 +156,7 @@ fn odd_inputs_are_handled() {
         );
     }
     // Truncation: the long text is cut at max_tokens.
-    assert_eq!(enc.token_ids(&very_long).expect("ids").len(), 512);
+    assert_eq!(enc.token_ids(&very_long).expect("ids").len(), 128);
     let ids = enc.token_ids("Migranti").expect("ids");
     assert_eq!(ids.first(), Some(&0), "starts with <s>");
     assert_eq!(ids.last(), Some(&2), "ends with </s>");
@@ -164,9 +164,9 @@ fn odd_inputs_are_handled() {
 
 #[test]
 fn lower_token_cap_truncates() {
-    let dir = test_model_dir().expect("model files");
+    let dir = test_models_dir().expect("model files");
     let enc = E5Encoder::load(
-        &dir,
+        &E5Files::in_models_dir(&dir),
         E5Options {
             max_tokens: 16,
             ..E5Options::default()
@@ -180,16 +180,40 @@ fn lower_token_cap_truncates() {
 }
 
 #[test]
-fn bad_model_dirs_are_errors() {
+fn missing_or_bad_files_are_named() {
+    let dir = test_models_dir().expect("model files");
+    let good = E5Files::in_models_dir(&dir);
     let tmp = tempfile::tempdir().expect("tmp");
-    let e = E5Encoder::load(tmp.path(), E5Options::default()).expect_err("no weights");
-    assert!(e.to_string().contains("no weights"), "{e}");
-    std::fs::write(tmp.path().join("e5-small-q4.bin"), b"E5S1 truncated").expect("write");
-    let e = E5Encoder::load(tmp.path(), E5Options::default()).expect_err("truncated");
-    assert!(e.to_string().contains("truncated"), "{e}");
-    let dir = test_model_dir().expect("model files");
+    let missing = E5Files {
+        onnx: tmp.path().join("encoder.onnx"),
+        ..good.clone()
+    };
+    let e = E5Encoder::load(&missing, E5Options::default()).expect_err("no onnx");
+    assert!(e.to_string().contains("encoder.onnx") && e.to_string().contains("missing"), "{e}");
+    let truncated = tmp.path().join("e5-small-q4.bin");
+    std::fs::write(&truncated, b"E5S1 truncated").expect("write");
     let e = E5Encoder::load(
-        &dir,
+        &E5Files {
+            words: truncated,
+            ..good.clone()
+        },
+        E5Options::default(),
+    )
+    .expect_err("truncated");
+    assert!(e.to_string().contains("truncated"), "{e}");
+    let garbage = tmp.path().join("garbage.onnx");
+    std::fs::write(&garbage, b"not a model").expect("write");
+    let e = E5Encoder::load(
+        &E5Files {
+            onnx: garbage,
+            ..good.clone()
+        },
+        E5Options::default(),
+    )
+    .expect_err("garbage");
+    assert!(e.to_string().contains("garbage.onnx"), "{e}");
+    let e = E5Encoder::load(
+        &good,
         E5Options {
             max_tokens: 4096,
             ..E5Options::default()

@@ -29,6 +29,9 @@ const BATCH: usize = 32;
 /// A document on its way to the index.
 pub(crate) struct PendingDoc {
     pub doc: Document,
+    /// For a comment: its article's title and lead, which the classifier
+    /// reads as the comment's context (see `Document::context_text`).
+    pub context: Option<String>,
     pub source: Arc<SourceMeta>,
     /// Marked seen once the index has committed the document.
     pub seen: Option<SeenItem>,
@@ -163,6 +166,7 @@ fn index_batch(
             id: p.doc.id.as_str(),
             text: classify_text(&p.doc),
             lang: p.doc.lang.as_deref(),
+            context: p.context.as_deref(),
         })
         .collect();
     let labels = classifier.classify_batch(&inputs);
@@ -272,6 +276,7 @@ mod tests {
             .single()
             .expect("valid date");
         Box::new(PendingDoc {
+            context: None,
             doc: Document {
                 id: DocId::from_url(url),
                 source_id: source.id.clone(),

@@ -753,7 +753,14 @@ async fn poll(
         match item_documents(rt, cx, &it).await {
             Ok(docs) => {
                 let n = docs.len();
+                // The article comes last; its comments read its title and
+                // lead as their context.
+                let parent = docs.last().map(|a| (a.id.clone(), a.context_text()));
                 for (i, doc) in docs.into_iter().enumerate() {
+                    let context = parent
+                        .as_ref()
+                        .filter(|(pid, _)| doc.parent_id.as_ref() == Some(pid))
+                        .map(|(_, c)| c.clone());
                     // The item is marked seen with its article, which is
                     // sent last so that its comments are stored first.
                     let seen = (i + 1 == n).then(|| SeenItem {
@@ -763,6 +770,7 @@ async fn poll(
                     });
                     let msg = SinkMsg::Doc(Box::new(PendingDoc {
                         doc,
+                        context,
                         source: rt.meta.clone(),
                         seen,
                     }));

@@ -1,0 +1,179 @@
+//! What each stage of the cascade costs and what it lets through.
+//!
+//! ```sh
+//! cargo run --release -p mediawatch-classify --example cascade_bench -- [MODELS_DIR] [THREADS] [WCXB_DIR]
+//! ```
+//!
+//! Three corpora, each classified in batches of 64 as the pipeline does:
+//! - **comments**: every comment, reply and post of `models/data/comments`
+//!   (16 languages), with its article as context: short texts, nearly all
+//!   in scope, so the encoder sees almost every one;
+//! - **web pages**: the WCXB pages' main text (general web: software,
+//!   travel, shopping; no migration), which the cheap stages should keep
+//!   from the encoder;
+//! - **articles**: texts of `models/data/news` joined eight at a time into
+//!   long articles (in scope or not), cut into windows.
+//! Prints, per corpus: documents per second with the whole cascade, units
+//! encoded per document, the share of documents the encoder saw, and the
+//! throughput of the cheap stages alone (fast model + lexicon). Needs
+//! `mediawatch models fetch` and the models in `MODELS_DIR/classifier`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use mediawatch_classify::{CascadeClassifier, CascadeOptions, ClassifyInput, Classifier};
+use mediawatch_embed::{E5Encoder, E5Files, E5Options};
+
+struct Doc {
+    text: String,
+    lang: Option<String>,
+    context: Option<String>,
+}
+
+fn jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn run(name: &str, c: &CascadeClassifier, docs: &[Doc]) {
+    let inputs: Vec<ClassifyInput<'_>> = docs
+        .iter()
+        .map(|d| ClassifyInput {
+            id: "",
+            text: &d.text,
+            lang: d.lang.as_deref(),
+            context: d.context.as_deref(),
+        })
+        .collect();
+    // Cheap stages alone: the relevance the trait exposes runs the lexicon
+    // and the fast model, which is what every document pays.
+    let t = Instant::now();
+    for i in &inputs {
+        let _ = c.relevance(i.text, i.lang);
+    }
+    let cheap = inputs.len() as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let (mut encoded_docs, mut units, mut scoped, mut flagged) = (0usize, 0usize, 0usize, 0usize);
+    for chunk in inputs.chunks(64) {
+        for r in c.classify_routed(chunk) {
+            let (_, route) = r.expect("classify");
+            encoded_docs += usize::from(route.encoded_units > 0);
+            units += route.encoded_units;
+            scoped += usize::from(route.own_scope || route.context_scope);
+            flagged += usize::from(route.flagged);
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let n = inputs.len() as f64;
+    println!(
+        "{name:>10}: {} docs, {:.1} KB avg | cascade {:.1} docs/s | encoded {:.1}% of docs, {:.2} units/doc | in scope {:.1}%, flagged {:.1}% | cheap stages alone {:.0} docs/s",
+        inputs.len(),
+        docs.iter().map(|d| d.text.len()).sum::<usize>() as f64 / n / 1024.0,
+        n / secs,
+        100.0 * encoded_docs as f64 / n,
+        units as f64 / n,
+        100.0 * scoped as f64 / n,
+        100.0 * flagged as f64 / n,
+        cheap
+    );
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut args = std::env::args().skip(1);
+    let models = args.next().map(PathBuf::from).unwrap_or_else(|| root.join("models"));
+    let threads: usize = args.next().and_then(|t| t.parse().ok()).unwrap_or(2);
+    let wcxb = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/data/extraction/wcxb-dev"));
+
+    let mut comments = Vec::new();
+    for f in files(&root.join("models/data/comments")) {
+        for v in jsonl(&f) {
+            comments.push(Doc {
+                text: v["text"].as_str().unwrap_or_default().to_string(),
+                lang: v["lang"].as_str().map(str::to_string),
+                context: v["context"].as_str().map(str::to_string),
+            });
+        }
+    }
+    let mut pages = Vec::new();
+    for f in files(&wcxb.join("ground-truth")) {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&f)?)?;
+        let g = &v["ground_truth"];
+        pages.push(Doc {
+            text: format!(
+                "{}\n\n{}",
+                g["title"].as_str().unwrap_or_default(),
+                g["main_content"].as_str().unwrap_or_default()
+            ),
+            lang: None,
+            context: None,
+        });
+    }
+    let mut articles = Vec::new();
+    for f in files(&root.join("models/data/news")) {
+        let rows = jsonl(&f);
+        for chunk in rows.chunks(8) {
+            articles.push(Doc {
+                text: chunk
+                    .iter()
+                    .map(|v| v["text"].as_str().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join("\n\n"),
+                lang: chunk[0]["lang"].as_str().map(str::to_string),
+                context: None,
+            });
+        }
+    }
+
+    let t = Instant::now();
+    let enc = E5Encoder::load(
+        &E5Files::in_models_dir(&models),
+        E5Options {
+            threads: Some(threads),
+            ..E5Options::default()
+        },
+    )?;
+    let c = CascadeClassifier::load(
+        std::sync::Arc::new(enc),
+        &models.join("classifier"),
+        CascadeOptions::default(),
+    )?;
+    println!(
+        "model {} | load {:.2} s | threads {threads}",
+        c.model_version(),
+        t.elapsed().as_secs_f64()
+    );
+    run("comments", &c, &comments);
+    if !pages.is_empty() {
+        run("web pages", &c, &pages);
+    }
+    run("articles", &c, &articles);
+    println!("peak RSS {:.0} MB", peak_rss_mb());
+    Ok(())
+}
