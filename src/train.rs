@@ -21,9 +21,9 @@ use mediawatch_classify::{
     CascadeClassifier, CascadeOptions, Classifier, ClassifyInput, Encoder, HashingEncoder,
     LexiconClassifier,
 };
-use mediawatch_embed::{E5Encoder, E5Files, E5Options, ONNX_FILE};
 use mediawatch_config::{ClassifierConfig, ClassifierKind, Config};
 use mediawatch_core::{DocId, Document, SourceMeta};
+use mediawatch_embed::{E5Encoder, E5Files, E5Options, ONNX_FILE};
 use mediawatch_index::{FactsFilter, Index, SearchRequest};
 use mediawatch_pipeline::DataDir;
 use mediawatch_state::{CorrectionFilter, CorrectionVerdict, NewCorrection, StateStore};
@@ -119,10 +119,14 @@ pub fn build_classifier(config: &Config) -> Result<Arc<dyn Classifier>> {
         ClassifierKind::Lexicon => Ok(Arc::new(LexiconClassifier::new())),
         ClassifierKind::E5 => {
             let dir = classifier_dir(&c.models_dir);
-            let missing: Vec<PathBuf> = [HeadSet::file_in(&dir), dir.join(FAST_FILE), dir.join(ONNX_FILE)]
-                .into_iter()
-                .filter(|p| !p.is_file())
-                .collect();
+            let missing: Vec<PathBuf> = [
+                HeadSet::file_in(&dir),
+                dir.join(FAST_FILE),
+                dir.join(ONNX_FILE),
+            ]
+            .into_iter()
+            .filter(|p| !p.is_file())
+            .collect();
             if !missing.is_empty() {
                 // No trained models shipped or trained yet: keep working
                 // with the lexicon rather than refusing to start, and say so.
@@ -134,7 +138,11 @@ pub fn build_classifier(config: &Config) -> Result<Arc<dyn Classifier>> {
                 return Ok(Arc::new(LexiconClassifier::new()));
             }
             let encoder = load_e5(c)?;
-            Ok(Arc::new(CascadeClassifier::load(encoder, &dir, cascade_options(c))?))
+            Ok(Arc::new(CascadeClassifier::load(
+                encoder,
+                &dir,
+                cascade_options(c),
+            )?))
         }
         ClassifierKind::RustBert => build_rust_bert(c),
     }
@@ -207,6 +215,12 @@ pub struct TrainArgs {
     /// Language of `--data` rows without a `lang` (else guessed per row).
     #[arg(long)]
     pub lang: Option<String>,
+    /// Leave these languages (comma-separated) out of training and
+    /// calibration; their test rows are still measured. What the model
+    /// card then shows for them is what a language without data gets
+    /// (leave-one-language-out validation).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
     /// The public data (`hate/`, `hate/ban-pl/`, `extraction/wcxb-dev/`);
     /// skipped when missing, as on an organisation's machine.
     #[arg(long, default_value = "../shared/data")]
@@ -259,11 +273,16 @@ fn progress(label: &str, done: usize, total: usize, started: Instant) {
     let _ = std::io::stderr().flush();
 }
 
-/// The models `--out` holds, when they fit `encoder` (warm start).
-fn previous_models(out: &Path, encoder: &str) -> Option<(HeadSet, FastModel)> {
-    let (heads, _) = HeadSet::load(out).ok()?;
-    let fast = FastModel::load(&out.join(FAST_FILE)).ok()?;
-    (heads.encoder == encoder).then_some((heads, fast))
+/// The models `--out` holds (warm start): heads trained on `encoder`
+/// (those `finetune.py` wrote with the encoder, or a previous run's), and
+/// the fast model, each when present.
+fn previous_models(out: &Path, encoder: &str) -> (Option<HeadSet>, Option<FastModel>) {
+    let heads = HeadSet::load(out)
+        .ok()
+        .map(|(h, _)| h)
+        .filter(|h| h.encoder == encoder);
+    let fast = FastModel::load(&out.join(FAST_FILE)).ok();
+    (heads, fast)
 }
 
 /// Runs `mediawatch train`.
@@ -304,7 +323,19 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
                 used += 1;
             }
         }
-        eprintln!("corrections: {used} used (weight {})", tr::CORRECTION_WEIGHT);
+        eprintln!(
+            "corrections: {used} used (weight {})",
+            tr::CORRECTION_WEIGHT
+        );
+    }
+    if !a.exclude.is_empty() {
+        let before = examples.len();
+        examples.retain(|e| e.split == Split::Test || !a.exclude.contains(&e.lang));
+        eprintln!(
+            "left out of training and calibration: {} ({} examples)",
+            a.exclude.join(", "),
+            before - examples.len()
+        );
     }
     let count = |s: Split| examples.iter().filter(|e| e.split == s).count();
     eprintln!(
@@ -318,16 +349,22 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
         EncoderChoice::E5 => load_e5(&config.classifier)?,
         EncoderChoice::Hashing => Arc::new(HashingEncoder::new(384)),
     };
-    let previous = if a.fresh {
-        None
+    let (previous_heads, previous_fast) = if a.fresh {
+        (None, None)
     } else {
         previous_models(&a.out, encoder.name())
     };
-    if let Some((h, _)) = &previous {
+    if let Some(h) = &previous_heads {
         eprintln!(
-            "warm start from {} (heads trained on {})",
+            "warm start: heads from {} (trained on {})",
             a.out.display(),
             h.encoder
+        );
+    }
+    if previous_fast.is_some() {
+        eprintln!(
+            "warm start: fast model from {}",
+            a.out.join(FAST_FILE).display()
         );
     }
 
@@ -342,7 +379,7 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
     let (fast, gates, gate_stats) = tr::train_fast(
         &examples,
         &names_migration,
-        previous.as_ref().map(|(_, f)| f),
+        previous_fast.as_ref(),
         &FastTrainOptions {
             seed: a.seed,
             ..FastTrainOptions::default()
@@ -356,10 +393,7 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
 
     // The heads on the encoder's vectors.
     let mut cache = EmbeddingCache::open(&a.cache, encoder.name(), encoder.dim())?;
-    let texts: Vec<&str> = examples
-        .iter()
-        .map(|e| unit_text(&e.text))
-        .collect();
+    let texts: Vec<&str> = examples.iter().map(|e| unit_text(&e.text)).collect();
     let enc_started = Instant::now();
     let embeddings = cache.embed_all(
         encoder.as_ref(),
@@ -376,20 +410,41 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
         hidden_units: 0,
         ..Default::default()
     };
+    // The fast model's (hate, abusive) on the validation split, for the
+    // blend of the two models.
+    let fast_probs: Vec<(f32, f32)> = examples
+        .iter()
+        .map(|e| {
+            if e.split != Split::Validation {
+                return (0.0, 0.0);
+            }
+            let f = fast.features(&e.text);
+            (
+                fast.prob("hate", &f).unwrap_or(0.0),
+                fast.prob("abusive", &f).unwrap_or(0.0),
+            )
+        })
+        .collect();
     let (mut heads, metrics) = tr::train_heads(
         &examples,
         &embeddings,
+        Some(&fast_probs),
         encoder.name(),
-        previous.as_ref().map(|(h, _)| h),
+        previous_heads.as_ref(),
         &opts,
     )?;
     heads.fast = gates;
     heads.save(&a.out)?;
     let fast_bytes = fast.to_bytes();
     write_atomic(&a.out.join(FAST_FILE), &fast_bytes)?;
-    let model = CascadeClassifier::load(encoder.clone(), &a.out, cascade_options(&config.classifier))?;
+    let model =
+        CascadeClassifier::load(encoder.clone(), &a.out, cascade_options(&config.classifier))?;
     let version = model.model_version().to_string();
-    eprintln!("wrote {} and {} ({version})", HeadSet::file_in(&a.out).display(), a.out.join(FAST_FILE).display());
+    eprintln!(
+        "wrote {} and {} ({version})",
+        HeadSet::file_in(&a.out).display(),
+        a.out.join(FAST_FILE).display()
+    );
 
     // Held-out figures: the whole cascade against the lexicon baseline.
     let eval_started = Instant::now();
@@ -405,9 +460,13 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
         &examples,
     );
     let held_lexicon = eval::held_out_plain(&lexicon, &examples);
-    eprintln!("evaluated the test split in {:.0} s", eval_started.elapsed().as_secs_f64());
+    eprintln!(
+        "evaluated the test split in {:.0} s",
+        eval_started.elapsed().as_secs_f64()
+    );
 
-    let readme = std::fs::read_to_string(a.public.join("hate").join("README.md")).unwrap_or_default();
+    let readme =
+        std::fs::read_to_string(a.public.join("hate").join("README.md")).unwrap_or_default();
     let datasets = card::datasets_from_readme(&readme);
     let read_json = |name: &str| {
         std::fs::read_to_string(a.out.join(name))
@@ -422,6 +481,9 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
     }
     if let Some(l) = &a.lang {
         command.push_str(&format!(" --lang {l}"));
+    }
+    if !a.exclude.is_empty() {
+        command.push_str(&format!(" --exclude {}", a.exclude.join(",")));
     }
     if a.fresh {
         command.push_str(" --fresh");
@@ -448,7 +510,11 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(&a.card, md).with_context(|| format!("cannot write {}", a.card.display()))?;
-    eprintln!("wrote {} in {:.0} s", a.card.display(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "wrote {} in {:.0} s",
+        a.card.display(),
+        started.elapsed().as_secs_f64()
+    );
 
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -516,10 +582,13 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
         ".{}.tmp",
-        path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
+        path.file_name()
+            .map(|f| f.to_string_lossy())
+            .unwrap_or_default()
     ));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename into {}", path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename into {}", path.display()))?;
     Ok(())
 }
 
@@ -1091,6 +1160,7 @@ mod tests {
             TrainArgs {
                 data: vec![hate],
                 lang: None,
+                exclude: vec![],
                 public: data.path().join("no-public-data"),
                 written: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/data"),
                 corrections: true,

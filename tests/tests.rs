@@ -3,6 +3,7 @@
 //! on loopback, a real tantivy index and a real SQLite state file.
 
 mod api;
+mod classify;
 mod cli;
 mod e2e;
 mod ingest;

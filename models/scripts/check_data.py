@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks the files written for mediawatch under models/data/{comments,news,toxicity,functional}.
+"""Checks the files written for mediawatch under models/data/{comments,news,toxicity,functional,identity}.
 
 Usage: check_data.py [FILE ...]   (default: every such file)
 
@@ -15,7 +15,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data")
-SETS = {"comments": "c", "news": "n", "toxicity": "t", "functional": "f"}
+SETS = {"comments": "c", "news": "n", "toxicity": "t", "functional": "f", "identity": "i"}
 LANGS = "en sr hr bs cnr mk sq sl pl hu cs sk bg el de it".split()
 KEYS = ["id", "lang", "script", "kind", "context", "text", "hate", "target", "relevant",
         "collective", "threat", "victim", "recognition", "solutions", "hard_case", "topic",

@@ -54,10 +54,10 @@ HEADS = ['abusive', 'hate', 'relevance', 'collective', 'threat', 'victim', 'reco
 HEAD_WEIGHTS = [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5]
 # Training examples kept per public source (a random part of its training split), and the
 # weight of the written sets (as repeats): the same as crates/classify/src/data.rs.
-CAPS = {'davidson2017': 5000, 'degibert2018-stormfront': 4000, 'mlma2019': 6000, 'banpl': 9000,
+CAPS = {'davidson2017': 5000, 'degibert2018-stormfront': 4000, 'mlma2019': 2500, 'banpl': 9000,
         'poleval2019-task6': 7100, 'germeval2018': 3600}
-REPEATS = {'framing': 3, 'comments': 3, 'toxicity': 3, 'functional': 2, 'news': 2}
-WRITTEN = ['framing', 'comments', 'news', 'toxicity', 'functional']
+REPEATS = {'framing': 3, 'comments': 3, 'toxicity': 3, 'functional': 2, 'news': 2, 'identity': 3}
+WRITTEN = ['framing', 'comments', 'news', 'toxicity', 'functional', 'identity']
 # A comment in scope only through its article teaches the text-only relevance head nothing
 # unless its own words name migration (the Rust trainer asks the lexicon the same question).
 MIGRATION = re.compile(
@@ -370,10 +370,12 @@ def macro_f1(y, p):
     return float(np.mean(f))
 
 
-def validation_figures(rows, pred):
-    """Abusive macro-F1 per validation group at the pooled best threshold."""
+def validation_figures(rows, pred, exclude=()):
+    """Abusive macro-F1 per validation group at the pooled best threshold, chosen on the
+    validation rows of the languages that were trained on (a left-out language gets the
+    threshold a language without data would)."""
     y = np.array([d['abusive'] if d['abusive'] is not None else -1 for d in rows])
-    m = y >= 0
+    m = (y >= 0) & np.array([d['lang'] not in exclude for d in rows])
     ts = np.arange(0.05, 0.96, 0.01)
     best = max(ts, key=lambda t: macro_f1(y[m], pred[m, 0] >= t))
     groups = collections.defaultdict(list)
@@ -489,7 +491,9 @@ def main():
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--threads', type=int, default=os.cpu_count() or 2)
     ap.add_argument('--no-export', action='store_true', help='train and measure only (LOLO runs)')
-    ap.add_argument('--lolo', default='', help='JSON file of leave-one-language-out results to record')
+    ap.add_argument('--lolo-from', nargs='*', default=[],
+                    help='work directories of --exclude runs (their validation.json): recorded in '
+                         'finetune.json beside this run\'s figures for the same groups')
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
@@ -544,7 +548,9 @@ def main():
                os.path.join(a.work, 'model.pt'))
     pred = predict(model, eva)
     np.save(os.path.join(a.work, 'val_pred.npy'), pred)
-    threshold, val = validation_figures(va, pred)
+    threshold, val = validation_figures(va, pred, exclude)
+    json.dump({'exclude': sorted(exclude), 'threshold': threshold, 'validation_abusive_macro_f1': val},
+              open(os.path.join(a.work, 'validation.json'), 'w'), indent=1)
     print(json.dumps({'validation_abusive_macro_f1': val, 'pooled_threshold': threshold}, indent=1))
     if a.no_export:
         return
@@ -557,7 +563,15 @@ def main():
             if d[h] is not None:
                 langs[h].add(d['lang'])
     json.dump(heads_json(model, name, langs), open(os.path.join(a.out, 'heads.json'), 'w'))
-    lolo = json.load(open(a.lolo)) if a.lolo else []
+    lolo = []
+    for w in a.lolo_from:
+        other = json.load(open(os.path.join(w, 'validation.json')))
+        left = set(other['exclude'])
+        for group, without in sorted(other['validation_abusive_macro_f1'].items()):
+            lang = group.split(':')[1] if ':' in group else None
+            if lang in left:
+                lolo.append({'left_out': ','.join(sorted(left)), 'group': group, 'without': without,
+                             'with': val.get(group)})
     json.dump({'command': 'python3 models/scripts/finetune.py ' + ' '.join(sys.argv[1:]),
                'encoder': name, 'epochs': a.epochs, 'lr': a.lr, 'batch_size': a.bs, 'max_tokens': a.maxlen,
                'seed': a.seed, 'train_examples_with_repeats': len(tr),

@@ -13,6 +13,7 @@
 //!   from the encoder;
 //! - **articles**: texts of `models/data/news` joined eight at a time into
 //!   long articles (in scope or not), cut into windows.
+//!
 //! Prints, per corpus: documents per second with the whole cascade, units
 //! encoded per document, the share of documents the encoder saw, and the
 //! throughput of the cheap stages alone (fast model + lexicon). Needs
@@ -21,7 +22,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use mediawatch_classify::{CascadeClassifier, CascadeOptions, ClassifyInput, Classifier};
+use mediawatch_classify::{CascadeClassifier, CascadeOptions, Classifier, ClassifyInput};
 use mediawatch_embed::{E5Encoder, E5Files, E5Options};
 
 struct Doc {
@@ -104,7 +105,10 @@ fn run(name: &str, c: &CascadeClassifier, docs: &[Doc]) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut args = std::env::args().skip(1);
-    let models = args.next().map(PathBuf::from).unwrap_or_else(|| root.join("models"));
+    let models = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("models"));
     let threads: usize = args.next().and_then(|t| t.parse().ok()).unwrap_or(2);
     let wcxb = args
         .next()

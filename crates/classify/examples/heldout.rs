@@ -30,8 +30,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let has = |name: &str| args.iter().any(|a| a == name);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let models = get("--models").map(PathBuf::from).unwrap_or_else(|| root.join("models"));
-    let dir = get("--dir").map(PathBuf::from).unwrap_or_else(|| models.join("classifier"));
+    let models = get("--models")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("models"));
+    let dir = get("--dir")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| models.join("classifier"));
     let split = match get("--split").as_deref() {
         Some("validation" | "val") => Split::Validation,
         _ => Split::Test,
@@ -40,7 +44,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|g| g.split(',').map(str::to_string).collect())
         .unwrap_or_default();
     let sources = DataSources {
-        public: Some(get("--public").map(PathBuf::from).unwrap_or_else(|| root.join("../shared/data"))),
+        public: Some(
+            get("--public")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root.join("../shared/data")),
+        ),
         written: root.join("models/data"),
         user: get("--data").map(PathBuf::from).into_iter().collect(),
         user_lang: get("--lang"),
@@ -48,13 +56,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut examples, _) = data::load_all(&sources, 7)?;
     examples.retain(|e| {
         e.split == split
-            && (groups.is_empty() || groups.iter().any(|g| eval::group_of(e).starts_with(g.as_str())))
+            && (groups.is_empty()
+                || groups
+                    .iter()
+                    .any(|g| eval::group_of(e).starts_with(g.as_str())))
     });
     for e in &mut examples {
         // held_out() reads the test split.
         e.split = Split::Test;
     }
-    let enc = E5Encoder::load(&E5Files::with_classifier_dir(&models, &dir), E5Options::default())?;
+    let enc = E5Encoder::load(
+        &E5Files::with_classifier_dir(&models, &dir),
+        E5Options::default(),
+    )?;
     let mut c = CascadeClassifier::load(
         Arc::new(enc),
         &dir,

@@ -47,8 +47,7 @@ use crate::lexicon::{Kind, Lexicon};
 use crate::normalize::fold;
 use crate::text::segment;
 use crate::{
-    guess_language, rules, truncate, Classifier, ClassifyError, ClassifyInput,
-    LexiconClassifier,
+    guess_language, rules, truncate, Classifier, ClassifyError, ClassifyInput, LexiconClassifier,
 };
 
 /// Damping of hostile heads in a sentence with counter-speech/condemnation.
@@ -369,6 +368,8 @@ struct Pending {
     support: LanguageSupport,
     lexicon: Labels,
     units: Vec<Unit>,
+    /// Per unit: the fast model's (hate, abusive) probabilities.
+    fast_units: Vec<(f32, f32)>,
     /// Indices into `units` that were encoded.
     selected: Vec<usize>,
     /// Index of the first of this document's rows in the batch's embeddings.
@@ -417,7 +418,9 @@ impl CascadeClassifier {
             if fast.head(name).is_none() {
                 return Err(ClassifyError::Model {
                     model: version,
-                    reason: format!("the fast model has no {name:?} head: retrain with `mediawatch train`"),
+                    reason: format!(
+                        "the fast model has no {name:?} head: retrain with `mediawatch train`"
+                    ),
                 });
             }
         }
@@ -508,11 +511,7 @@ impl CascadeClassifier {
     fn target_of(&self, x: &[f32]) -> Option<String> {
         TARGET_GROUPS
             .iter()
-            .filter_map(|g| {
-                self.heads
-                    .prob(&format!("target:{g}"), x)
-                    .map(|p| (*g, p))
-            })
+            .filter_map(|g| self.heads.prob(&format!("target:{g}"), x).map(|p| (*g, p)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(g, _)| g.to_string())
     }
@@ -535,15 +534,16 @@ impl CascadeClassifier {
         let f = self.fast.features(text);
         let p = self.fast.prob("relevance", &f).unwrap_or(0.0);
         let g = self.heads.fast_gate("relevance");
-        (
-            rescale(p, g.threshold_for(lang)),
-            p >= g.gate_for(lang),
-        )
+        (rescale(p, g.threshold_for(lang)), p >= g.gate_for(lang))
     }
 
     /// Whether a context (parent title and lead) puts its children in
     /// migration scope, with its relevance on the 0.5 scale.
-    fn context_scope(&self, context: &str, lang: Option<&str>) -> Result<(bool, f32), ClassifyError> {
+    fn context_scope(
+        &self,
+        context: &str,
+        lang: Option<&str>,
+    ) -> Result<(bool, f32), ClassifyError> {
         let context = cut(context, MAX_CONTEXT_BYTES);
         let lex_rel = match self.lexicon.pick(context, lang)? {
             Some(lex) => rules::relevance(lex, context),
@@ -572,7 +572,10 @@ impl CascadeClassifier {
         let covered = lex.is_some();
         let base = lang.as_deref().map(crate::heads::base_lang);
         let trained = base.as_deref().is_some_and(|l| self.any_trained(l));
-        if !covered && !trained && !(lang.is_none() && text.chars().any(char::is_alphabetic)) {
+        // An unknown language with letters is still classified: the encoder is
+        // multilingual, and `language_support` says how far to trust it.
+        let unknown_with_words = lang.is_none() && text.chars().any(char::is_alphabetic);
+        if !(covered || trained || unknown_with_words) {
             return Ok(Err(Labels {
                 model_version: self.version.clone(),
                 language_support: LanguageSupport::Unsupported,
@@ -594,21 +597,21 @@ impl CascadeClassifier {
         lexicon.model_version = self.version.clone();
         lexicon.language_support = support;
 
-        let (context_scope, context_relevance) = match input.context.filter(|c| !c.trim().is_empty()) {
-            Some(c) => match contexts.get(c) {
-                Some(v) => *v,
-                None => {
-                    let v = self.context_scope(c, lang.as_deref())?;
-                    contexts.insert(c.to_string(), v);
-                    v
-                }
-            },
-            None => (false, 0.0),
-        };
+        let (context_scope, context_relevance) =
+            match input.context.filter(|c| !c.trim().is_empty()) {
+                Some(c) => match contexts.get(c) {
+                    Some(v) => *v,
+                    None => {
+                        let v = self.context_scope(c, lang.as_deref())?;
+                        contexts.insert(c.to_string(), v);
+                        v
+                    }
+                },
+                None => (false, 0.0),
+            };
         let (fast_relevance, fast_rel_gate) = self.fast_relevance(text, lang.as_deref());
-        let own_scope = lexicon.relevance.score >= self.opts.relevance_floor
-            || context_term
-            || fast_rel_gate;
+        let own_scope =
+            lexicon.relevance.score >= self.opts.relevance_floor || context_term || fast_rel_gate;
 
         let units = windows(text, &sentences);
         let abusive_gate = self.heads.fast_gate("abusive");
@@ -617,12 +620,15 @@ impl CascadeClassifier {
             abusive_gate.threshold_for(lang.as_deref()),
         );
         let mut flagged_units = Vec::with_capacity(units.len());
+        let mut fast_units = Vec::with_capacity(units.len());
         let mut fast_abusive = 0f32;
         for u in &units {
             let f = self.fast.features(text.get(u.start..u.end).unwrap_or(""));
             let p = self.fast.prob("abusive", &f).unwrap_or(0.0);
+            let ph = self.fast.prob("hate", &f).unwrap_or(0.0);
             fast_abusive = fast_abusive.max(p);
             flagged_units.push(p >= flag_t);
+            fast_units.push((ph, p));
         }
         let lexicon_flag = lexicon.hate.class != HateClass::None;
         let flagged = lexicon_flag || flagged_units.iter().any(|f| *f);
@@ -634,7 +640,11 @@ impl CascadeClassifier {
         };
         let fast_abusive = rescale(fast_abusive, abusive_t);
         if !own_scope && !context_scope && !flagged {
-            return Ok(Err(self.out_of_scope(lexicon, fast_relevance, fast_abusive)));
+            return Ok(Err(self.out_of_scope(
+                lexicon,
+                fast_relevance,
+                fast_abusive,
+            )));
         }
         let in_scope = own_scope || context_scope;
         let selected = select(&units, &flagged_units, in_scope, self.opts.max_units.max(1));
@@ -643,6 +653,7 @@ impl CascadeClassifier {
             support,
             lexicon,
             units,
+            fast_units,
             selected,
             first_row: 0,
             route: Route {
@@ -676,15 +687,28 @@ impl CascadeClassifier {
         let text = truncate(text);
         let lang = p.lang.as_deref();
         let sel: Vec<&Unit> = p.selected.iter().filter_map(|&i| p.units.get(i)).collect();
+        let fast_sel: Vec<(f32, f32)> = p
+            .selected
+            .iter()
+            .map(|&i| p.fast_units.get(i).copied().unwrap_or_default())
+            .collect();
         let rows = rows
             .get(p.first_row..p.first_row + sel.len())
             .unwrap_or(&[]);
         let damping = self.opts.damping;
         let probs = |head: &str, hostile: bool| -> Vec<f32> {
+            let w = self.heads.blend.get(head).copied().unwrap_or(0.0);
             rows.iter()
                 .zip(&sel)
-                .map(|(x, u)| {
-                    let prob = self.heads.prob(head, x).unwrap_or(0.0);
+                .zip(&fast_sel)
+                .map(|((x, u), f)| {
+                    let mut prob = self.heads.prob(head, x).unwrap_or(0.0);
+                    if w > 0.0 {
+                        // The fast model's probability for this unit, mixed
+                        // in with the weight chosen on validation data.
+                        let fp = if head == "hate" { f.0 } else { f.1 };
+                        prob = (1.0 - w) * prob + w * fp;
+                    }
                     if hostile && damping {
                         prob * u.damp()
                     } else {
@@ -758,7 +782,11 @@ impl CascadeClassifier {
             let lex_target = labels.hate.target.take();
             labels.hate.class = class;
             labels.hate.score = abusive.max(hate.min(abusive.max(0.5)));
-            let decisive = if class == HateClass::Hate { hate_i } else { abusive_i };
+            let decisive = if class == HateClass::Hate {
+                hate_i
+            } else {
+                abusive_i
+            };
             labels.hate.target = (class != HateClass::None).then(|| {
                 // The target heads read the deciding unit; without them,
                 // the lexicon's target, else migrants when the text is
@@ -825,7 +853,11 @@ impl CascadeClassifier {
             let s = if relevant { s } else { s.min(0.49) };
             labels.solutions.score = s;
             if s >= 0.5 {
-                if let Some(sp) = span(i, format!("unit:solutions {s:.2}"), Some(CueType::Solutions)) {
+                if let Some(sp) = span(
+                    i,
+                    format!("unit:solutions {s:.2}"),
+                    Some(CueType::Solutions),
+                ) {
                     labels.solutions.evidence.insert(0, sp);
                 }
             }
@@ -1022,9 +1054,19 @@ mod tests {
     /// words (the lexicon knows more).
     fn toy_fast() -> FastModel {
         let abusive = ["you idiot", "scum", "vermin", "filthy pigs", "idiot"];
-        let clean = ["the match", "nice weather", "the budget", "a recipe", "the council met"];
+        let clean = [
+            "the match",
+            "nice weather",
+            "the budget",
+            "a recipe",
+            "the council met",
+        ];
         let mut ex: Vec<FastExample> = Vec::new();
-        for (t, y) in abusive.iter().map(|t| (t, true)).chain(clean.iter().map(|t| (t, false))) {
+        for (t, y) in abusive
+            .iter()
+            .map(|t| (t, true))
+            .chain(clean.iter().map(|t| (t, false)))
+        {
             ex.push(FastExample {
                 features: features(t, 12),
                 targets: vec![Some(false), Some(y)],
@@ -1047,8 +1089,12 @@ mod tests {
         let enc = HashingEncoder::new(DIM);
         let mut heads = HeadSet::new(enc.name(), DIM, 1);
         let hateful = "Migrants are vermin and must be driven out of our country.";
-        heads.heads.insert("hate".into(), prototype_head(&enc, hateful));
-        heads.heads.insert("abusive".into(), prototype_head(&enc, hateful));
+        heads
+            .heads
+            .insert("hate".into(), prototype_head(&enc, hateful));
+        heads
+            .heads
+            .insert("abusive".into(), prototype_head(&enc, hateful));
         heads.heads.insert(
             "collective".into(),
             prototype_head(&enc, "Migrants are all criminals who never work."),
@@ -1116,10 +1162,18 @@ mod tests {
         let (c, counting) = classifier();
         let comment = "Send them all back, every single one.";
         let article = "Reception centre for asylum seekers opens in Obrenovac\nThe centre will house 300 migrants and refugees.";
-        let alone = c.classify_routed(&[input(comment, None)]).pop().unwrap().unwrap();
+        let alone = c
+            .classify_routed(&[input(comment, None)])
+            .pop()
+            .unwrap()
+            .unwrap();
         assert!(alone.0.relevance.score < 0.5, "{:?}", alone.0.relevance);
         assert!(!alone.1.own_scope && !alone.1.context_scope);
-        assert_eq!(counting.seen.load(Ordering::SeqCst), 0, "out of scope: not encoded");
+        assert_eq!(
+            counting.seen.load(Ordering::SeqCst),
+            0,
+            "out of scope: not encoded"
+        );
         let under = c
             .classify_routed(&[input(comment, Some(article))])
             .pop()
@@ -1130,7 +1184,11 @@ mod tests {
         assert!(under.1.encoded_units == 1 && counting.seen.load(Ordering::SeqCst) == 1);
         // A football report as context gives no scope.
         let sport = "Dinamo beat Hajduk 2-1\nA late goal decided the derby in Zagreb.";
-        let r = c.classify_routed(&[input(comment, Some(sport))]).pop().unwrap().unwrap();
+        let r = c
+            .classify_routed(&[input(comment, Some(sport))])
+            .pop()
+            .unwrap()
+            .unwrap();
         assert!(!r.1.context_scope && r.0.relevance.score < 0.5);
     }
 
@@ -1139,7 +1197,10 @@ mod tests {
         let (c, counting) = classifier();
         // Out of scope and clean: decided by the cheap stages.
         let l = c
-            .classify("The football club won the cup after a late goal in extra time.", Some("en"))
+            .classify(
+                "The football club won the cup after a late goal in extra time.",
+                Some("en"),
+            )
             .unwrap();
         assert_eq!(l.hate.class, HateClass::None);
         assert_eq!(counting.seen.load(Ordering::SeqCst), 0);
@@ -1150,7 +1211,10 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(r.1.flagged && r.1.encoded_units == 1, "{:?}", r.1);
-        assert_eq!(r.0.collective_labelling.score.min(0.5), r.0.collective_labelling.score);
+        assert_eq!(
+            r.0.collective_labelling.score.min(0.5),
+            r.0.collective_labelling.score
+        );
     }
 
     #[test]
@@ -1174,7 +1238,10 @@ mod tests {
             .chain(&l.frame.evidence)
             .chain(&l.solutions.evidence)
         {
-            assert!(s.start < s.end && text.get(s.start..s.end).is_some(), "{s:?}");
+            assert!(
+                s.start < s.end && text.get(s.start..s.end).is_some(),
+                "{s:?}"
+            );
         }
         assert_eq!(l.language_support, LanguageSupport::Trained);
         assert_eq!(
@@ -1240,7 +1307,9 @@ mod tests {
         let l = lex.pick("x", Some("en")).unwrap().unwrap();
         let short = "Migrants arrived. They were tired.";
         assert_eq!(windows(short, &analyse_sentences(l, short)).len(), 1);
-        let long: String = (0..40).map(|i| format!("This is sentence number {i} here. ")).collect();
+        let long: String = (0..40)
+            .map(|i| format!("This is sentence number {i} here. "))
+            .collect();
         let w = windows(&long, &analyse_sentences(l, &long));
         assert!(w.len() > 2);
         for u in &w {

@@ -46,6 +46,9 @@ pub struct GoldExample {
     pub hate: Option<HateClass>,
     /// Targeted group, when given.
     pub target: Option<String>,
+    /// The functional suite's functionality (`derog_dehum_h`, ...), when
+    /// given: `_h` cases are right when labelled `hate`, the others when not.
+    pub functionality: Option<String>,
     /// Gold binary labels present in the line.
     pub binary: BTreeMap<&'static str, bool>,
 }
@@ -101,6 +104,11 @@ pub fn parse_gold_line(line: &str, line_no: usize) -> Result<GoldExample, String
     if hate.is_none() && binary.is_empty() {
         return Err("no gold label (\"hate\"/\"label\" or one of relevant, collective, threat, victim, recognition, solutions)".into());
     }
+    let functionality = obj
+        .get("functionality")
+        .and_then(|f| f.as_str())
+        .filter(|f| !f.is_empty())
+        .map(str::to_string);
     Ok(GoldExample {
         id,
         text,
@@ -108,6 +116,7 @@ pub fn parse_gold_line(line: &str, line_no: usize) -> Result<GoldExample, String
         context,
         hate,
         target,
+        functionality,
         binary,
     })
 }
@@ -126,9 +135,9 @@ pub fn hate_label(v: &serde_json::Value) -> Result<Option<HateClass>, String> {
         Value::Bool(true) => HateClass::Offensive,
         Value::Bool(false) => HateClass::None,
         Value::Number(n) => match n.as_f64() {
-            Some(x) if x == 0.0 => HateClass::None,
-            Some(x) if x == 1.0 => HateClass::Offensive,
-            Some(x) if x == 2.0 => HateClass::Hate,
+            Some(0.0) => HateClass::None,
+            Some(1.0) => HateClass::Offensive,
+            Some(2.0) => HateClass::Hate,
             _ => return Err(format!("{n} is not 0, 1 or 2")),
         },
         Value::String(s) => {
@@ -217,7 +226,10 @@ impl AbusiveScores {
     /// Collapses a three-class confusion matrix.
     pub fn of(c: &ClassScores) -> Self {
         let m = &c.confusion;
-        let tp: u64 = (0..2).flat_map(|g| (0..2).map(move |p| (g, p))).map(|(g, p)| m[g][p]).sum();
+        let tp: u64 = (0..2)
+            .flat_map(|g| (0..2).map(move |p| (g, p)))
+            .map(|(g, p)| m[g][p])
+            .sum();
         let fn_: u64 = m[0][2] + m[1][2];
         let fp: u64 = m[2][0] + m[2][1];
         let tn: u64 = m[2][2];
@@ -234,7 +246,11 @@ impl AbusiveScores {
         Self {
             n,
             support: tp + fn_,
-            accuracy: if n == 0 { 0.0 } else { (tp + tn) as f64 / n as f64 },
+            accuracy: if n == 0 {
+                0.0
+            } else {
+                (tp + tn) as f64 / n as f64
+            },
             macro_f1: (fa + fnn) / 2.0,
             f1_abusive: fa,
             f1_none: fnn,
@@ -253,6 +269,8 @@ pub struct EvalReport {
     pub abusive: Option<AbusiveScores>,
     /// Hate over all examples with a gold class.
     pub hate: Option<ClassScores>,
+    /// The functional suite's cases among the examples, when any.
+    pub functional: Option<FunctionalScores>,
     /// Hate per language.
     pub hate_by_lang: BTreeMap<String, ClassScores>,
     /// Hate per gold target group (examples whose gold class is not none).
@@ -375,8 +393,21 @@ pub fn score(model_version: &str, examples: &[GoldExample], labels: &[Labels]) -
     };
     let mut hate_pairs: Vec<(HateClass, HateClass)> = Vec::new();
     let mut hate_by_lang: BTreeMap<String, Vec<(HateClass, HateClass)>> = BTreeMap::new();
+    let mut functional = FunctionalScores::default();
+    let mut tally = [0u64; 4];
     {
         for (e, labels) in examples.iter().zip(labels) {
+            if let Some(func) = &e.functionality {
+                let hateful = func.ends_with("_h");
+                let correct = hateful == (labels.hate.class == HateClass::Hate);
+                functional.n += 1;
+                let f = functional.by_functionality.entry(func.clone()).or_default();
+                f.0 += 1;
+                f.1 += u64::from(correct);
+                let k = if hateful { 0 } else { 2 };
+                tally[k] += 1;
+                tally[k + 1] += u64::from(correct);
+            }
             let lang = e.lang.clone().unwrap_or_else(|| "und".into());
             if let Some(g) = e.hate {
                 let p = labels.hate.class;
@@ -392,7 +423,7 @@ pub fn score(model_version: &str, examples: &[GoldExample], labels: &[Labels]) -
                 }
             }
             for (key, gold) in &e.binary {
-                let pred = predicted(&labels, key);
+                let pred = predicted(labels, key);
                 add_binary(
                     report.labels.entry(key.to_string()).or_default(),
                     *gold,
@@ -415,6 +446,13 @@ pub fn score(model_version: &str, examples: &[GoldExample], labels: &[Labels]) -
         let c = class_scores(&hate_pairs);
         report.abusive = Some(AbusiveScores::of(&c));
         report.hate = Some(c);
+    }
+    if functional.n > 0 {
+        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        functional.hateful = ratio(tally[1], tally[0]);
+        functional.non_hateful = ratio(tally[3], tally[2]);
+        functional.accuracy = ratio(tally[1] + tally[3], tally[0] + tally[2]);
+        report.functional = Some(functional);
     }
     report.hate_by_lang = hate_by_lang
         .iter()
@@ -469,9 +507,13 @@ pub fn gold_of(e: &TrainExample) -> GoldExample {
         }
     }
     let hate = e.hate.or_else(|| {
-        e.targets
-            .get("abusive")
-            .map(|a| if *a > 0.5 { HateClass::Offensive } else { HateClass::None })
+        e.targets.get("abusive").map(|a| {
+            if *a > 0.5 {
+                HateClass::Offensive
+            } else {
+                HateClass::None
+            }
+        })
     });
     GoldExample {
         id: e.id.clone(),
@@ -479,7 +521,8 @@ pub fn gold_of(e: &TrainExample) -> GoldExample {
         lang: Some(e.lang.clone()).filter(|l| !l.is_empty()),
         context: e.context.clone(),
         hate,
-        target: None,
+        target: e.target.clone(),
+        functionality: e.functionality.clone(),
         binary,
     }
 }
@@ -510,6 +553,25 @@ pub struct HeldOut {
     /// gold-abusive texts it never saw (the cheap stages' loss). Empty for
     /// a classifier without routes.
     pub routes: BTreeMap<String, (f64, f64)>,
+    /// Per hard case (counter-speech, quoted and condemned hate, negation,
+    /// ...): how often a text that is not hateful, offensive or collective
+    /// by its gold labels is labelled so.
+    pub hard_cases: BTreeMap<String, HardCaseScores>,
+}
+
+/// False positives on one kind of hard case.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct HardCaseScores {
+    /// Texts of this kind whose gold class is `none`.
+    pub not_abusive: u64,
+    /// Of those, labelled `hate`.
+    pub labelled_hate: u64,
+    /// Of those, labelled `hate` or `offensive`.
+    pub labelled_abusive: u64,
+    /// Texts of this kind whose gold collective label is 0.
+    pub not_collective: u64,
+    /// Of those, labelled collective.
+    pub labelled_collective: u64,
 }
 
 /// A batch classifier that may say how each input was routed.
@@ -517,7 +579,11 @@ pub type RoutedBatch<'f> = dyn Fn(&[ClassifyInput<'_>]) -> Vec<(Labels, Option<R
 
 /// Classifies the test split of `examples` once and scores it: per group,
 /// the functional suite, and the routes.
-pub fn held_out(model_version: &str, classify: &RoutedBatch<'_>, examples: &[TrainExample]) -> HeldOut {
+pub fn held_out(
+    model_version: &str,
+    classify: &RoutedBatch<'_>,
+    examples: &[TrainExample],
+) -> HeldOut {
     let test: Vec<&TrainExample> = examples.iter().filter(|e| e.split == Split::Test).collect();
     let mut labels: Vec<(Labels, Option<Route>)> = Vec::with_capacity(test.len());
     for chunk in test.chunks(64) {
@@ -535,7 +601,6 @@ pub fn held_out(model_version: &str, classify: &RoutedBatch<'_>, examples: &[Tra
     let mut out = HeldOut::default();
     let mut groups: BTreeMap<String, (Vec<GoldExample>, Vec<Labels>)> = BTreeMap::new();
     let mut routes: BTreeMap<String, [u64; 4]> = BTreeMap::new();
-    let mut tallies: BTreeMap<String, [u64; 4]> = BTreeMap::new();
     for (e, (l, route)) in test.iter().zip(&labels) {
         let g = group_of(e);
         let slot = groups.entry(g.clone()).or_default();
@@ -551,30 +616,34 @@ pub fn held_out(model_version: &str, classify: &RoutedBatch<'_>, examples: &[Tra
                 t[3] += u64::from(!encoded);
             }
         }
-        if let Some(func) = &e.functionality {
-            let hateful = func.ends_with("_h");
-            let correct = hateful == (l.hate.class == HateClass::Hate);
-            let s = out.functional.entry(e.lang.clone()).or_default();
-            s.n += 1;
-            let f = s.by_functionality.entry(func.clone()).or_default();
-            f.0 += 1;
-            f.1 += u64::from(correct);
-            let t = tallies.entry(e.lang.clone()).or_default();
-            let k = if hateful { 0 } else { 2 };
-            t[k] += 1;
-            t[k + 1] += u64::from(correct);
+        if let Some(case) = &e.hard_case {
+            let h = out.hard_cases.entry(case.clone()).or_default();
+            if e.targets.get("abusive").is_some_and(|a| *a < 0.5) {
+                h.not_abusive += 1;
+                h.labelled_hate += u64::from(l.hate.class == HateClass::Hate);
+                h.labelled_abusive += u64::from(l.hate.class != HateClass::None);
+            }
+            if e.targets.get("collective").is_some_and(|c| *c < 0.5) {
+                h.not_collective += 1;
+                h.labelled_collective += u64::from(l.collective_labelling.score >= 0.5);
+            }
         }
     }
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    for (lang, s) in out.functional.iter_mut() {
-        let t = tallies[lang];
-        s.hateful = ratio(t[1], t[0]);
-        s.non_hateful = ratio(t[3], t[2]);
-        s.accuracy = ratio(t[1] + t[3], t[0] + t[2]);
-    }
     out.reports = groups
         .into_iter()
         .map(|(g, (gold, l))| (g, score(model_version, &gold, &l)))
+        .collect();
+    // The functional suite per language, from its groups' reports.
+    out.functional = out
+        .reports
+        .iter()
+        .filter_map(|(g, r)| {
+            Some((
+                g.strip_prefix("functional:")?.to_string(),
+                r.functional.clone()?,
+            ))
+        })
         .collect();
     out.routes = routes
         .into_iter()
@@ -602,6 +671,23 @@ pub fn held_out_plain(classifier: &dyn Classifier, examples: &[TrainExample]) ->
 pub fn render_text(r: &EvalReport) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "model {}  examples {}", r.model_version, r.examples);
+    if let Some(a) = &r.abusive {
+        let _ = writeln!(
+            o,
+            "\nabusive (hate or offensive) vs none: accuracy {:.3}  macro-F1 {:.3}  F1 abusive {:.3}  F1 none {:.3}  n {}",
+            a.accuracy, a.macro_f1, a.f1_abusive, a.f1_none, a.n
+        );
+    }
+    if let Some(f) = &r.functional {
+        let _ = writeln!(
+            o,
+            "\nfunctional suite: accuracy {:.3}  on hateful {:.3}  on non-hateful {:.3}  n {}",
+            f.accuracy, f.hateful, f.non_hateful, f.n
+        );
+        for (func, (n, ok)) in &f.by_functionality {
+            let _ = writeln!(o, "  {func:<22} {ok:>4} / {n:<4}");
+        }
+    }
     if let Some(h) = &r.hate {
         let _ = writeln!(
             o,

@@ -184,12 +184,10 @@ impl FastModel {
             let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
             out.extend_from_slice(&h.bias.to_le_bytes());
             out.extend_from_slice(&scale.to_le_bytes());
-            out.extend(
-                (0..n).map(|i| {
-                    let w = h.weights.get(i).copied().unwrap_or(0.0);
-                    ((w / scale).round().clamp(-127.0, 127.0) as i8) as u8
-                }),
-            );
+            out.extend((0..n).map(|i| {
+                let w = h.weights.get(i).copied().unwrap_or(0.0);
+                ((w / scale).round().clamp(-127.0, 127.0) as i8) as u8
+            }));
         }
         out
     }
@@ -234,7 +232,10 @@ impl FastModel {
             if !bias.is_finite() || !scale.is_finite() {
                 return Err(err(format!("head {name}: non-finite bias or scale")));
             }
-            let weights = take(n)?.iter().map(|&b| f32::from(b as i8) * scale).collect();
+            let weights = take(n)?
+                .iter()
+                .map(|&b| f32::from(b as i8) * scale)
+                .collect();
             heads.push(FastHead {
                 name,
                 bias,
@@ -390,13 +391,26 @@ mod tests {
         assert!((n - 1.0).abs() < 1e-4);
         // Cyrillic, capitals and diacritics fold to the same features.
         assert_eq!(a, features("МИГРАНТИ НА ГРАНИЦИ", 18));
-        assert_eq!(features("Izbjeglice čekaju", 18), features("izbjeglice cekaju", 18));
+        assert_eq!(
+            features("Izbjeglice čekaju", 18),
+            features("izbjeglice cekaju", 18)
+        );
         assert!(features("", 18).idx.is_empty());
     }
 
     fn toy() -> Vec<(String, bool)> {
-        let bad = ["you stupid idiot", "idiot go home", "what an idiot", "shut up idiot"];
-        let good = ["nice weather today", "the match was great", "thanks for the help", "see you tomorrow"];
+        let bad = [
+            "you stupid idiot",
+            "idiot go home",
+            "what an idiot",
+            "shut up idiot",
+        ];
+        let good = [
+            "nice weather today",
+            "the match was great",
+            "thanks for the help",
+            "see you tomorrow",
+        ];
         bad.iter()
             .map(|t| (t.to_string(), true))
             .chain(good.iter().map(|t| (t.to_string(), false)))
@@ -438,15 +452,35 @@ mod tests {
                 weight: 1.0,
             })
             .collect();
-        let warm = train(&["abusive", "relevance"], &new, Some(&m), &FastTrainOptions { epochs: 5, l2: 1e-3, ..opts.clone() });
-        assert!(warm.prob("abusive", &warm.features("what an idiot")).unwrap() > 0.5);
-        assert!(warm.prob("abusive", &warm.features("a dumb clown")).unwrap() > 0.5);
+        let warm = train(
+            &["abusive", "relevance"],
+            &new,
+            Some(&m),
+            &FastTrainOptions {
+                epochs: 5,
+                l2: 1e-3,
+                ..opts.clone()
+            },
+        );
+        assert!(
+            warm.prob("abusive", &warm.features("what an idiot"))
+                .unwrap()
+                > 0.5
+        );
+        assert!(
+            warm.prob("abusive", &warm.features("a dumb clown"))
+                .unwrap()
+                > 0.5
+        );
         let bytes = m.to_bytes();
         let back = FastModel::from_bytes(&bytes, "test").unwrap();
         assert_eq!(back.bits, 16);
         for (t, _) in &data {
             let f = m.features(t);
-            let (a, b) = (m.prob("abusive", &f).unwrap(), back.prob("abusive", &f).unwrap());
+            let (a, b) = (
+                m.prob("abusive", &f).unwrap(),
+                back.prob("abusive", &f).unwrap(),
+            );
             assert!((a - b).abs() < 1e-2, "{t}: {a} vs {b} after quantization");
         }
     }

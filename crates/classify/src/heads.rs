@@ -667,6 +667,10 @@ pub struct HeadSet {
     /// by head name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fast: BTreeMap<String, FastGate>,
+    /// Share of the fast model's probability mixed into a head's, by head
+    /// name (`hate`, `abusive`); chosen on validation data.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub blend: BTreeMap<String, f32>,
 }
 
 fn model_err(path: &Path, reason: impl std::fmt::Display) -> ClassifyError {
@@ -692,6 +696,7 @@ impl HeadSet {
             seed,
             heads: BTreeMap::new(),
             fast: BTreeMap::new(),
+            blend: BTreeMap::new(),
         }
     }
 
@@ -743,6 +748,14 @@ impl HeadSet {
                 return Err(model_err(
                     origin,
                     format!("fast head {name:?} has non-finite thresholds"),
+                ));
+            }
+        }
+        for (name, w) in &set.blend {
+            if !(0.0..=1.0).contains(w) {
+                return Err(model_err(
+                    origin,
+                    format!("blend weight of {name:?} is {w}, outside 0..=1"),
                 ));
             }
         }

@@ -21,12 +21,12 @@ use mediawatch_embed::Encoder;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::fast::{features, FastExample, FastModel, FastTrainOptions};
+use crate::heads::FastGate;
 use crate::heads::{
     base_lang, best_f1_threshold, fit_logistic, fit_logistic_from, fit_mlp, rescale, FitOptions,
     HeadEntry, HeadSet, HEAD_NAMES, TARGET_GROUPS,
 };
-use crate::fast::{features, FastExample, FastModel, FastTrainOptions};
-use crate::heads::FastGate;
 use crate::ClassifyError;
 
 /// Weight of an analyst's correction relative to one dataset example.
@@ -446,28 +446,35 @@ pub struct TrainMetrics {
 fn calibrate_hate_pair(
     set: &mut HeadSet,
     examples: &[TrainExample],
-    embeddings: &[Vec<f32>],
+    probs: &[(f32, f32)],
     opts: &TrainOptions,
-) {
+) -> f32 {
     let (Some(h), Some(a)) = (set.heads.get("hate"), set.heads.get("abusive")) else {
-        return;
+        return 0.0;
     };
     // (lang, source) -> rows of (p_hate, p_abusive, gold class, gold has hate)
     type Row = (f32, f32, HateClass, bool);
     let mut groups: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
-    for (e, x) in examples.iter().zip(embeddings) {
+    for (e, &(ph, pa)) in examples.iter().zip(probs) {
         if e.split != Split::Validation {
             continue;
         }
         let (gold, has_hate) = match (e.hate, e.targets.get("abusive")) {
             (Some(c), _) => (c, true),
-            (None, Some(ab)) => (if *ab > 0.5 { HateClass::Offensive } else { HateClass::None }, false),
+            (None, Some(ab)) => (
+                if *ab > 0.5 {
+                    HateClass::Offensive
+                } else {
+                    HateClass::None
+                },
+                false,
+            ),
             _ => continue,
         };
         groups
             .entry((e.lang.clone(), e.source.clone()))
             .or_default()
-            .push((h.head.prob(x), a.head.prob(x), gold, has_hate));
+            .push((ph, pa, gold, has_hate));
     }
     let min_group = 20;
     groups.retain(|_, rows| rows.len() >= min_group);
@@ -484,7 +491,13 @@ fn calibrate_hate_pair(
             } else {
                 let p: Vec<bool> = pred.iter().map(|c| *c != HateClass::None).collect();
                 let g: Vec<bool> = gold.iter().map(|c| *c != HateClass::None).collect();
-                (Binary::of(&p, &g).f1 + Binary::of(&p.iter().map(|x| !x).collect::<Vec<_>>(), &g.iter().map(|x| !x).collect::<Vec<_>>()).f1) / 2.0
+                (Binary::of(&p, &g).f1
+                    + Binary::of(
+                        &p.iter().map(|x| !x).collect::<Vec<_>>(),
+                        &g.iter().map(|x| !x).collect::<Vec<_>>(),
+                    )
+                    .f1)
+                    / 2.0
             };
         }
         total / sel.len().max(1) as f32
@@ -520,9 +533,10 @@ fn calibrate_hate_pair(
     };
     let all: Vec<&Vec<Row>> = groups.values().collect();
     if all.is_empty() {
-        return;
+        return 0.0;
     }
     let (gth, gta) = search(&all, None, h.threshold, a.threshold);
+    let objective = score(&all, gth, gta);
     let langs: BTreeSet<String> = groups.keys().map(|(l, _)| l.clone()).collect();
     let mut chosen = Vec::new();
     for lang in langs {
@@ -562,6 +576,80 @@ fn calibrate_hate_pair(
             a.lang_thresholds.insert(lang, ta);
         }
     }
+    objective
+}
+
+/// Weights tried for the fast model's share of the `hate` and `abusive`
+/// probabilities.
+pub const BLEND_WEIGHTS: [f32; 6] = [0.0, 0.15, 0.3, 0.45, 0.6, 0.75];
+
+/// Chooses how much of the fast model's `hate` and `abusive` probability
+/// to mix into the heads' (`fast_probs[i]` = the fast model's (hate,
+/// abusive) for example `i`), by the calibrated validation objective of
+/// [`calibrate_hate_pair`], and calibrates the thresholds for it. The two
+/// models err differently: the n-gram model knows the exact slurs and
+/// spellings of the data it was trained on (an organisation's own comments
+/// above all), the encoder generalises across languages and phrasings.
+fn blend_and_calibrate(
+    set: &mut HeadSet,
+    examples: &[TrainExample],
+    embeddings: &[Vec<f32>],
+    fast_probs: Option<&[(f32, f32)]>,
+    opts: &TrainOptions,
+) {
+    let (Some(h), Some(a)) = (
+        set.heads.get("hate").cloned(),
+        set.heads.get("abusive").cloned(),
+    ) else {
+        return;
+    };
+    let heads: Vec<(f32, f32)> = embeddings
+        .iter()
+        .zip(examples)
+        .map(|(x, e)| {
+            if e.split == Split::Validation {
+                (h.head.prob(x), a.head.prob(x))
+            } else {
+                (0.0, 0.0)
+            }
+        })
+        .collect();
+    let weights: &[f32] = if fast_probs.is_some() {
+        &BLEND_WEIGHTS
+    } else {
+        &[0.0]
+    };
+    // (objective, hate weight, abusive weight, calibrated set). The hate
+    // head keeps its own weight: telling hate from offence rests on
+    // phrasing (negation, quotation, counter-speech) more than on words,
+    // which is where the n-gram model is weakest.
+    let mut best: Option<(f32, f32, f32, HeadSet)> = None;
+    for &wh in weights {
+        for &wa in weights {
+            let probs: Vec<(f32, f32)> = match fast_probs {
+                Some(f) => heads
+                    .iter()
+                    .zip(f)
+                    .map(|(e, f)| ((1.0 - wh) * e.0 + wh * f.0, (1.0 - wa) * e.1 + wa * f.1))
+                    .collect(),
+                None => heads.clone(),
+            };
+            let mut trial = set.clone();
+            let objective = calibrate_hate_pair(&mut trial, examples, &probs, opts);
+            if best.as_ref().is_none_or(|(o, ..)| objective > *o + 1e-4) {
+                best = Some((objective, wh, wa, trial));
+            }
+        }
+    }
+    if let Some((_, wh, wa, mut trial)) = best {
+        trial.blend.clear();
+        for (name, w) in [("hate", wh), ("abusive", wa)] {
+            if w > 0.0 {
+                trial.blend.insert(name.into(), w);
+            }
+        }
+        *set = trial;
+    }
 }
 
 /// One-against-the-rest heads over the groups hate and offence are aimed
@@ -579,7 +667,9 @@ fn train_target_heads(
         .filter(|&i| {
             let e = &examples[i];
             e.split == Split::Train
-                && e.target.as_deref().is_some_and(|t| TARGET_GROUPS.contains(&t))
+                && e.target
+                    .as_deref()
+                    .is_some_and(|t| TARGET_GROUPS.contains(&t))
                 && e.targets.get("abusive").is_some_and(|a| *a > 0.5)
         })
         .collect();
@@ -600,7 +690,14 @@ fn train_target_heads(
         let ws: Vec<f32> = idx
             .iter()
             .zip(&ys)
-            .map(|(&i, y)| examples[i].weight * if *y > 0.5 { ys.len() as f32 / (2.0 * pos) } else { ys.len() as f32 / (2.0 * neg) })
+            .map(|(&i, y)| {
+                examples[i].weight
+                    * if *y > 0.5 {
+                        ys.len() as f32 / (2.0 * pos)
+                    } else {
+                        ys.len() as f32 / (2.0 * neg)
+                    }
+            })
             .collect();
         let name = format!("target:{group}");
         let start = init
@@ -636,6 +733,7 @@ fn train_target_heads(
 pub fn train_heads(
     examples: &[TrainExample],
     embeddings: &[Vec<f32>],
+    fast_probs: Option<&[(f32, f32)]>,
     encoder_name: &str,
     init: Option<&HeadSet>,
     opts: &TrainOptions,
@@ -782,7 +880,7 @@ pub fn train_heads(
         };
         set.heads.insert(head.to_string(), entry);
     }
-    calibrate_hate_pair(&mut set, examples, embeddings, opts);
+    blend_and_calibrate(&mut set, examples, embeddings, fast_probs, opts);
     train_target_heads(&mut set, examples, embeddings, init, opts);
     // Test metrics per head, per language and pooled.
     for (head, entry) in &set.heads {
@@ -931,7 +1029,11 @@ pub fn recall_threshold(scores: &[f32], gold: &[bool], recall: f32) -> Option<f3
 /// only through its article ("send them back" under a story about a camp)
 /// teaches the text-only relevance head nothing, so it has no relevance
 /// target unless its own words name migration (`names_migration`).
-fn fast_target(e: &TrainExample, head: &str, names_migration: &dyn Fn(&TrainExample) -> bool) -> Option<bool> {
+fn fast_target(
+    e: &TrainExample,
+    head: &str,
+    names_migration: &dyn Fn(&TrainExample) -> bool,
+) -> Option<bool> {
     let t = *e.targets.get(head)? > 0.5;
     if head == "relevance"
         && t
@@ -952,7 +1054,11 @@ pub fn train_fast(
     names_migration: &dyn Fn(&TrainExample) -> bool,
     init: Option<&FastModel>,
     opts: &FastTrainOptions,
-) -> (FastModel, BTreeMap<String, FastGate>, BTreeMap<String, GateStats>) {
+) -> (
+    FastModel,
+    BTreeMap<String, FastGate>,
+    BTreeMap<String, GateStats>,
+) {
     let featurize = |split: Split| -> Vec<(usize, FastExample)> {
         examples
             .iter()
@@ -973,7 +1079,10 @@ pub fn train_fast(
             })
             .collect()
     };
-    let train: Vec<FastExample> = featurize(Split::Train).into_iter().map(|(_, f)| f).collect();
+    let train: Vec<FastExample> = featurize(Split::Train)
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
     let model = crate::fast::train(&FAST_HEADS, &train, init, opts);
     drop(train);
     let val = featurize(Split::Validation);
@@ -994,9 +1103,17 @@ pub fn train_fast(
             .unwrap_or(threshold)
             .min(threshold);
         let positives = gold.iter().filter(|g| **g).count();
-        let passed_pos = scores.iter().zip(&gold).filter(|(s, g)| **g && **s >= gate).count();
+        let passed_pos = scores
+            .iter()
+            .zip(&gold)
+            .filter(|(s, g)| **g && **s >= gate)
+            .count();
         let negatives = gold.len() - positives;
-        let passed_neg = scores.iter().zip(&gold).filter(|(s, g)| !**g && **s >= gate).count();
+        let passed_neg = scores
+            .iter()
+            .zip(&gold)
+            .filter(|(s, g)| !**g && **s >= gate)
+            .count();
         gates.insert(
             name.to_string(),
             FastGate {
@@ -1150,7 +1267,16 @@ mod tests {
             hate_metrics(&p, &g).macro_f1
         };
         let before = macro_f1(&set, "en");
-        calibrate_hate_pair(&mut set, &examples, &embeddings, &TrainOptions::default());
+        let probs: Vec<(f32, f32)> = embeddings
+            .iter()
+            .map(|x| {
+                (
+                    set.heads["hate"].head.prob(x),
+                    set.heads["abusive"].head.prob(x),
+                )
+            })
+            .collect();
+        calibrate_hate_pair(&mut set, &examples, &probs, &TrainOptions::default());
         let after = macro_f1(&set, "en");
         assert!(after > before + 0.1 && after > 0.9, "{before} -> {after}");
         assert!(!set.heads["hate"].lang_thresholds.contains_key("de"));
@@ -1171,7 +1297,7 @@ mod tests {
             hidden_units: 0,
             ..TrainOptions::default()
         };
-        let (set, m) = train_heads(&ex, &emb, enc.name(), None, &opts).unwrap();
+        let (set, m) = train_heads(&ex, &emb, None, enc.name(), None, &opts).unwrap();
         assert_eq!(set.heads.len(), 8);
         assert_eq!(set.dim, 256);
         // Relevance is learnable from character n-grams.
@@ -1179,11 +1305,11 @@ mod tests {
         assert!(rel.f1 > 0.6, "{rel:?}");
         assert!(set.heads["threat"].trained_langs.len() >= 14);
         // Warm start from the same heads keeps them close.
-        let (again, _) = train_heads(&ex, &emb, enc.name(), Some(&set), &opts).unwrap();
+        let (again, _) = train_heads(&ex, &emb, None, enc.name(), Some(&set), &opts).unwrap();
         assert!(again.heads["relevance"].head.weights.len() == 256);
         // A head set for another encoder is not a warm start.
         let other = HeadSet::new("another", 256, 1);
-        assert!(train_heads(&ex, &emb, enc.name(), Some(&other), &opts).is_ok());
+        assert!(train_heads(&ex, &emb, None, enc.name(), Some(&other), &opts).is_ok());
 
         let names = |e: &TrainExample| e.text.to_lowercase().contains("migra");
         let (fast, gates, stats) = train_fast(
@@ -1199,7 +1325,10 @@ mod tests {
         assert_eq!(fast.heads.len(), 3);
         let ab = &stats["abusive"];
         assert!(ab.macro_f1 > 0.7, "{ab:?}");
-        assert!(ab.gate <= ab.threshold && ab.gate_recall >= GATE_RECALL - 0.01, "{ab:?}");
+        assert!(
+            ab.gate <= ab.threshold && ab.gate_recall >= GATE_RECALL - 0.01,
+            "{ab:?}"
+        );
         assert!(gates["relevance"].gate <= gates["relevance"].threshold);
     }
 

@@ -384,7 +384,12 @@ pub fn validate_rule(rule: &AlertRule, key: &str, channels: &[&str], errors: &mu
         ));
     }
     let n = rule.baseline_windows();
-    if rule.window.as_secs() > 0 && rule.baseline.as_secs() % rule.window.as_secs() != 0 {
+    if rule.window.as_secs() > 0
+        && !rule
+            .baseline
+            .as_secs()
+            .is_multiple_of(rule.window.as_secs())
+    {
         errors.push(format!(
             "{key}.baseline: {} is not a whole number of windows ({})",
             humantime_serde::re::humantime::format_duration(rule.baseline),

@@ -222,7 +222,10 @@ mod tests {
             labels: None,
         };
         let c = d.context_text();
-        assert!(c.starts_with("Migranti u Bihaću\nPrvi odlomak o kampu Lipa."), "{c}");
+        assert!(
+            c.starts_with("Migranti u Bihaću\nPrvi odlomak o kampu Lipa."),
+            "{c}"
+        );
         assert!(c.len() <= "Migranti u Bihaću\n".len() + CONTEXT_LEAD_BYTES);
         assert!(c.ends_with('.'), "{c}");
         d.text.clear();

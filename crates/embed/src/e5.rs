@@ -224,7 +224,10 @@ impl E5Encoder {
     /// error, with what to do about it.
     pub fn load(files: &E5Files, opts: E5Options) -> Result<Self, EmbedError> {
         if opts.batch_size == 0 {
-            return Err(EmbedError::model(&files.onnx, "batch_size must be at least 1"));
+            return Err(EmbedError::model(
+                &files.onnx,
+                "batch_size must be at least 1",
+            ));
         }
         if !(3..=512).contains(&opts.max_tokens) {
             return Err(EmbedError::model(
@@ -339,9 +342,7 @@ impl E5Encoder {
             .try_extract_tensor::<f32>()
             .map_err(|e| self.infer_err(e))?;
         if shape.len() != 2 || shape[0] as usize != b || shape[1] as usize != dim {
-            return Err(self.infer_err(format!(
-                "output shape {shape:?}, expected [{b}, {dim}]"
-            )));
+            return Err(self.infer_err(format!("output shape {shape:?}, expected [{b}, {dim}]")));
         }
         Ok(data.chunks_exact(dim).map(<[f32]>::to_vec).collect())
     }

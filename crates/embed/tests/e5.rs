@@ -189,7 +189,10 @@ fn missing_or_bad_files_are_named() {
         ..good.clone()
     };
     let e = E5Encoder::load(&missing, E5Options::default()).expect_err("no onnx");
-    assert!(e.to_string().contains("encoder.onnx") && e.to_string().contains("missing"), "{e}");
+    assert!(
+        e.to_string().contains("encoder.onnx") && e.to_string().contains("missing"),
+        "{e}"
+    );
     let truncated = tmp.path().join("e5-small-q4.bin");
     std::fs::write(&truncated, b"E5S1 truncated").expect("write");
     let e = E5Encoder::load(
