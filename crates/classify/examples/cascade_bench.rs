@@ -16,7 +16,9 @@
 //!
 //! Prints, per corpus: documents per second with the whole cascade, units
 //! encoded per document, the share of documents the encoder saw, and the
-//! throughput of the cheap stages alone (fast model + lexicon). Needs
+//! throughput of the cheap stages alone (fast model + lexicon), and against
+//! the gold relevance of each corpus: the share of relevant documents in
+//! scope and labelled relevant, and of the others labelled relevant. Needs
 //! `mediawatch models fetch` and the models in `MODELS_DIR/classifier`.
 
 use std::path::PathBuf;
@@ -29,6 +31,8 @@ struct Doc {
     text: String,
     lang: Option<String>,
     context: Option<String>,
+    /// Gold relevance (migration scope), where the corpus has it.
+    relevant: Option<bool>,
 }
 
 fn jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
@@ -78,9 +82,22 @@ fn run(name: &str, c: &CascadeClassifier, docs: &[Doc]) {
     let cheap = inputs.len() as f64 / t.elapsed().as_secs_f64();
     let t = Instant::now();
     let (mut encoded_docs, mut units, mut scoped, mut flagged) = (0usize, 0usize, 0usize, 0usize);
+    // Gold-relevant docs: in scope, labelled relevant; others labelled relevant.
+    let (mut gold, mut gold_scoped, mut gold_hit, mut false_rel) = (0usize, 0usize, 0usize, 0usize);
+    let mut golds = docs.iter().map(|d| d.relevant);
     for chunk in inputs.chunks(64) {
         for r in c.classify_routed(chunk) {
-            let (_, route) = r.expect("classify");
+            let (labels, route) = r.expect("classify");
+            let said = labels.relevance.score >= 0.5;
+            match golds.next().flatten() {
+                Some(true) => {
+                    gold += 1;
+                    gold_scoped += usize::from(route.own_scope || route.context_scope);
+                    gold_hit += usize::from(said);
+                }
+                Some(false) => false_rel += usize::from(said),
+                None => {}
+            }
             encoded_docs += usize::from(route.encoded_units > 0);
             units += route.encoded_units;
             scoped += usize::from(route.own_scope || route.context_scope);
@@ -99,6 +116,14 @@ fn run(name: &str, c: &CascadeClassifier, docs: &[Doc]) {
         100.0 * scoped as f64 / n,
         100.0 * flagged as f64 / n,
         cheap
+    );
+    let negatives = docs.iter().filter(|d| d.relevant == Some(false)).count();
+    println!(
+        "{:>10}  relevant by gold: {gold} docs, {:.1}% in scope, {:.1}% labelled relevant | not relevant: {negatives} docs, {:.1}% labelled relevant",
+        "",
+        100.0 * gold_scoped as f64 / gold.max(1) as f64,
+        100.0 * gold_hit as f64 / gold.max(1) as f64,
+        100.0 * false_rel as f64 / negatives.max(1) as f64,
     );
 }
 
@@ -122,6 +147,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 text: v["text"].as_str().unwrap_or_default().to_string(),
                 lang: v["lang"].as_str().map(str::to_string),
                 context: v["context"].as_str().map(str::to_string),
+                relevant: v["relevant"].as_i64().map(|r| r == 1),
             });
         }
     }
@@ -137,6 +163,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ),
             lang: None,
             context: None,
+            relevant: Some(false),
         });
     }
     let mut articles = Vec::new();
@@ -151,6 +178,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .join("\n\n"),
                 lang: chunk[0]["lang"].as_str().map(str::to_string),
                 context: None,
+                // An article is about migration when one of its paragraphs is.
+                relevant: Some(chunk.iter().any(|v| v["relevant"].as_i64() == Some(1))),
             });
         }
     }

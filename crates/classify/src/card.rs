@@ -111,8 +111,9 @@ pub fn render(c: &CardInput<'_>) -> String {
          1-2-grams of the folded text (2^{} buckets), one logistic regression per label ({}). It \
          reads every document.\n\
          3. **Scope**: a text is in migration scope through its own words (lexicon relevance at \
-         the floor, a context term, or the fast relevance at its gate) or through its context, \
-         the title and lead of the article or post it belongs to.\n\
+         the floor, a context term, or the fast relevance at its gate; for a long text, the \
+         lexicon or the fast relevance at its decision threshold) or through its context, the \
+         title and lead of the article or post it belongs to.\n\
          4. **Encoder** (`models/classifier/encoder.onnx`, `{}`): multilingual-e5-small, \
          fine-tuned with these heads by `models/scripts/finetune.py`, int8, on ONNX Runtime. It \
          runs on texts in scope and on texts the fast model or the lexicon flags as possibly \
