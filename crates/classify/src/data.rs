@@ -93,6 +93,16 @@ fn targets_of(class: HateClass) -> BTreeMap<&'static str, f32> {
     t
 }
 
+/// The binary labels: (head name, key in the data files and gold).
+pub const BINARY_LABELS: [(&str, &str); 6] = [
+    ("relevance", "relevant"),
+    ("collective", "collective"),
+    ("threat", "threat"),
+    ("victim", "victim"),
+    ("recognition", "recognition"),
+    ("solutions", "solutions"),
+];
+
 fn example(id: String, text: String, lang: &str, source: &str, split: Split) -> TrainExample {
     TrainExample {
         id,
@@ -269,14 +279,7 @@ fn parse_labelled(
         e.hate = Some(c);
         e.targets = targets_of(c);
     }
-    for (head, key) in [
-        ("relevance", "relevant"),
-        ("collective", "collective"),
-        ("threat", "threat"),
-        ("victim", "victim"),
-        ("recognition", "recognition"),
-        ("solutions", "solutions"),
-    ] {
+    for (head, key) in BINARY_LABELS {
         match v.get(key) {
             None | Some(serde_json::Value::Null) => {}
             Some(serde_json::Value::Bool(b)) => {

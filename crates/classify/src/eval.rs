@@ -494,14 +494,7 @@ pub fn group_of(e: &TrainExample) -> String {
 /// A training example as a gold example (its targets as gold labels).
 pub fn gold_of(e: &TrainExample) -> GoldExample {
     let mut binary = BTreeMap::new();
-    for (head, key) in [
-        ("relevance", "relevant"),
-        ("collective", "collective"),
-        ("threat", "threat"),
-        ("victim", "victim"),
-        ("recognition", "recognition"),
-        ("solutions", "solutions"),
-    ] {
+    for (head, key) in crate::data::BINARY_LABELS {
         if let Some(t) = e.targets.get(head) {
             binary.insert(key, *t > 0.5);
         }

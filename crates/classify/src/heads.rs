@@ -509,10 +509,38 @@ pub fn fit_mlp(
 /// the observed scores (ties broken towards 0.5). `None` when `gold` holds
 /// no positive example.
 pub fn best_f1_threshold(scores: &[f32], gold: &[bool]) -> Option<(f32, f32)> {
-    let total_pos = gold.iter().filter(|g| **g).count();
-    if total_pos == 0 {
-        return None;
-    }
+    best_threshold_by(scores, gold, true, |tp, fp, pos, _| {
+        (pos > 0).then(|| 2.0 * tp as f32 / (tp + fp + pos) as f32)
+    })
+}
+
+/// Threshold maximising the macro-F1 (mean of the F1 of both classes) of
+/// `score >= t`; `None` without both classes. Ties keep the highest
+/// threshold.
+pub fn best_macro_f1_threshold(scores: &[f32], gold: &[bool]) -> Option<(f32, f32)> {
+    best_threshold_by(scores, gold, false, |tp, fp, pos, neg| {
+        if pos == 0 || neg == 0 {
+            return None;
+        }
+        let (fn_, tn) = (pos - tp, neg - fp);
+        let f_pos = 2.0 * tp as f32 / (2 * tp + fp + fn_).max(1) as f32;
+        let f_neg = 2.0 * tn as f32 / (2 * tn + fn_ + fp).max(1) as f32;
+        Some((f_pos + f_neg) / 2.0)
+    })
+}
+
+/// The sweep behind both: every distinct score, from the highest down, as
+/// a cut-off; `metric(tp, fp, positives, negatives)` scores it (`None`:
+/// undefined for this gold). Returns (threshold, metric).
+fn best_threshold_by(
+    scores: &[f32],
+    gold: &[bool],
+    ties_towards_half: bool,
+    metric: impl Fn(usize, usize, usize, usize) -> Option<f32>,
+) -> Option<(f32, f32)> {
+    let pos = gold.iter().filter(|g| **g).count();
+    let neg = gold.len() - pos;
+    metric(0, 0, pos, neg)?;
     let mut pairs: Vec<(f32, bool)> = scores.iter().copied().zip(gold.iter().copied()).collect();
     pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
     let (mut tp, mut fp) = (0usize, 0usize);
@@ -529,22 +557,25 @@ pub fn best_f1_threshold(scores: &[f32], gold: &[bool]) -> Option<(f32, f32)> {
             }
             i += 1;
         }
-        let f1 = 2.0 * tp as f32 / (tp + fp + total_pos) as f32;
+        let Some(m) = metric(tp, fp, pos, neg) else {
+            continue;
+        };
         // Put the threshold halfway to the next lower score so it is not
         // fitted to one example's exact value.
         let next = pairs.get(i).map_or(0.0, |p| p.0);
         let t = ((s + next) / 2.0).clamp(0.02, 0.98);
         let better = match best {
             None => true,
-            Some((bf, bt)) => {
-                f1 > bf + 1e-6 || (f1 > bf - 1e-6 && (t - 0.5).abs() < (bt - 0.5).abs())
+            Some((bm, bt)) => {
+                m > bm + 1e-6
+                    || (ties_towards_half && m > bm - 1e-6 && (t - 0.5).abs() < (bt - 0.5).abs())
             }
         };
         if better {
-            best = Some((f1, t));
+            best = Some((m, t));
         }
     }
-    best.map(|(f1, t)| (t, f1))
+    best.map(|(m, t)| (t, m))
 }
 
 /// Maps a probability to a score on which `threshold` sits at 0.5

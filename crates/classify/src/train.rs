@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 use crate::fast::{features, FastExample, FastModel, FastTrainOptions};
 use crate::heads::FastGate;
 use crate::heads::{
-    base_lang, best_f1_threshold, fit_logistic, fit_logistic_from, fit_mlp, rescale, FitOptions,
-    HeadEntry, HeadSet, HEAD_NAMES, TARGET_GROUPS,
+    base_lang, best_f1_threshold, best_macro_f1_threshold, fit_logistic, fit_logistic_from,
+    fit_mlp, rescale, FitOptions, HeadEntry, HeadSet, HEAD_NAMES, TARGET_GROUPS,
 };
 use crate::ClassifyError;
 
@@ -971,42 +971,6 @@ pub struct GateStats {
     /// Share of negatives passing the gate (sent to the encoder for
     /// nothing).
     pub negative_pass: f32,
-}
-
-/// Threshold maximising the macro-F1 (mean of the F1 of both classes) of
-/// `score >= t`; `None` without both classes.
-pub fn best_macro_f1_threshold(scores: &[f32], gold: &[bool]) -> Option<(f32, f32)> {
-    let pos = gold.iter().filter(|g| **g).count();
-    let neg = gold.len() - pos;
-    if pos == 0 || neg == 0 {
-        return None;
-    }
-    let mut pairs: Vec<(f32, bool)> = scores.iter().copied().zip(gold.iter().copied()).collect();
-    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let (mut tp, mut fp) = (0usize, 0usize);
-    let mut best: Option<(f32, f32)> = None;
-    let mut i = 0;
-    while i < pairs.len() {
-        let s = pairs[i].0;
-        while i < pairs.len() && pairs[i].0 == s {
-            if pairs[i].1 {
-                tp += 1;
-            } else {
-                fp += 1;
-            }
-            i += 1;
-        }
-        let (fn_, tn) = (pos - tp, neg - fp);
-        let f_pos = 2.0 * tp as f32 / (2 * tp + fp + fn_).max(1) as f32;
-        let f_neg = 2.0 * tn as f32 / (2 * tn + fn_ + fp).max(1) as f32;
-        let f = (f_pos + f_neg) / 2.0;
-        let next = pairs.get(i).map_or(0.0, |p| p.0);
-        let t = ((s + next) / 2.0).clamp(0.02, 0.98);
-        if best.is_none_or(|(bf, _)| f > bf + 1e-6) {
-            best = Some((f, t));
-        }
-    }
-    best.map(|(f, t)| (t, f))
 }
 
 /// The highest threshold that keeps `recall` of the positives.
