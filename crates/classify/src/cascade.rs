@@ -128,6 +128,20 @@ pub struct SentenceInfo {
     pub reported: bool,
 }
 
+impl SentenceInfo {
+    /// The span `start..end` with no rule signal yet.
+    fn plain(start: usize, end: usize) -> Self {
+        Self {
+            start,
+            end,
+            migration: false,
+            counter: false,
+            negation: false,
+            reported: false,
+        }
+    }
+}
+
 /// Cuts `text` into sentences (the rules' splitter, mapped back to original
 /// byte offsets) and marks the rule signals in each.
 pub(crate) fn analyse_sentences(lex: &Lexicon, text: &str) -> Vec<SentenceInfo> {
@@ -143,14 +157,7 @@ pub(crate) fn analyse_sentences(lex: &Lexicon, text: &str) -> Vec<SentenceInfo> 
             q.1 += tok.quoted as usize;
         }
         while out.len() <= s {
-            out.push(SentenceInfo {
-                start,
-                end,
-                migration: false,
-                counter: false,
-                negation: false,
-                reported: false,
-            });
+            out.push(SentenceInfo::plain(start, end));
         }
         if let Some(info) = out.get_mut(s) {
             info.end = info.end.max(end);
@@ -989,14 +996,7 @@ impl CascadeClassifier {
 fn whole_text_sentence(text: &str) -> Vec<SentenceInfo> {
     let start = text.len() - text.trim_start().len();
     let end = text.trim_end().len().max(start);
-    vec![SentenceInfo {
-        start,
-        end,
-        migration: false,
-        counter: false,
-        negation: false,
-        reported: false,
-    }]
+    vec![SentenceInfo::plain(start, end)]
 }
 
 /// `mw-<first 12 hex digits of SHA-256(encoder name, heads, fast model)>`.
