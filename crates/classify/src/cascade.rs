@@ -45,7 +45,7 @@ use std::sync::Arc;
 use mediawatch_core::labels::{CueType, EvidenceSpan, HateClass, Labels, LanguageSupport};
 use mediawatch_embed::{EmbedError, Encoder};
 
-use crate::fast::{FastModel, FAST_FILE};
+use crate::fast::{FastModel, Features, FAST_FILE};
 use crate::heads::{rescale, HeadSet, HEAD_NAMES, TARGET_GROUPS};
 use crate::lexicon::{Kind, Lexicon};
 use crate::normalize::fold;
@@ -558,8 +558,12 @@ impl CascadeClassifier {
     /// Fast relevance of `text` on the 0.5 scale, and whether it reaches
     /// the scope gate.
     fn fast_relevance(&self, text: &str, lang: Option<&str>) -> (f32, bool) {
-        let f = self.fast.features(text);
-        let p = self.fast.prob("relevance", &f).unwrap_or(0.0);
+        self.fast_relevance_of(&self.fast.features(text), lang)
+    }
+
+    /// As [`Self::fast_relevance`], on features already computed.
+    fn fast_relevance_of(&self, f: &Features, lang: Option<&str>) -> (f32, bool) {
+        let p = self.fast.prob("relevance", f).unwrap_or(0.0);
         let g = self.heads.fast_gate("relevance");
         (rescale(p, g.threshold_for(lang)), p >= g.gate_for(lang))
     }
@@ -636,7 +640,9 @@ impl CascadeClassifier {
                 },
                 None => (false, 0.0),
             };
-        let (fast_relevance, fast_rel_gate) = self.fast_relevance(text, lang.as_deref());
+        let text_features = self.fast.features(text);
+        let (fast_relevance, fast_rel_gate) =
+            self.fast_relevance_of(&text_features, lang.as_deref());
         let lexicon_scope = lexicon.relevance.score >= self.opts.relevance_floor;
         let own_scope = if text.len() <= SHORT_TEXT_BYTES {
             lexicon_scope || context_term || fast_rel_gate
@@ -671,9 +677,17 @@ impl CascadeClassifier {
         let mut fast_units = Vec::with_capacity(units.len());
         let mut fast_abusive = 0f32;
         for u in &units {
-            let f = self.fast.features(text.get(u.start..u.end).unwrap_or(""));
-            let p = self.fast.prob("abusive", &f).unwrap_or(0.0);
-            let ph = self.fast.prob("hate", &f).unwrap_or(0.0);
+            // A comment is usually one window spanning the whole text: its
+            // features are the ones relevance was scored on.
+            let own;
+            let f = if u.start == 0 && u.end == text.len() {
+                &text_features
+            } else {
+                own = self.fast.features(text.get(u.start..u.end).unwrap_or(""));
+                &own
+            };
+            let p = self.fast.prob("abusive", f).unwrap_or(0.0);
+            let ph = self.fast.prob("hate", f).unwrap_or(0.0);
             fast_abusive = fast_abusive.max(p);
             flagged_units.push(p >= flag_t);
             fast_units.push((ph, p));

@@ -103,7 +103,14 @@ pub const BINARY_LABELS: [(&str, &str); 6] = [
     ("solutions", "solutions"),
 ];
 
-fn example(id: String, text: String, lang: &str, source: &str, split: Split) -> TrainExample {
+/// An example with no labels yet (weight 1, no context).
+pub(crate) fn example(
+    id: String,
+    text: String,
+    lang: &str,
+    source: &str,
+    split: Split,
+) -> TrainExample {
     TrainExample {
         id,
         text,

@@ -797,19 +797,18 @@ impl HeadSet {
     /// Loads `dir/heads.json`, returning the set and the file's bytes (for
     /// a version over several files).
     pub fn load_bytes(dir: &Path) -> Result<(Self, Vec<u8>), ClassifyError> {
-        let path = Self::file_in(dir);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            model_err(
-                &path,
-                format!("cannot read the trained heads: {e} (run `mediawatch train`, or set classifier.kind = \"lexicon\")"),
-            )
-        })?;
+        let (path, bytes) = Self::read(dir)?;
         let (set, _) = Self::from_bytes(&bytes, &path)?;
         Ok((set, bytes))
     }
 
     /// Loads `dir/heads.json`.
     pub fn load(dir: &Path) -> Result<(Self, String), ClassifyError> {
+        let (path, bytes) = Self::read(dir)?;
+        Self::from_bytes(&bytes, &path)
+    }
+
+    fn read(dir: &Path) -> Result<(PathBuf, Vec<u8>), ClassifyError> {
         let path = Self::file_in(dir);
         let bytes = std::fs::read(&path).map_err(|e| {
             model_err(
@@ -817,7 +816,7 @@ impl HeadSet {
                 format!("cannot read the trained heads: {e} (run `mediawatch train`, or set classifier.kind = \"lexicon\")"),
             )
         })?;
-        Self::from_bytes(&bytes, &path)
+        Ok((path, bytes))
     }
 
     /// The JSON bytes written by [`HeadSet::save`].

@@ -170,17 +170,6 @@ impl Kind {
     ];
 }
 
-/// Hate target groups, as written into `Labels.hate.target`.
-pub(crate) const TARGETS: [&str; 7] = [
-    "migrants_refugees",
-    "ethnic_national",
-    "religious",
-    "roma",
-    "lgbt",
-    "women",
-    "other",
-];
-
 /// One lexicon entry.
 #[derive(Debug)]
 pub(crate) struct Entry {
@@ -261,7 +250,7 @@ impl Lexicon {
                     }
                     Some(("target", v)) => {
                         target = Some(
-                            TARGETS
+                            crate::heads::TARGET_GROUPS
                                 .iter()
                                 .copied()
                                 .find(|t| *t == v)

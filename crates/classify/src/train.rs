@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 use crate::fast::{features, FastExample, FastModel, FastTrainOptions};
 use crate::heads::FastGate;
 use crate::heads::{
-    base_lang, best_f1_threshold, best_macro_f1_threshold, fit_logistic, fit_logistic_from,
-    fit_mlp, rescale, FitOptions, HeadEntry, HeadSet, HEAD_NAMES, TARGET_GROUPS,
+    best_f1_threshold, best_macro_f1_threshold, fit_logistic, fit_logistic_from, fit_mlp, rescale,
+    FitOptions, HeadEntry, HeadSet, HEAD_NAMES, TARGET_GROUPS,
 };
 use crate::ClassifyError;
 
@@ -145,19 +145,16 @@ pub fn correction_example(
         return None;
     }
     Some(TrainExample {
-        id: format!("correction-{id}"),
-        text: text.to_string(),
-        lang: lang.map(base_lang).unwrap_or_default(),
-        source: "corrections".into(),
-        split: Split::Train,
         weight: CORRECTION_WEIGHT,
         hate,
         targets,
-        context: None,
-        kind: None,
-        hard_case: None,
-        functionality: None,
-        target: None,
+        ..crate::data::example(
+            format!("correction-{id}"),
+            text.to_string(),
+            lang.unwrap_or_default(),
+            "corrections",
+            Split::Train,
+        )
     })
 }
 
@@ -1198,19 +1195,14 @@ mod tests {
                 HateClass::None
             };
             examples.push(TrainExample {
-                id: i.to_string(),
-                text: String::new(),
-                lang: lang.into(),
-                source: "synthetic".into(),
-                split: Split::Validation,
-                weight: 1.0,
                 hate: Some(gold),
-                targets: BTreeMap::new(),
-                context: None,
-                kind: None,
-                hard_case: None,
-                functionality: None,
-                target: None,
+                ..crate::data::example(
+                    i.to_string(),
+                    String::new(),
+                    lang,
+                    "synthetic",
+                    Split::Validation,
+                )
             });
             embeddings.push(vec![x0, x1]);
         }
