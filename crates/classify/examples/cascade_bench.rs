@@ -63,6 +63,15 @@ fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// Documents per `classify_routed` call: 64, or `CASCADE_BENCH_BATCH` (the
+/// pipeline's batches are whatever is queued, often a few documents).
+fn batch() -> usize {
+    std::env::var("CASCADE_BENCH_BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(64)
+}
+
 fn run(name: &str, c: &CascadeClassifier, docs: &[Doc]) {
     let inputs: Vec<ClassifyInput<'_>> = docs
         .iter()
@@ -82,10 +91,12 @@ fn run(name: &str, c: &CascadeClassifier, docs: &[Doc]) {
     let cheap = inputs.len() as f64 / t.elapsed().as_secs_f64();
     let t = Instant::now();
     let (mut encoded_docs, mut units, mut scoped, mut flagged) = (0usize, 0usize, 0usize, 0usize);
+    // Units spent on documents in scope only, flagged only, and both.
+    let mut why = [(0usize, 0usize); 3];
     // Gold-relevant docs: in scope, labelled relevant; others labelled relevant.
     let (mut gold, mut gold_scoped, mut gold_hit, mut false_rel) = (0usize, 0usize, 0usize, 0usize);
     let mut golds = docs.iter().map(|d| d.relevant);
-    for chunk in inputs.chunks(64) {
+    for chunk in inputs.chunks(batch()) {
         for r in c.classify_routed(chunk) {
             let (labels, route) = r.expect("classify");
             let said = labels.relevance.score >= 0.5;
@@ -99,6 +110,16 @@ fn run(name: &str, c: &CascadeClassifier, docs: &[Doc]) {
                 None => {}
             }
             encoded_docs += usize::from(route.encoded_units > 0);
+            let in_scope = route.own_scope || route.context_scope;
+            if route.encoded_units > 0 {
+                let k = match (in_scope, route.flagged) {
+                    (true, false) => 0,
+                    (false, true) => 1,
+                    _ => 2,
+                };
+                why[k].0 += 1;
+                why[k].1 += route.encoded_units;
+            }
             units += route.encoded_units;
             scoped += usize::from(route.own_scope || route.context_scope);
             flagged += usize::from(route.flagged);
@@ -116,6 +137,10 @@ fn run(name: &str, c: &CascadeClassifier, docs: &[Doc]) {
         100.0 * scoped as f64 / n,
         100.0 * flagged as f64 / n,
         cheap
+    );
+    println!(
+        "{:>10}  encoded docs (units): in scope only {} ({}), flagged only {} ({}), both {} ({})",
+        "", why[0].0, why[0].1, why[1].0, why[1].1, why[2].0, why[2].1
     );
     let negatives = docs.iter().filter(|d| d.relevant == Some(false)).count();
     println!(
@@ -139,6 +164,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("../shared/data/extraction/wcxb-dev"));
+    // Optional: a JSONL of extracted pages (`mediawatch extract --input-dir
+    // DIR --json`), classified as the pipeline does (text, page language).
+    let extracted: Vec<Doc> = args
+        .next()
+        .map(|p| {
+            jsonl(std::path::Path::new(&p))
+                .iter()
+                .map(|v| Doc {
+                    text: v["text"].as_str().unwrap_or_default().to_string(),
+                    lang: v["lang"].as_str().map(|l| l.chars().take(2).collect()),
+                    context: None,
+                    relevant: None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
 
     let mut comments = Vec::new();
     for f in files(&root.join("models/data/comments")) {
@@ -202,11 +243,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         c.model_version(),
         t.elapsed().as_secs_f64()
     );
-    run("comments", &c, &comments);
+    if std::env::var_os("CASCADE_BENCH_SKIP_COMMENTS").is_none() {
+        run("comments", &c, &comments);
+    }
     if !pages.is_empty() {
         run("web pages", &c, &pages);
     }
     run("articles", &c, &articles);
+    if !extracted.is_empty() {
+        run("extracted", &c, &extracted);
+    }
     println!("peak RSS {:.0} MB", peak_rss_mb());
     Ok(())
 }

@@ -119,7 +119,10 @@ pub fn render(c: &CardInput<'_>) -> String {
          runs on texts in scope and on texts the fast model or the lexicon flags as possibly \
          abusive, whatever their topic; long texts are cut into windows of whole sentences, of \
          which the lead, the windows naming the group and their neighbours, and the windows the \
-         fast model calls abusive are encoded, at most a dozen.\n\
+         fast model calls abusive are encoded, at most a dozen; a long text in scope by its own \
+         words is probed first (lead, first window naming the group, the fast model's most \
+         relevant window) and its other windows are encoded only when the probe finds it about \
+         migration.\n\
          5. **Heads** (`models/classifier/heads.json`, format `{}`): {}. Hostile labels take the \
          strongest unit, frames the mean of the strongest few; thresholds are calibrated on \
          validation data and mapped to 0.5.\n\n\

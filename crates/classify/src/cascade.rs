@@ -25,7 +25,11 @@
 //!    `max_units` are encoded: the lead (of a text in scope), windows with
 //!    migration terms, windows the fast model flagged, and the neighbours
 //!    of migration windows. A window of a long text is flagged at the fast
-//!    model's decision threshold, a one-unit text at its recall gate.
+//!    model's decision threshold, a one-unit text at its recall gate. A long
+//!    text in scope by its own words is probed first (lead, first window
+//!    naming the group, the fast model's most relevant window, flagged
+//!    windows); its other windows are encoded in a second round of the same
+//!    batch, only when a probe unit reaches [`PROBE_FLOOR`].
 //! 5. **Heads** score each unit; hostile labels (hate, abusive, collective)
 //!    take the strongest unit, frames, solutions and relevance the mean of
 //!    the strongest few. Probabilities are rescaled so that each head's
@@ -77,6 +81,13 @@ const WINDOW_BYTES: usize = 450;
 const MAX_UNIT_BYTES: usize = 1500;
 /// Characters of a context (parent title and lead) that are read.
 const MAX_CONTEXT_BYTES: usize = 2000;
+/// A long text in scope through its own words is first encoded by its probe
+/// (the lead window, the first window naming the group, the window the
+/// fast model finds most relevant and any flagged window); the rest of its windows are encoded only when a probe unit's
+/// relevance, on the 0.5 scale, reaches this. Chosen with `cascade_bench`
+/// (BENCHMARKS.md): web pages that merely passed the scope test stop after
+/// the probe, migration articles nearly all go on.
+const PROBE_FLOOR: f32 = 0.3;
 
 /// Settings of a [`CascadeClassifier`].
 #[derive(Debug, Clone, PartialEq)]
@@ -397,10 +408,13 @@ struct Pending {
     units: Vec<Unit>,
     /// Per unit: the fast model's (hate, abusive) probabilities.
     fast_units: Vec<(f32, f32)>,
-    /// Indices into `units` that were encoded.
+    /// Indices into `units` that were encoded, ascending.
     selected: Vec<usize>,
-    /// Index of the first of this document's rows in the batch's embeddings.
-    first_row: usize,
+    /// Selected units held back until the probe (`selected`) shows the text
+    /// is about migration; empty when there is no probe.
+    deferred: Vec<usize>,
+    /// Per selected unit, its row in the batch's embeddings.
+    rows: Vec<usize>,
     route: Route,
     /// Context relevance on the 0.5 scale (0 without a context).
     context_relevance: f32,
@@ -675,6 +689,8 @@ impl CascadeClassifier {
         };
         let mut flagged_units = Vec::with_capacity(units.len());
         let mut fast_units = Vec::with_capacity(units.len());
+        // Per window, the fast model's relevance (a probe's second unit).
+        let mut fast_rel_units = Vec::with_capacity(units.len());
         let mut fast_abusive = 0f32;
         for u in &units {
             // A comment is usually one window spanning the whole text: its
@@ -691,6 +707,9 @@ impl CascadeClassifier {
             fast_abusive = fast_abusive.max(p);
             flagged_units.push(p >= flag_t);
             fast_units.push((ph, p));
+            if units.len() > 1 {
+                fast_rel_units.push(self.fast.prob("relevance", f).unwrap_or(0.0));
+            }
         }
         let lexicon_flag = lexicon.hate.class != HateClass::None;
         let flagged = lexicon_flag || flagged_units.iter().any(|f| *f);
@@ -709,7 +728,33 @@ impl CascadeClassifier {
             )));
         }
         let in_scope = own_scope || context_scope;
-        let selected = select(&units, &flagged_units, in_scope, self.opts.max_units.max(1));
+        let mut selected = select(&units, &flagged_units, in_scope, self.opts.max_units.max(1));
+        // A long text whose scope is its own words is encoded in two steps:
+        // passing the scope test on a page about visas or a summer camp is
+        // cheap, encoding all its windows is not. Under a migration story
+        // (context scope) there is nothing to probe.
+        let mut deferred = Vec::new();
+        if own_scope
+            && !context_scope
+            && units.len() > 1
+            && self.heads.heads.contains_key("relevance")
+        {
+            let first_migration = selected.iter().copied().find(|&i| units[i].migration);
+            let most_relevant = selected
+                .iter()
+                .copied()
+                .max_by(|&a, &b| fast_rel_units[a].total_cmp(&fast_rel_units[b]));
+            let (probe, rest): (Vec<usize>, Vec<usize>) = selected.iter().partition(|&&i| {
+                i == 0
+                    || Some(i) == first_migration
+                    || Some(i) == most_relevant
+                    || flagged_units.get(i).copied().unwrap_or(false)
+            });
+            if !probe.is_empty() && !rest.is_empty() {
+                selected = probe;
+                deferred = rest;
+            }
+        }
         Ok(Ok(Pending {
             lang,
             support,
@@ -717,7 +762,8 @@ impl CascadeClassifier {
             units,
             fast_units,
             selected,
-            first_row: 0,
+            deferred,
+            rows: Vec::new(),
             route: Route {
                 encoded_units: 0,
                 ..route
@@ -745,6 +791,17 @@ impl CascadeClassifier {
         labels
     }
 
+    /// Whether a probed text goes on to its deferred windows: one probe
+    /// unit's relevance reaches [`PROBE_FLOOR`].
+    fn probe_passes(&self, p: &Pending, rows: &[Vec<f32>]) -> bool {
+        let t = self.threshold("relevance", p.lang.as_deref());
+        p.rows.iter().any(|&r| {
+            rows.get(r)
+                .and_then(|x| self.heads.prob("relevance", x))
+                .is_some_and(|prob| rescale(prob, t) >= PROBE_FLOOR)
+        })
+    }
+
     fn aggregate(&self, text: &str, p: Pending, rows: &[Vec<f32>]) -> Labels {
         let text = truncate(text);
         let lang = p.lang.as_deref();
@@ -754,9 +811,11 @@ impl CascadeClassifier {
             .iter()
             .map(|&i| p.fast_units.get(i).copied().unwrap_or_default())
             .collect();
-        let rows = rows
-            .get(p.first_row..p.first_row + sel.len())
-            .unwrap_or(&[]);
+        let rows: Vec<&[f32]> = p
+            .rows
+            .iter()
+            .filter_map(|&r| rows.get(r).map(Vec::as_slice))
+            .collect();
         let damping = self.opts.damping;
         let probs = |head: &str, hostile: bool| -> Vec<f32> {
             let w = self.heads.blend.get(head).copied().unwrap_or(0.0);
@@ -927,62 +986,94 @@ impl CascadeClassifier {
         labels
     }
 
+    /// Encodes `units` in chunks and appends their vectors to `rows`.
+    fn encode_into(&self, units: &[&str], rows: &mut Vec<Vec<f32>>) -> Result<(), ClassifyError> {
+        // The encoder sorts by length inside a call, so one call per chunk
+        // of the whole batch keeps padding small.
+        for chunk in units.chunks(self.opts.batch_size.max(1) * 8) {
+            let v = self.encoder.encode(chunk).map_err(|e| self.model_err(e))?;
+            if v.len() != chunk.len() {
+                return Err(ClassifyError::Model {
+                    model: self.version.clone(),
+                    reason: format!(
+                        "encoder returned {} vectors for {} units",
+                        v.len(),
+                        chunk.len()
+                    ),
+                });
+            }
+            rows.extend(v);
+        }
+        Ok(())
+    }
+
     /// Classifies a batch and reports, per input, the route it took (for
     /// the cascade benchmark: what each stage costs and what it lets
     /// through).
-    pub fn classify_routed(
+    pub fn classify_routed<'a>(
         &self,
-        inputs: &[ClassifyInput<'_>],
+        inputs: &[ClassifyInput<'a>],
     ) -> Vec<Result<(Labels, Route), ClassifyError>> {
         let mut results: Vec<Option<Result<(Labels, Route), ClassifyError>>> =
             Vec::with_capacity(inputs.len());
         let mut pending: Vec<(usize, Pending)> = Vec::new();
         let mut units: Vec<&str> = Vec::new();
         let mut contexts: HashMap<String, (bool, f32)> = HashMap::new();
+        // Queues `which` units of a document for the encoder, recording the
+        // row each will land in.
+        let queue = |units: &mut Vec<&'a str>, p: &mut Pending, text: &'a str, which: &[usize]| {
+            let text = truncate(text);
+            for &s in which {
+                let unit = p
+                    .units
+                    .get(s)
+                    .and_then(|u| text.get(u.start..u.end))
+                    .unwrap_or("");
+                p.rows.push(units.len());
+                units.push(cut(unit, MAX_UNIT_BYTES));
+            }
+        };
         for (i, input) in inputs.iter().enumerate() {
             match self.first_stage(input, &mut contexts) {
                 Err(e) => results.push(Some(Err(e))),
                 Ok(Err(done)) => results.push(Some(Ok((done, Route::default())))),
                 Ok(Ok(mut p)) => {
-                    let text = truncate(input.text);
-                    p.first_row = units.len();
-                    for &s in &p.selected {
-                        let unit = p
-                            .units
-                            .get(s)
-                            .and_then(|u| text.get(u.start..u.end))
-                            .unwrap_or("");
-                        units.push(cut(unit, MAX_UNIT_BYTES));
-                    }
-                    p.route.encoded_units = p.selected.len();
+                    let which = p.selected.clone();
+                    queue(&mut units, &mut p, input.text, &which);
                     results.push(None);
                     pending.push((i, p));
                 }
             }
         }
         let mut rows: Vec<Vec<f32>> = Vec::with_capacity(units.len());
-        let mut failure: Option<ClassifyError> = None;
-        // The encoder sorts by length inside a call, so one call per chunk
-        // of the whole batch keeps padding small.
-        for chunk in units.chunks(self.opts.batch_size.max(1) * 8) {
-            match self.encoder.encode(chunk) {
-                Ok(v) if v.len() == chunk.len() => rows.extend(v),
-                Ok(v) => {
-                    failure = Some(ClassifyError::Model {
-                        model: self.version.clone(),
-                        reason: format!(
-                            "encoder returned {} vectors for {} units",
-                            v.len(),
-                            chunk.len()
-                        ),
-                    });
-                    break;
+        let mut failure = self.encode_into(&units, &mut rows).err();
+        // Second round: the deferred windows of probed texts whose probe
+        // found them about migration.
+        if failure.is_none() {
+            let done = units.len();
+            for (i, p) in &mut pending {
+                if p.deferred.is_empty() {
+                    continue;
                 }
-                Err(e) => {
-                    failure = Some(self.model_err(e));
-                    break;
+                let deferred = std::mem::take(&mut p.deferred);
+                if self.probe_passes(p, &rows) {
+                    queue(&mut units, p, inputs[*i].text, &deferred);
+                    p.selected.extend(deferred);
                 }
             }
+            failure = self.encode_into(&units[done..], &mut rows).err();
+        }
+        for (_, p) in &mut pending {
+            // Aggregation reads units in text order (the lead first).
+            let mut order: Vec<(usize, usize)> = p
+                .selected
+                .iter()
+                .copied()
+                .zip(p.rows.iter().copied())
+                .collect();
+            order.sort_unstable();
+            (p.selected, p.rows) = order.into_iter().unzip();
+            p.route.encoded_units = p.selected.len();
         }
         for (i, p) in pending {
             let route = p.route;
@@ -1400,6 +1491,47 @@ mod tests {
         assert_eq!(select(&units, &flagged, false, 12), vec![8]);
         // Out of scope, flagged by the lexicon alone: the lead.
         assert_eq!(select(&units, &[false; 9], false, 12), vec![0, 1]);
+    }
+
+    /// A long text in scope through its own words is encoded in two steps:
+    /// a page that only borrows the group's words stops after its probe
+    /// (the lead, the first window naming the group, the fast model's most
+    /// relevant window); an article about migration goes on to all its
+    /// selected windows.
+    #[test]
+    fn long_texts_in_scope_are_probed_first() {
+        let (mut c, counting) = classifier();
+        let enc = HashingEncoder::new(DIM);
+        c.heads.heads.insert(
+            "relevance".into(),
+            prototype_head(&enc, "Sentence about migrants at the border. "),
+        );
+        let about: String = (0..120)
+            .map(|i| format!("Sentence {i} about migrants at the border. "))
+            .collect();
+        let borrowed: String = (0..120)
+            .map(|i| {
+                format!("Nice weather {i} for the match, the council met. Birds are migrants too. ")
+            })
+            .collect();
+        let routes: Vec<Route> = c
+            .classify_routed(&[input(&about, None), input(&borrowed, None)])
+            .into_iter()
+            .map(|r| r.unwrap().1)
+            .collect();
+        assert!(routes.iter().all(|r| r.own_scope && !r.context_scope));
+        assert!(!routes[1].flagged, "only the probe, no flagged window");
+        assert_eq!(routes[0].encoded_units, CascadeOptions::default().max_units);
+        assert!(
+            (1..=3).contains(&routes[1].encoded_units),
+            "{:?}",
+            routes[1]
+        );
+        // Encoded once each: probe units are not encoded again.
+        assert_eq!(
+            counting.seen.load(Ordering::SeqCst),
+            routes[0].encoded_units + routes[1].encoded_units
+        );
     }
 
     #[test]

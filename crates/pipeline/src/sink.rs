@@ -7,11 +7,14 @@
 //! an item is either committed and marked, or fetched again next time, and
 //! the upsert by document id means fetching again never duplicates it.
 
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use chrono::Utc;
-use mediawatch_classify::{Classifier, ClassifyInput};
+use mediawatch_classify::{Classifier, ClassifyError, ClassifyInput};
+use mediawatch_core::labels::Labels;
 use mediawatch_core::similarity::fingerprint;
 use mediawatch_core::{Document, SourceMeta};
 use mediawatch_index::{DocExtra, Index, IndexWriterHandle};
@@ -25,6 +28,44 @@ use crate::{PipelineError, Result};
 const CHANNEL_CAPACITY: usize = 64;
 /// Largest classification batch.
 const BATCH: usize = 32;
+/// Texts whose labels are remembered (see [`LabelCache`]): a few minutes
+/// of a busy run, a few megabytes of labels.
+const LABEL_CACHE: usize = 4096;
+
+/// Labels of the texts classified last, by a hash of exactly what the
+/// classifier read (text, language, context). Syndicated copies (an agency
+/// story that a dozen outlets republish word for word, a post seen under
+/// several URLs) are classified once per run: the labels are a function of
+/// that input and the run's one model, and evidence offsets stay valid
+/// because the text is byte for byte the same. Bounded, oldest out first.
+#[derive(Default)]
+struct LabelCache {
+    labels: HashMap<u64, Labels>,
+    order: VecDeque<u64>,
+}
+
+impl LabelCache {
+    fn key(input: &ClassifyInput<'_>) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (input.text, input.lang, input.context).hash(&mut h);
+        h.finish()
+    }
+
+    fn get(&self, key: u64) -> Option<&Labels> {
+        self.labels.get(&key)
+    }
+
+    fn put(&mut self, key: u64, labels: &Labels) {
+        if self.labels.insert(key, labels.clone()).is_none() {
+            self.order.push_back(key);
+            if self.order.len() > LABEL_CACHE {
+                if let Some(old) = self.order.pop_front() {
+                    self.labels.remove(&old);
+                }
+            }
+        }
+    }
+}
 
 /// A document on its way to the index.
 pub(crate) struct PendingDoc {
@@ -115,6 +156,7 @@ fn run(
     let mut pending_seen: Vec<SeenItem> = Vec::new();
     let mut uncommitted = 0u64;
     let mut batch: Vec<PendingDoc> = Vec::with_capacity(BATCH);
+    let mut cache = LabelCache::default();
     while let Some(msg) = rx.blocking_recv() {
         let mut flush = None;
         match msg {
@@ -135,6 +177,7 @@ fn run(
                 &mut batch,
                 &writer,
                 classifier.as_ref(),
+                &mut cache,
                 &state,
                 &mut pending_seen,
                 &mut stats,
@@ -156,6 +199,7 @@ fn index_batch(
     batch: &mut Vec<PendingDoc>,
     writer: &IndexWriterHandle,
     classifier: &dyn Classifier,
+    cache: &mut LabelCache,
     state: &StateStore,
     pending_seen: &mut Vec<SeenItem>,
     stats: &mut SinkStats,
@@ -169,7 +213,36 @@ fn index_batch(
             context: p.context.as_deref(),
         })
         .collect();
-    let labels = classifier.classify_batch(&inputs);
+    let keys: Vec<u64> = inputs.iter().map(LabelCache::key).collect();
+    // Only texts not seen lately (nor earlier in this batch) go to the
+    // classifier.
+    let mut todo: Vec<ClassifyInput<'_>> = Vec::new();
+    let mut todo_keys: Vec<u64> = Vec::new();
+    for (input, key) in inputs.iter().zip(&keys) {
+        if cache.get(*key).is_none() && !todo_keys.contains(key) {
+            todo.push(*input);
+            todo_keys.push(*key);
+        }
+    }
+    let mut fresh: HashMap<u64, std::result::Result<Labels, ClassifyError>> = HashMap::new();
+    for (key, l) in todo_keys.iter().zip(classifier.classify_batch(&todo)) {
+        if let Ok(l) = &l {
+            cache.put(*key, l);
+        }
+        fresh.insert(*key, l);
+    }
+    let labels: Vec<_> = keys
+        .iter()
+        .map(|k| match fresh.get(k) {
+            Some(l) => l.clone(),
+            // Not classified now, so cached before this batch (a batch
+            // puts at most BATCH keys, far fewer than the cache holds).
+            None => cache.get(*k).cloned().ok_or_else(|| ClassifyError::Model {
+                model: classifier.model_version().to_string(),
+                reason: "labels of a repeated text were evicted".into(),
+            }),
+        })
+        .collect();
     drop(inputs);
     let extras = dedup_extras(batch, state);
     for (p, l) in batch.iter_mut().zip(labels) {
@@ -365,5 +438,84 @@ mod tests {
         assert!(state.is_seen("s", "https://c/1").expect("seen"));
         let stats = sink.finish().await.expect("finish");
         assert_eq!(stats.indexed, 5);
+    }
+    /// Counts the texts it is asked to classify.
+    struct Counting(LexiconClassifier, std::sync::atomic::AtomicUsize);
+
+    impl Classifier for Counting {
+        fn model_version(&self) -> &str {
+            self.0.model_version()
+        }
+        fn classify(
+            &self,
+            text: &str,
+            lang: Option<&str>,
+        ) -> std::result::Result<Labels, ClassifyError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.classify(text, lang)
+        }
+        fn relevance(
+            &self,
+            text: &str,
+            lang: Option<&str>,
+        ) -> std::result::Result<f32, ClassifyError> {
+            self.0.relevance(text, lang)
+        }
+    }
+
+    /// A text seen again (word for word, same language and context) takes
+    /// the labels it got before instead of being classified again, within
+    /// a batch and across batches; the same words under another article
+    /// (another context) are classified on their own.
+    #[tokio::test]
+    async fn repeated_texts_are_classified_once() {
+        let index = Index::create_in_ram().expect("index");
+        let state = Arc::new(StateStore::in_memory().expect("state"));
+        let counting = Arc::new(Counting(
+            LexiconClassifier::new(),
+            std::sync::atomic::AtomicUsize::new(0),
+        ));
+        let sink =
+            SinkHandle::start(&index, 0, counting.clone(), Arc::clone(&state)).expect("sink");
+        let src = Arc::new(SourceMeta {
+            id: "s".into(),
+            name: "S".into(),
+            country: "RS".into(),
+            languages: vec!["sr".into()],
+            scope: SourceScope::National,
+            audience: vec![],
+            reach: None,
+        });
+        let tx = sink.sender();
+        let mut under_other = pending("https://c/1", &src, STORY);
+        under_other.context = Some("Utakmica je završena bez golova.".into());
+        for d in [
+            pending("https://a/1", &src, STORY),
+            pending("https://b/1", &src, STORY),
+            under_other,
+        ] {
+            tx.send(SinkMsg::Doc(d)).await.expect("send");
+        }
+        sink.flush().await.expect("flush");
+        tx.send(SinkMsg::Doc(pending("https://d/1", &src, STORY)))
+            .await
+            .expect("send");
+        drop(tx);
+        assert_eq!(sink.flush().await.expect("flush"), 1);
+        assert_eq!(counting.1.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let labels = |url: &str| {
+            index
+                .get(&DocId::from_url(url))
+                .expect("read")
+                .expect("indexed")
+                .labels
+                .expect("labelled")
+        };
+        let first = labels("https://a/1");
+        assert!(first.relevance.score > 0.0, "the story is about migration");
+        for url in ["https://b/1", "https://d/1"] {
+            assert_eq!(labels(url), first, "{url}");
+        }
+        assert_eq!(sink.finish().await.expect("finish").indexed, 4);
     }
 }
