@@ -10,6 +10,7 @@ use clap::Subcommand;
 use mediawatch_alerts::{AlertsRuntime, Evaluation, Origin};
 use mediawatch_config::Config;
 use mediawatch_index::Index;
+use mediawatch_pipeline::DataDir;
 use mediawatch_state::{AlertFilter, StateStore};
 use tokio_util::sync::CancellationToken;
 
@@ -145,12 +146,9 @@ fn print_evaluation(out: &mut impl Write, e: &Evaluation) -> Result<()> {
 }
 
 pub(crate) fn alerts(config: &Config, data_dir: &Path, action: AlertsAction) -> Result<()> {
-    let index = super::open_index(data_dir)?;
-    let state_file = data_dir.join("state.sqlite");
-    let state = Arc::new(
-        StateStore::open(&state_file)
-            .with_context(|| format!("opening {}", state_file.display()))?,
-    );
+    let data = DataDir::existing(data_dir);
+    let index = data.open_index()?;
+    let state = Arc::new(data.open_state()?);
     let rt = runtime(config, index, state)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

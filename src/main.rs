@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use mediawatch_classify::ClassifyInput;
 use mediawatch_config::Config;
 use mediawatch_index::{FactsFilter, Index, SearchRequest};
-use mediawatch_pipeline::{Pipeline, SourcePassReport};
+use mediawatch_pipeline::{DataDir, Pipeline, SourcePassReport};
 use mediawatch_report::{GroupBy, Interval, ReportRequest};
 use tokio_util::sync::CancellationToken;
 
@@ -557,65 +557,28 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
 }
 
 fn open_index(data_dir: &Path) -> Result<Index> {
-    let dir = data_dir.join("index");
-    if !dir.exists() {
-        bail!(
-            "no index in {} yet: run `mediawatch ingest --once` (or `mediawatch demo`) first",
-            data_dir.display()
-        );
-    }
-    Index::open_or_create(&dir).with_context(|| format!("opening the index in {}", dir.display()))
+    Ok(DataDir::existing(data_dir).open_index()?)
 }
 
 /// Writer memory for `mediawatch reindex`: a one-off bulk load, so larger
 /// than the pipeline's (fewer, larger segments; see BENCHMARKS.md).
 const REINDEX_HEAP_BYTES: usize = 256 * 1024 * 1024;
 
-/// Rebuilds `data/index` into `data/index.rebuild`, then swaps the two
-/// directories, keeping the old index under a dated name. The swap happens
-/// only after the copy is committed and counted, so a failure at any point
-/// leaves `data/index` as it was.
+/// Rebuilds the index in this build's schema (see
+/// [`DataDir::rebuild_index`]).
 fn reindex(data_dir: &Path) -> Result<()> {
-    let dir = data_dir.join("index");
-    if !dir.exists() {
-        bail!("no index in {} to rebuild", data_dir.display());
-    }
-    let building = data_dir.join("index.rebuild");
-    if building.exists() {
-        // Left by an interrupted run: never part of the live index.
-        std::fs::remove_dir_all(&building)
-            .with_context(|| format!("removing the unfinished {}", building.display()))?;
-    }
     let started = std::time::Instant::now();
-    let stats = Index::rebuild(&dir, &building, REINDEX_HEAP_BYTES)
-        .with_context(|| format!("rebuilding the index in {}", dir.display()))?;
-    let kept = data_dir.join(format!(
-        "index.v{}-{}",
-        stats.from_version,
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-    ));
-    std::fs::rename(&dir, &kept).with_context(|| {
-        format!(
-            "moving the old index to {} (the new one is complete in {})",
-            kept.display(),
-            building.display()
-        )
-    })?;
-    std::fs::rename(&building, &dir).with_context(|| {
-        format!(
-            "moving the new index into place: move {} to {} by hand",
-            building.display(),
-            dir.display()
-        )
-    })?;
+    let r = DataDir::existing(data_dir)
+        .rebuild_index(REINDEX_HEAP_BYTES)
+        .context("rebuilding the index")?;
     println!(
         "rebuilt {} documents from schema v{} to v{} in {:.1}s; the old index is in {} \
          (delete it once you are satisfied)",
-        stats.documents,
-        stats.from_version,
+        r.documents,
+        r.from_version,
         mediawatch_index::SCHEMA_VERSION,
         started.elapsed().as_secs_f64(),
-        kept.display()
+        r.kept.display()
     );
     Ok(())
 }
@@ -1329,12 +1292,7 @@ fn import_opml(file: &Path, country: &str, langs: &[String]) -> Result<()> {
 async fn sources(config: Config, data_dir: &Path, action: SourcesAction) -> Result<()> {
     let unhealthy = chrono::Duration::from_std(config.scheduler.unhealthy_after)
         .unwrap_or(chrono::Duration::days(2));
-    let state_path = data_dir.join("state.sqlite");
-    let state = if state_path.exists() {
-        Some(mediawatch_state::StateStore::open(&state_path)?)
-    } else {
-        None
-    };
+    let state = DataDir::existing(data_dir).open_state_if_exists()?;
     let now = chrono::Utc::now();
     let health = |id: &str| -> Result<mediawatch_state::SourceHealth> {
         Ok(match &state {
@@ -1467,7 +1425,7 @@ async fn demo(data_dir: &Path, listen: SocketAddr, no_serve: bool) -> Result<()>
     use mediawatch_pipeline::demo::{demo_config, DemoServer, DEMO_QUERIES};
     let corpus = DemoServer::start("127.0.0.1:0".parse()?).await?;
     let config = demo_config(corpus.base())?;
-    let dir = data_dir.join("demo");
+    let dir = DataDir::existing(data_dir).demo_dir();
     if dir.exists() {
         // Our own scratch directory: a fresh start each time.
         std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;

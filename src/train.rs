@@ -795,11 +795,7 @@ pub fn reclassify_index(
             .iter()
             .map(|(d, _, _)| ClassifyInput {
                 id: d.id.as_str(),
-                text: if d.text.trim().is_empty() {
-                    &d.title
-                } else {
-                    &d.text
-                },
+                text: d.classified_text(),
                 lang: d.lang.as_deref(),
                 context: d
                     .parent_id
@@ -902,11 +898,7 @@ pub fn correct(data_dir: &Path, a: CorrectArgs) -> Result<i64> {
         );
     };
     let labels = doc.labels.clone().unwrap_or_default();
-    let text = if doc.text.trim().is_empty() {
-        doc.title.clone()
-    } else {
-        doc.text.clone()
-    };
+    let text = doc.classified_text().to_string();
     let c = NewCorrection {
         doc_id: a.doc_id.clone(),
         label: a.label.clone(),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mediawatch_core::{DocKind, SourceMeta, SourceScope};
+pub use mediawatch_extract::SelectorOverrides;
 use serde::{Deserialize, Serialize};
 
 mod classifier;
@@ -372,29 +373,6 @@ impl ColumnsConfig {
     }
 }
 
-/// CSS selectors that override automatic extraction for one source.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SelectorsConfig {
-    /// Headline element.
-    pub title: Option<String>,
-    /// Main text container.
-    pub body: Option<String>,
-    /// Byline element.
-    pub byline: Option<String>,
-    /// Publication date element.
-    pub published: Option<String>,
-    /// Elements removed before extraction.
-    #[serde(default)]
-    pub remove: Vec<String>,
-    /// Each reader comment.
-    pub comments: Option<String>,
-    /// Text of a comment, inside `comments`.
-    pub comment_text: Option<String>,
-    /// Author of a comment, inside `comments`.
-    pub comment_author: Option<String>,
-}
-
 /// One monitored source.
 ///
 /// The keys after `enabled` belong to particular kinds; validation rejects
@@ -434,7 +412,7 @@ pub struct SourceConfig {
     pub fetch_articles: bool,
     /// Extraction overrides.
     #[serde(default)]
-    pub selectors: Option<SelectorsConfig>,
+    pub selectors: Option<SelectorOverrides>,
     /// Disabled sources stay in the config and the state but are not polled.
     #[serde(default = "default_true")]
     pub enabled: bool,

@@ -142,6 +142,18 @@ impl Document {
         self.published.unwrap_or(self.fetched)
     }
 
+    /// The text a classifier reads: the document's text, or its title when
+    /// there is none (a headline-only feed item). Evidence spans are byte
+    /// offsets into this string, so every caller (ingest, reclassify,
+    /// corrections) must classify exactly this.
+    pub fn classified_text(&self) -> &str {
+        if self.text.trim().is_empty() {
+            &self.title
+        } else {
+            &self.text
+        }
+    }
+
     /// What a reader sees of this document above its comments: the title
     /// and the lead (the first paragraph, cut at a sentence end near
     /// [`CONTEXT_LEAD_BYTES`]). Comments and replies are classified with

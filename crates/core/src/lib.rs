@@ -8,6 +8,7 @@ pub mod doc;
 pub mod labels;
 pub mod similarity;
 pub mod source;
+pub mod text;
 pub mod url_canon;
 
 pub use doc::{DocId, DocKind, Document};

@@ -24,6 +24,8 @@
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
+use crate::text::{fold_char, is_combining_mark};
+
 /// Shingle width (words) for [`simhash64`].
 pub const SHINGLE_WORDS: usize = 3;
 
@@ -231,108 +233,6 @@ fn for_each_word(text: &str, mut f: impl FnMut(&str)) {
         }
     }
     emit(&mut word);
-}
-
-/// Appends the folded form of one lower-case letter or digit.
-fn fold_char(c: char, out: &mut String) {
-    if c.is_ascii() {
-        out.push(c);
-        return;
-    }
-    if let Some(latin) = transliterate(c) {
-        out.push_str(latin);
-        return;
-    }
-    // Strip diacritics: keep the base letters of the canonical
-    // decomposition (č -> c, ő -> o, ë -> e).
-    let mut pushed = false;
-    unicode_normalization::char::decompose_canonical(c, |d| {
-        if !is_combining_mark(d) {
-            match transliterate(d) {
-                Some(latin) => out.push_str(latin),
-                None => out.push(d),
-            }
-            pushed = true;
-        }
-    });
-    if !pushed {
-        out.push(c);
-    }
-}
-
-/// Whether `c` is a combining diacritical mark (the common Unicode blocks).
-fn is_combining_mark(c: char) -> bool {
-    matches!(c,
-        '\u{0300}'..='\u{036F}'
-        | '\u{0483}'..='\u{0489}'
-        | '\u{1AB0}'..='\u{1AFF}'
-        | '\u{1DC0}'..='\u{1DFF}'
-        | '\u{20D0}'..='\u{20FF}'
-        | '\u{FE20}'..='\u{FE2F}')
-}
-
-/// ASCII Latin form of a lower-case Cyrillic letter (or of a Latin letter
-/// whose usual ASCII spelling is not what plain folding gives), already
-/// without diacritics so that Cyrillic and folded Latin meet: `џ`→`dz` like
-/// `dž`→`dz`, `ђ`→`dj` like `đ`→`dj`. The search index's analyzer uses the
-/// same table, so a query folds exactly like the fingerprints.
-pub fn transliterate(c: char) -> Option<&'static str> {
-    Some(match c {
-        'а' => "a",
-        'б' => "b",
-        'в' => "v",
-        'г' => "g",
-        'д' => "d",
-        'ђ' | 'đ' => "dj",
-        'ѓ' | 'ǵ' => "gj",
-        'е' | 'ё' => "e",
-        'є' => "je",
-        'ж' => "z",
-        'з' => "z",
-        'ѕ' => "dz",
-        'и' | 'і' => "i",
-        'ї' => "ji",
-        'й' | 'ј' => "j",
-        'к' => "k",
-        'ќ' | 'ḱ' => "kj",
-        'л' => "l",
-        'љ' => "lj",
-        'м' => "m",
-        'н' => "n",
-        'њ' => "nj",
-        'о' => "o",
-        'п' => "p",
-        'р' => "r",
-        'с' => "s",
-        'т' => "t",
-        'ћ' => "c",
-        'у' | 'ў' => "u",
-        'ф' => "f",
-        'х' => "h",
-        'ц' => "c",
-        'ч' => "c",
-        'џ' => "dz",
-        'ш' => "s",
-        'щ' => "st",
-        'ъ' => "a",
-        'ы' => "y",
-        'ь' => "",
-        'э' => "e",
-        'ю' => "ju",
-        'я' => "ja",
-        'ґ' => "g",
-        // Latin letters without a canonical decomposition.
-        'ł' => "l",
-        'ß' => "ss",
-        'ø' => "o",
-        'æ' => "ae",
-        'œ' => "oe",
-        'ı' => "i",
-        'ħ' => "h",
-        'þ' => "th",
-        'ð' => "d",
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

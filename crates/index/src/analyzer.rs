@@ -42,9 +42,10 @@
 //! (or the strings differ) the pairs analyzer simply analyses the string
 //! itself, with the same terms.
 
-// The shared Cyrillic -> Latin table: one definition, in core, so the
-// index and near-duplicate fingerprints fold text identically.
-use mediawatch_core::similarity::transliterate;
+// The shared Cyrillic -> Latin table and combining marks: one definition,
+// in core, so the index, the near-duplicate fingerprints and the
+// classifier's lexicons fold text identically.
+use mediawatch_core::text::{is_combining_mark, transliterate};
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer,
     TextAnalyzerBuilder, Token, TokenFilter, TokenStream, Tokenizer,
@@ -269,17 +270,6 @@ pub fn analyze(text: &str) -> Vec<String> {
         out.push(tok.text.clone());
     }
     out
-}
-
-/// Whether `c` is a combining diacritical mark (the common Unicode blocks).
-fn is_combining_mark(c: char) -> bool {
-    matches!(c,
-        '\u{0300}'..='\u{036F}'
-        | '\u{0483}'..='\u{0489}'
-        | '\u{1AB0}'..='\u{1AFF}'
-        | '\u{1DC0}'..='\u{1DFF}'
-        | '\u{20D0}'..='\u{20FF}'
-        | '\u{FE20}'..='\u{FE2F}')
 }
 
 /// `c.is_alphanumeric()`, answered without the Unicode tables for the

@@ -3,6 +3,7 @@
 use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
+use mediawatch_core::text::escape_html;
 use mediawatch_core::DocKind;
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, QueryParserError,
@@ -336,29 +337,13 @@ pub(crate) fn with_filters(
     Ok(Box::new(BooleanQuery::new(clauses)))
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub(crate) fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The start of the text, cut at a word boundary near `max_chars`, HTML
 /// escaped like highlighted snippets so the field is always HTML-safe.
 pub(crate) fn fallback_snippet(text: &str, max_chars: usize) -> String {
     let text = text.trim();
     let cut = text.char_indices().nth(max_chars).map(|(i, _)| i);
     match cut {
-        None => html_escape(text),
+        None => escape_html(text),
         Some(end) => {
             let head = &text[..end];
             // Prefer the last whitespace in the second half of the window.
@@ -366,7 +351,7 @@ pub(crate) fn fallback_snippet(text: &str, max_chars: usize) -> String {
                 .rfind(char::is_whitespace)
                 .filter(|&i| i > end / 2)
                 .unwrap_or(end);
-            format!("{}…", html_escape(head[..at].trim_end()))
+            format!("{}…", escape_html(head[..at].trim_end()))
         }
     }
 }
@@ -413,7 +398,7 @@ mod tests {
 
     #[test]
     fn snippets_convert_to_plain_text() {
-        let html = format!("{} <b>x</b>", html_escape("a<b> & 'q' \"&lt;\""));
+        let html = format!("{} <b>x</b>", escape_html("a<b> & 'q' \"&lt;\""));
         assert_eq!(snippet_to_text(&html, "*"), "a<b> & 'q' \"&lt;\" *x*");
     }
 

@@ -9,6 +9,7 @@
 //! merge applies backpressure to fetching instead of blocking async workers
 //! or growing a queue without bound.
 
+mod data_dir;
 pub mod demo;
 mod polling;
 mod schedule;
@@ -20,14 +21,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mediawatch_classify::{Classifier, LexiconClassifier};
-use mediawatch_config::{Config, SelectorsConfig, SourceConfig};
+use mediawatch_config::{Config, SourceConfig};
 use mediawatch_core::SourceMeta;
-use mediawatch_extract::{ExtractOptions, SelectorOverrides};
+use mediawatch_extract::ExtractOptions;
 use mediawatch_fetch::{FetchOptions, Fetcher};
 use mediawatch_index::Index;
 use mediawatch_state::StateStore;
 use tokio_util::sync::CancellationToken;
 
+pub use data_dir::{DataDir, Rebuilt};
 pub use schedule::RunHandle;
 pub use sink::{SinkHandle, SinkStats};
 pub use source::{SourcePassReport, SourceRuntime};
@@ -64,41 +66,23 @@ pub enum PipelineError {
     /// The demo could not start.
     #[error("demo: {0}")]
     Demo(String),
+    /// A command that reads the index found none.
+    #[error("no index in {0} yet: run `mediawatch ingest --once` (or `mediawatch demo`) first")]
+    NoIndex(PathBuf),
+    /// A file operation on the data directory failed.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. "moving the old index to".
+        what: String,
+        /// The path it was done to.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// Result alias.
 pub type Result<T> = std::result::Result<T, PipelineError>;
-
-/// File layout of a data directory.
-#[derive(Debug, Clone)]
-pub struct DataDir {
-    root: PathBuf,
-}
-
-impl DataDir {
-    /// Uses (and creates) `root`.
-    pub fn create(root: &Path) -> Result<Self> {
-        std::fs::create_dir_all(root).map_err(|source| PipelineError::DataDir {
-            path: root.to_path_buf(),
-            source,
-        })?;
-        Ok(Self {
-            root: root.to_path_buf(),
-        })
-    }
-    /// The tantivy index directory.
-    pub fn index_dir(&self) -> PathBuf {
-        self.root.join("index")
-    }
-    /// The SQLite state file.
-    pub fn state_file(&self) -> PathBuf {
-        self.root.join("state.sqlite")
-    }
-    /// The root.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-}
 
 /// Maps the fetch section of the config onto the fetch stage's options.
 pub fn fetch_options(c: &Config) -> FetchOptions {
@@ -117,19 +101,6 @@ pub fn fetch_options(c: &Config) -> FetchOptions {
         respect_robots: f.respect_robots,
         max_retries: f.max_retries,
         ..FetchOptions::default()
-    }
-}
-
-fn selector_overrides(s: &SelectorsConfig) -> SelectorOverrides {
-    SelectorOverrides {
-        title: s.title.clone(),
-        body: s.body.clone(),
-        byline: s.byline.clone(),
-        published: s.published.clone(),
-        remove: s.remove.clone(),
-        comments: s.comments.clone(),
-        comment_text: s.comment_text.clone(),
-        comment_author: s.comment_author.clone(),
     }
 }
 
@@ -287,11 +258,10 @@ fn build_source(sc: &SourceConfig) -> std::result::Result<SourceRuntime, Vec<Str
     use mediawatch_config::SourceKind as K;
     let mut extract = ExtractOptions::default();
     if let Some(sel) = &sc.selectors {
-        let ov = selector_overrides(sel);
-        if let Err(e) = mediawatch_extract::validate_selectors(&ov) {
+        if let Err(e) = mediawatch_extract::validate_selectors(sel) {
             return Err(vec![format!("selectors: {e}")]);
         }
-        extract.selectors = ov;
+        extract.selectors = sel.clone();
     }
     // Keys were checked by config validation; what is left here can fail
     // only on values validation cannot judge (CSS syntax) or on a config

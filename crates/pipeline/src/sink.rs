@@ -208,7 +208,7 @@ fn index_batch(
         .iter()
         .map(|p| ClassifyInput {
             id: p.doc.id.as_str(),
-            text: classify_text(&p.doc),
+            text: p.doc.classified_text(),
             lang: p.doc.lang.as_deref(),
             context: p.context.as_deref(),
         })
@@ -278,7 +278,7 @@ fn index_batch(
 fn dedup_extras(batch: &[PendingDoc], state: &StateStore) -> Vec<DocExtra> {
     let fps: Vec<_> = batch
         .iter()
-        .map(|p| fingerprint(classify_text(&p.doc)))
+        .map(|p| fingerprint(p.doc.classified_text()))
         .collect();
     let wanted: Vec<(&str, u64, chrono::DateTime<Utc>)> = batch
         .iter()
@@ -307,17 +307,6 @@ fn dedup_extras(batch: &[PendingDoc], state: &StateStore) -> Vec<DocExtra> {
             content_hash: Some(fp.content_hash),
         })
         .collect()
-}
-
-/// The text a classifier sees. Evidence spans are byte offsets into the
-/// document's `text`, so the text is classified as it is; the title only
-/// stands in when there is no text.
-fn classify_text(doc: &Document) -> &str {
-    if doc.text.trim().is_empty() {
-        &doc.title
-    } else {
-        &doc.text
-    }
 }
 
 fn commit(

@@ -10,6 +10,7 @@ use plotters::prelude::*;
 
 use crate::audience::AudienceMap;
 use crate::Report;
+use mediawatch_core::text::escape_html as escape;
 
 /// Labels charted as shares, with their colours.
 const CHARTED: [(&str, RGBColor); 6] = [
@@ -20,22 +21,6 @@ const CHARTED: [(&str, RGBColor); 6] = [
     ("recognition", RGBColor(46, 125, 50)),
     ("solutions", RGBColor(0, 131, 143)),
 ];
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
 
 /// Per bucket over all groups: documents, labelled and counts per label.
 fn series(r: &Report) -> Vec<(String, u64, u64, BTreeMap<String, u64>)> {

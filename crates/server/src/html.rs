@@ -8,29 +8,7 @@
 
 use std::fmt::Write as _;
 
-/// Escapes text for use in HTML content and in double- or single-quoted
-/// attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + s.len() / 8);
-    escape_into(&mut out, s);
-    out
-}
-
-fn escape_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Control characters other than whitespace have no business in
-            // a page and some browsers treat NUL specially.
-            c if c.is_control() && !matches!(c, '\n' | '\r' | '\t') => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-}
+use mediawatch_core::text::escape_html_into as escape_into;
 
 /// A link target that is safe to put in `href`: an `http`/`https` URL, or
 /// a path on this server (starting with one `/`). Anything else
