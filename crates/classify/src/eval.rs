@@ -53,6 +53,52 @@ pub struct GoldExample {
     pub binary: BTreeMap<&'static str, bool>,
 }
 
+/// Reads a gold-labelled JSONL file: every line parsed by
+/// [`parse_gold_line`], keeping only lines whose `split` is `split` and
+/// whose language is `lang` (when given), at most `limit` examples. An
+/// unreadable or malformed line is an error naming the file and line; an
+/// empty result is an error too (a filter that matched nothing).
+pub fn load_gold(
+    path: &std::path::Path,
+    split: Option<&str>,
+    lang: Option<&str>,
+    limit: Option<usize>,
+) -> Result<Vec<GoldExample>, crate::ClassifyError> {
+    use std::io::BufRead;
+    let err = |line: usize, reason: String| crate::ClassifyError::Gold {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| err(0, format!("cannot open: {e}")))?;
+    let mut gold = Vec::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| err(n + 1, format!("cannot read: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(want) = split {
+            let v: serde_json::Value =
+                serde_json::from_str(&line).map_err(|e| err(n + 1, format!("not JSON: {e}")))?;
+            if v.get("split").and_then(|s| s.as_str()) != Some(want) {
+                continue;
+            }
+        }
+        let ex = parse_gold_line(&line, n + 1).map_err(|e| err(n + 1, e))?;
+        if lang.is_some_and(|l| ex.lang.as_deref() != Some(l)) {
+            continue;
+        }
+        gold.push(ex);
+        if limit.is_some_and(|l| gold.len() >= l) {
+            break;
+        }
+    }
+    if gold.is_empty() {
+        return Err(err(0, "no examples left after filtering".into()));
+    }
+    Ok(gold)
+}
+
 /// Parses one gold line; the error says which key is wrong.
 pub fn parse_gold_line(line: &str, line_no: usize) -> Result<GoldExample, String> {
     let v: serde_json::Value =

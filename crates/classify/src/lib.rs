@@ -17,6 +17,7 @@
 //!   non-zero score comes with evidence spans) and blunt (no syntax, irony
 //!   or wider context): the baseline, and the cascade's evidence.
 
+pub mod build;
 pub mod card;
 mod cascade;
 pub mod data;
@@ -89,6 +90,32 @@ pub enum ClassifyError {
         /// Lexicon language code.
         lang: &'static str,
         /// The builder's error.
+        reason: String,
+    },
+    /// A gold-labelled file could not be read (line 0: the whole file).
+    #[error("{}{}: {reason}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
+    Gold {
+        /// The file.
+        path: std::path::PathBuf,
+        /// 1-based line, 0 for the whole file.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A `[classifier]` setting (or its environment override) is unusable.
+    #[error("{key}: {reason}")]
+    Config {
+        /// The key, e.g. `classifier.rust_bert.labels.LABEL_1`.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// Model files are missing, cannot be fetched or cannot be loaded.
+    #[error("model files in {dir}: {reason}")]
+    ModelFiles {
+        /// The directory or file.
+        dir: std::path::PathBuf,
+        /// Why.
         reason: String,
     },
     /// A model-backed classifier failed (reserved for implementations that

@@ -33,6 +33,7 @@ mod facts;
 mod qlang;
 mod query;
 mod rebuild;
+mod scan;
 mod schema;
 mod segcache;
 mod terms;

@@ -12,6 +12,7 @@
 mod data_dir;
 pub mod demo;
 mod polling;
+mod reclassify;
 mod schedule;
 mod sink;
 mod source;
@@ -30,6 +31,7 @@ use mediawatch_state::StateStore;
 use tokio_util::sync::CancellationToken;
 
 pub use data_dir::{DataDir, Rebuilt};
+pub use reclassify::{reclassify_index, ReclassifyReport};
 pub use schedule::RunHandle;
 pub use sink::{SinkHandle, SinkStats};
 pub use source::{SourcePassReport, SourceRuntime};
@@ -454,6 +456,63 @@ pub async fn check_source(
         Ok(source::Listed::NotModified { .. }) => Ok(0),
         Err(f) => Err(f.message().to_string()),
     }
+}
+
+/// One source's answer to [`check_sources`].
+#[derive(Debug, Clone)]
+pub struct SourceCheck {
+    /// The source id.
+    pub source_id: String,
+    /// Items listed, or why the source failed.
+    pub result: std::result::Result<usize, String>,
+    /// Time the check took.
+    pub latency: Duration,
+}
+
+/// Fetches and parses every configured source (or only `only`) now, all
+/// at once under the config's politeness limits, storing nothing; results
+/// in config order. For `mediawatch sources check`.
+pub async fn check_sources(config: &Config, only: Option<&str>) -> Result<Vec<SourceCheck>> {
+    let fetcher = Fetcher::new(fetch_options(config))?;
+    let selected: Vec<SourceConfig> = config
+        .sources
+        .iter()
+        .filter(|s| only.is_none_or(|id| id == s.id))
+        .cloned()
+        .collect();
+    if selected.is_empty() {
+        return Err(PipelineError::UnknownSource(
+            only.unwrap_or_default().to_string(),
+        ));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, sc) in selected.iter().cloned().enumerate() {
+        let f = fetcher.clone();
+        tasks.spawn(async move {
+            let t = std::time::Instant::now();
+            let r = check_source(&f, &sc).await;
+            (i, r, t.elapsed())
+        });
+    }
+    let mut results: Vec<SourceCheck> = selected
+        .iter()
+        .map(|s| SourceCheck {
+            source_id: s.id.clone(),
+            result: Err("the check did not finish".into()),
+            latency: Duration::ZERO,
+        })
+        .collect();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((i, r, latency)) => {
+                results[i].result = r;
+                results[i].latency = latency;
+            }
+            // A panicking check leaves its row as "did not finish".
+            Err(e) => tracing::error!("source check task failed: {e}"),
+        }
+    }
+    Ok(results)
 }
 
 /// Jittered duration: ±10 %, so sources configured alike do not poll in lockstep.

@@ -14,6 +14,13 @@ use mediawatch_pipeline::DataDir;
 use mediawatch_state::{AlertFilter, StateStore};
 use tokio_util::sync::CancellationToken;
 
+/// `mediawatch alerts`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct AlertsArgs {
+    #[command(subcommand)]
+    pub action: AlertsAction,
+}
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum AlertsAction {
     /// Saved searches (config file and API) with their rules.

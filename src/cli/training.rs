@@ -2,15 +2,15 @@
 //! [`build_classifier`], which every command that labels documents uses so
 //! that `[classifier]` decides which model runs.
 
-use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::Utc;
 use clap::{Args, ValueEnum};
+use mediawatch_classify::build::{build_classifier, cascade_options, load_e5};
 use mediawatch_classify::card::{self, CardInput};
 use mediawatch_classify::data::{self, DataSources};
 use mediawatch_classify::eval::{self, EvalReport};
@@ -18,29 +18,18 @@ use mediawatch_classify::fast::{FastModel, FastTrainOptions, FAST_FILE};
 use mediawatch_classify::heads::HeadSet;
 use mediawatch_classify::train::{self as tr, EmbeddingCache, Split, TrainExample, TrainOptions};
 use mediawatch_classify::{
-    CascadeClassifier, CascadeOptions, Classifier, ClassifyInput, Encoder, HashingEncoder,
-    LexiconClassifier,
+    CascadeClassifier, Classifier, Encoder, HashingEncoder, LexiconClassifier,
 };
-use mediawatch_config::{ClassifierConfig, ClassifierKind, Config};
-use mediawatch_core::{DocId, Document, SourceMeta};
-use mediawatch_embed::{E5Encoder, E5Files, E5Options, ONNX_FILE};
-use mediawatch_index::{FactsFilter, Index, SearchRequest};
+use mediawatch_config::Config;
+use mediawatch_core::DocId;
+use mediawatch_index::Index;
 use mediawatch_pipeline::DataDir;
 use mediawatch_state::{CorrectionFilter, CorrectionVerdict, NewCorrection, StateStore};
-
-/// Environment variable overriding `classifier.kind` (`e5` or `lexicon`),
-/// e.g. for offline test runs.
-pub const KIND_ENV: &str = "MEDIAWATCH_CLASSIFIER";
 
 /// Languages mediawatch covers (for the model card).
 const COVERED_LANGS: [&str; 16] = [
     "en", "sr", "hr", "bs", "cnr", "mk", "sq", "sl", "pl", "hu", "cs", "sk", "bg", "el", "de", "it",
 ];
-
-/// Directory of the e5 encoder files inside `models_dir`.
-pub fn encoder_dir(models_dir: &Path) -> PathBuf {
-    models_dir.join("e5-small")
-}
 
 /// Which encoder `train` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -49,157 +38,6 @@ pub enum EncoderChoice {
     E5,
     /// Hashed character n-grams (no model files; a baseline and for tests).
     Hashing,
-}
-
-fn effective_kind(c: &ClassifierConfig) -> Result<ClassifierKind> {
-    match std::env::var(KIND_ENV) {
-        Ok(v) if v == "e5" => Ok(ClassifierKind::E5),
-        Ok(v) if v == "lexicon" => Ok(ClassifierKind::Lexicon),
-        Ok(v) if v == "rust-bert" => Ok(ClassifierKind::RustBert),
-        Ok(v) => bail!("{KIND_ENV}={v:?}: expected e5, lexicon or rust-bert"),
-        Err(_) => Ok(c.kind),
-    }
-}
-
-/// Directory of the classifier's own models (encoder.onnx, heads.json,
-/// fast.bin) inside `models_dir`.
-pub fn classifier_dir(models_dir: &Path) -> PathBuf {
-    models_dir.join("classifier")
-}
-
-/// Loads the fine-tuned e5 encoder, fetching missing model files first.
-pub fn load_e5(c: &ClassifierConfig) -> Result<Arc<dyn Encoder>> {
-    ensure_model_files(&c.models_dir)?;
-    let files = E5Files::in_models_dir(&c.models_dir);
-    let opts = E5Options {
-        batch_size: c.batch_size.max(1),
-        threads: (c.threads > 0).then_some(c.threads),
-        ..Default::default()
-    };
-    let enc = E5Encoder::load(&files, opts)
-        .with_context(|| format!("cannot load the e5 encoder ({})", files.onnx.display()))?;
-    Ok(Arc::new(enc))
-}
-
-/// Verifies the model files under `models_dir` and fetches what is missing
-/// (sha256-checked, from the sources in `models/manifest.toml`), so that the
-/// README's run command works on a fresh checkout; offline, the error names
-/// the file, the URL and the way out.
-fn ensure_model_files(models_dir: &Path) -> Result<()> {
-    let dir = encoder_dir(models_dir);
-    let manifest = crate::models::manifest(models_dir)?;
-    let missing = mediawatch_embed::verify(&manifest, models_dir)
-        .map(|st| st.iter().any(|a| !a.optional && !a.ok()))
-        .unwrap_or(true);
-    if missing {
-        eprintln!(
-            "mediawatch: fetching the e5 model files into {} (sha256-checked)",
-            dir.display()
-        );
-    }
-    mediawatch_embed::ensure(
-        &manifest,
-        models_dir,
-        &mediawatch_embed::FetchOptions::default(),
-    )
-    .with_context(|| {
-        format!(
-            "the e5 model files are missing from {} and could not be fetched (copy them there, \
-                 or set [classifier] kind = \"lexicon\" / {KIND_ENV}=lexicon)",
-            dir.display()
-        )
-    })?;
-    Ok(())
-}
-
-/// The classifier `[classifier]` asks for (see [`KIND_ENV`]).
-pub fn build_classifier(config: &Config) -> Result<Arc<dyn Classifier>> {
-    let c = &config.classifier;
-    match effective_kind(c)? {
-        ClassifierKind::Lexicon => Ok(Arc::new(LexiconClassifier::new())),
-        ClassifierKind::E5 => {
-            let dir = classifier_dir(&c.models_dir);
-            let missing: Vec<PathBuf> = [
-                HeadSet::file_in(&dir),
-                dir.join(FAST_FILE),
-                dir.join(ONNX_FILE),
-            ]
-            .into_iter()
-            .filter(|p| !p.is_file())
-            .collect();
-            if !missing.is_empty() {
-                // No trained models shipped or trained yet: keep working
-                // with the lexicon rather than refusing to start, and say so.
-                tracing::warn!(
-                    "no trained classifier at {} (missing {}; run `mediawatch train`); using the lexicon classifier",
-                    dir.display(),
-                    missing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-                );
-                return Ok(Arc::new(LexiconClassifier::new()));
-            }
-            let encoder = load_e5(c)?;
-            Ok(Arc::new(CascadeClassifier::load(
-                encoder,
-                &dir,
-                cascade_options(c),
-            )?))
-        }
-        ClassifierKind::RustBert => build_rust_bert(c),
-    }
-}
-
-/// The rust-bert classifier of `[classifier.rust_bert]`.
-#[cfg(feature = "rust-bert")]
-fn build_rust_bert(c: &ClassifierConfig) -> Result<Arc<dyn Classifier>> {
-    use mediawatch_classify::rustbert::{RustBertClassifier, RustBertOptions, TorchDevice};
-    use mediawatch_config::DeviceSpec;
-    use mediawatch_core::labels::HateClass;
-    let Some(rb) = &c.rust_bert else {
-        bail!(
-            "classifier.kind = \"rust-bert\" needs a [classifier.rust_bert] section with model_dir"
-        );
-    };
-    let device = match rb.device_spec().map_err(anyhow::Error::msg)? {
-        DeviceSpec::Auto => TorchDevice::Auto,
-        DeviceSpec::Cpu => TorchDevice::Cpu,
-        DeviceSpec::Cuda(i) => TorchDevice::Cuda(i),
-    };
-    let mut label_map = std::collections::BTreeMap::new();
-    for (label, class) in &rb.labels {
-        let class = match class.as_str() {
-            "hate" => HateClass::Hate,
-            "offensive" => HateClass::Offensive,
-            "none" => HateClass::None,
-            other => bail!(
-                "classifier.rust_bert.labels.{label}: {other:?}; expected hate, offensive or none"
-            ),
-        };
-        label_map.insert(label.clone(), class);
-    }
-    let options = RustBertOptions {
-        label_map,
-        batch_size: rb.batch_size.max(1),
-        max_tokens: rb.max_tokens,
-        device,
-        trained_languages: rb.trained_languages.clone(),
-        threshold: rb.threshold,
-    };
-    let model = RustBertClassifier::load(&rb.model_dir, options).with_context(|| {
-        format!(
-            "classifier.rust_bert.model_dir: cannot load a model from {}",
-            rb.model_dir.display()
-        )
-    })?;
-    Ok(Arc::new(model))
-}
-
-/// Without the feature, the kind is refused with the way to get it.
-#[cfg(not(feature = "rust-bert"))]
-fn build_rust_bert(_c: &ClassifierConfig) -> Result<Arc<dyn Classifier>> {
-    bail!(
-        "classifier.kind = \"rust-bert\": this mediawatch was built without the rust-bert feature; \
-         build it with `cargo build --release --features rust-bert` (needs libtorch 2.4: see .ci/torch.sh)"
-    )
 }
 
 /// `mediawatch train`.
@@ -599,17 +437,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The cascade's settings from `[classifier]`.
-pub fn cascade_options(c: &ClassifierConfig) -> CascadeOptions {
-    CascadeOptions {
-        batch_size: c.batch_size.max(1),
-        max_units: c.max_units.max(1),
-        relevance_floor: c.relevance_floor,
-        thresholds: c.thresholds.clone(),
-        ..CascadeOptions::default()
-    }
-}
-
 /// `mediawatch reclassify`.
 #[derive(Args, Debug)]
 pub struct ReclassifyArgs {
@@ -621,225 +448,19 @@ pub struct ReclassifyArgs {
     pub force: bool,
 }
 
-/// What a reclassify run did.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ReclassifyReport {
-    /// Documents in the index.
-    pub total: usize,
-    /// Relabelled and committed.
-    pub relabelled: usize,
-    /// Already labelled by this model version.
-    pub skipped_current: usize,
-    /// Skipped: their source is not in the config (no metadata to re-index with).
-    pub skipped_unknown_source: usize,
-    /// Failed to classify (kept their old labels).
-    pub failed: usize,
-}
-
-fn month_bounds(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = Utc
-        .with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0)
-        .single()
-        .unwrap_or(t);
-    let (y, m) = if t.month() == 12 {
-        (t.year() + 1, 1)
-    } else {
-        (t.year(), t.month() + 1)
-    };
-    let end = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().unwrap_or(t);
-    (start, end)
-}
-
-/// Every document id with its current model version, by paging searches per
-/// (source, month) bucket. A search page reaches only
-/// [`mediawatch_index::MAX_WINDOW`] hits deep, so a bucket with more
-/// documents is cut in halves by time until each half fits.
-fn list_documents(index: &Index) -> Result<Vec<(String, Option<String>)>> {
-    list_documents_paged(
-        index,
-        mediawatch_index::MAX_LIMIT,
-        mediawatch_index::MAX_WINDOW,
-    )
-}
-
-/// [`list_documents`] with the page size and the deepest reachable hit as
-/// parameters (small ones exercise the bisection in tests).
-fn list_documents_paged(
-    index: &Index,
-    limit: usize,
-    window: usize,
-) -> Result<Vec<(String, Option<String>)>> {
-    let facts = index.facts(&FactsFilter::default())?;
-    let mut buckets: BTreeSet<(String, DateTime<Utc>)> = BTreeSet::new();
-    for f in &facts {
-        buckets.insert((f.source.clone(), month_bounds(f.time).0));
-    }
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for (source, start) in buckets {
-        let (from, to) = month_bounds(start);
-        list_range(
-            index,
-            (limit, window),
-            &source,
-            from,
-            to,
-            &mut seen,
-            &mut out,
-        )?;
-    }
-    if out.len() < facts.len() {
-        tracing::warn!("listed {} of {} documents", out.len(), facts.len());
-    }
-    Ok(out)
-}
-
-/// Pages the documents of `source` in `[from, to)`, bisecting the range
-/// while it holds more than a search window.
-fn list_range(
-    index: &Index,
-    (limit, window): (usize, usize),
-    source: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    seen: &mut BTreeSet<String>,
-    out: &mut Vec<(String, Option<String>)>,
-) -> Result<()> {
-    let mut offset = 0;
-    loop {
-        let req = SearchRequest {
-            query: String::new(),
-            from: Some(from),
-            to: Some(to),
-            source: Some(source.to_string()),
-            limit,
-            offset,
-            sort_by_date: true,
-            ..Default::default()
-        };
-        let res = index.search(&req)?;
-        if offset == 0 && res.total > window {
-            let span = to - from;
-            if span > chrono::Duration::seconds(1) {
-                let mid = from + span / 2;
-                list_range(index, (limit, window), source, from, mid, seen, out)?;
-                return list_range(index, (limit, window), source, mid, to, seen, out);
-            }
-            tracing::warn!(source = %source, at = %from, "more than {window} documents within one second; the rest are not reclassified");
-        }
-        let n = res.hits.len();
-        for h in res.hits {
-            if seen.insert(h.id.clone()) {
-                out.push((h.id, h.labels.map(|l| l.model_version)));
-            }
-        }
-        offset += n;
-        if n == 0 || offset >= res.total || offset + limit > window {
-            return Ok(());
-        }
-    }
-}
-
-/// Relabels every document of `index` with `classifier`, committing every
-/// `batch` documents, so a document keeps its old labels until its new ones
-/// are committed and an interrupted run resumes where it stopped.
-pub fn reclassify_index(
-    index: &Index,
-    sources: &[SourceMeta],
-    classifier: &dyn Classifier,
-    batch: usize,
-    force: bool,
-    show_progress: bool,
-) -> Result<ReclassifyReport> {
-    let docs = list_documents(index)?;
-    let metas: HashMap<&str, &SourceMeta> = sources.iter().map(|s| (s.id.as_str(), s)).collect();
-    let version = classifier.model_version().to_string();
-    let mut report = ReclassifyReport {
-        total: docs.len(),
-        ..Default::default()
-    };
-    let todo: Vec<&String> = docs
-        .iter()
-        .filter(|(_, v)| {
-            let current = !force && v.as_deref() == Some(version.as_str());
-            report.skipped_current += current as usize;
-            !current
-        })
-        .map(|(id, _)| id)
-        .collect();
-    let writer = index.writer(64 << 20)?;
-    let started = Instant::now();
-    let mut done = 0;
-    // A comment is classified with its article's title and lead, as when
-    // it was ingested; articles are read once per run.
-    let mut contexts: HashMap<String, Option<String>> = HashMap::new();
-    for chunk in todo.chunks(batch.max(1)) {
-        let mut loaded: Vec<(Document, mediawatch_index::DocExtra, &SourceMeta)> = Vec::new();
-        for id in chunk {
-            let id = DocId::from_stored(id.as_str());
-            let Some(doc) = index.get(&id)? else { continue };
-            let Some(meta) = metas.get(doc.source_id.as_str()).copied() else {
-                report.skipped_unknown_source += 1;
-                continue;
-            };
-            let extra = index.get_extra(&id)?.unwrap_or_default();
-            if let Some(parent) = &doc.parent_id {
-                if !contexts.contains_key(parent.as_str()) {
-                    let c = index.get(parent)?.map(|p| p.context_text());
-                    contexts.insert(parent.as_str().to_string(), c);
-                }
-            }
-            loaded.push((doc, extra, meta));
-        }
-        let inputs: Vec<ClassifyInput<'_>> = loaded
-            .iter()
-            .map(|(d, _, _)| ClassifyInput {
-                id: d.id.as_str(),
-                text: d.classified_text(),
-                lang: d.lang.as_deref(),
-                context: d
-                    .parent_id
-                    .as_ref()
-                    .and_then(|p| contexts.get(p.as_str()))
-                    .and_then(|c| c.as_deref()),
-            })
-            .collect();
-        let labels = classifier.classify_batch(&inputs);
-        for ((mut doc, extra, meta), l) in loaded.into_iter().zip(labels) {
-            match l {
-                Ok(l) => {
-                    doc.labels = Some(l);
-                    writer.upsert_with(doc, meta, &extra)?;
-                    report.relabelled += 1;
-                }
-                Err(e) => {
-                    tracing::warn!(doc = %doc.id, "classification failed, old labels kept: {e}");
-                    report.failed += 1;
-                }
-            }
-        }
-        writer.commit()?;
-        done += chunk.len();
-        if show_progress {
-            progress("reclassify", done, todo.len(), started);
-        }
-    }
-    writer.close()?;
-    Ok(report)
-}
-
 /// Runs `mediawatch reclassify`.
 pub fn reclassify(config: Config, data_dir: &Path, a: ReclassifyArgs) -> Result<()> {
-    let classifier = build_classifier(&config)?;
+    let classifier = build_classifier(&config.classifier)?;
     let pipeline = mediawatch_pipeline::Pipeline::open(config, data_dir)?;
     let sources = pipeline.source_metas();
-    let report = reclassify_index(
+    let started = Instant::now();
+    let report = mediawatch_pipeline::reclassify_index(
         pipeline.index(),
         &sources,
         classifier.as_ref(),
         a.batch,
         a.force,
-        true,
+        &mut |done, total| progress("reclassify", done, total, started),
     )?;
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, &report)?;
@@ -926,145 +547,21 @@ pub fn correct(data_dir: &Path, a: CorrectArgs) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mediawatch_classify::ClassifyError;
-    use mediawatch_core::labels::Labels;
-    use mediawatch_core::{DocKind, SourceScope};
+    use mediawatch_core::{Document, SourceMeta};
+    use mediawatch_testkit as testkit;
 
     fn meta() -> SourceMeta {
-        SourceMeta {
-            id: "src".into(),
-            name: "Source".into(),
-            country: "RS".into(),
-            languages: vec!["en".into()],
-            scope: SourceScope::National,
-            audience: vec![],
-            reach: None,
-        }
+        testkit::source("src")
     }
 
     fn doc(i: usize, text: &str) -> Document {
-        Document {
-            id: DocId::from_url(&format!("https://example.org/{i}")),
-            source_id: "src".into(),
-            url: format!("https://example.org/{i}"),
-            title: format!("Title {i}"),
-            text: text.into(),
-            author: None,
-            published: Some(
-                Utc.with_ymd_and_hms(2026, 3, 1 + i as u32, 8, 0, 0)
-                    .unwrap(),
-            ),
-            fetched: Utc.with_ymd_and_hms(2026, 3, 10, 8, 0, 0).unwrap(),
-            lang: Some("en".into()),
-            kind: DocKind::Article,
-            parent_id: None,
-            labels: Some(Labels {
-                model_version: "old-model".into(),
-                ..Default::default()
-            }),
-        }
-    }
-
-    /// The lexicon classifier, failing on texts that contain "FAIL".
-    struct Flaky(LexiconClassifier);
-
-    impl Classifier for Flaky {
-        fn model_version(&self) -> &str {
-            self.0.model_version()
-        }
-        fn classify(
-            &self,
-            text: &str,
-            lang: Option<&str>,
-        ) -> std::result::Result<Labels, ClassifyError> {
-            if text.contains("FAIL") {
-                return Err(ClassifyError::Model {
-                    model: "flaky".into(),
-                    reason: "refused".into(),
-                });
-            }
-            self.0.classify(text, lang)
-        }
-        fn relevance(
-            &self,
-            text: &str,
-            lang: Option<&str>,
-        ) -> std::result::Result<f32, ClassifyError> {
-            self.0.relevance(text, lang)
-        }
-    }
-
-    fn version_of(index: &Index, i: usize) -> String {
-        let d = index.get(&doc(i, "").id).unwrap().unwrap();
-        d.labels.unwrap().model_version
-    }
-
-    #[test]
-    fn reclassify_relabels_commits_resumes_and_keeps_old_labels_on_failure() {
-        let dir = tempfile::tempdir().unwrap();
-        let index = Index::open_or_create(dir.path()).unwrap();
-        let w = index.writer(32 << 20).unwrap();
-        let texts = [
-            "A wave of migrants is expected at the border, police said.",
-            "Refugees opened a bakery in Novi Sad.",
-            "FAIL this one",
-            "The football club won the cup.",
-            "Asylum seekers waited at the reception centre.",
-        ];
-        for (i, t) in texts.iter().enumerate() {
-            w.upsert(doc(i, t), &meta()).unwrap();
-        }
-        w.commit().unwrap();
-        w.close().unwrap();
-
-        let c = Flaky(LexiconClassifier::new());
-        let r = reclassify_index(&index, &[meta()], &c, 2, false, false).unwrap();
-        assert_eq!(r.total, 5);
-        assert_eq!(r.relabelled, 4);
-        assert_eq!(r.failed, 1);
-        index.reload().unwrap();
-        assert_eq!(version_of(&index, 0), LexiconClassifier::VERSION);
-        // The failing document keeps its old labels.
-        assert_eq!(version_of(&index, 2), "old-model");
-        let d0 = index.get(&doc(0, "").id).unwrap().unwrap();
-        assert!(d0.labels.unwrap().collective_labelling.score > 0.0);
-        assert_eq!(d0.title, "Title 0");
-
-        // Resuming skips what this model already labelled.
-        let r = reclassify_index(&index, &[meta()], &c, 2, false, false).unwrap();
-        assert_eq!((r.skipped_current, r.relabelled, r.failed), (4, 0, 1));
-        // --force relabels everything again; nothing is duplicated.
-        let r =
-            reclassify_index(&index, &[meta()], &LexiconClassifier::new(), 3, true, false).unwrap();
-        assert_eq!(r.relabelled, 5);
-        index.reload().unwrap();
-        assert_eq!(index.num_docs().unwrap(), 5);
-        assert_eq!(version_of(&index, 2), LexiconClassifier::VERSION);
-        // Documents of unknown sources are left alone.
-        let r = reclassify_index(&index, &[], &LexiconClassifier::new(), 3, true, false).unwrap();
-        assert_eq!((r.relabelled, r.skipped_unknown_source), (0, 5));
-    }
-
-    #[test]
-    fn listing_bisects_buckets_deeper_than_a_search_window() {
-        let tmp = tempfile::tempdir().unwrap();
-        let index = Index::open_or_create(tmp.path()).unwrap();
-        let w = index.writer(32 << 20).unwrap();
-        for i in 0..23 {
-            w.upsert(doc(i, "Migrants arrived."), &meta()).unwrap();
-        }
-        w.commit().unwrap();
-        w.close().unwrap();
-        index.reload().unwrap();
-        // One source-month of 23 documents, a window of 5: the month must be
-        // cut until every part fits, and every document listed once.
-        let listed = list_documents_paged(&index, 2, 5).unwrap();
-        let ids: BTreeSet<&String> = listed.iter().map(|(id, _)| id).collect();
-        assert_eq!((listed.len(), ids.len()), (23, 23));
-        assert!(listed
-            .iter()
-            .all(|(_, v)| v.as_deref() == Some("old-model")));
-        assert_eq!(list_documents(&index).unwrap().len(), 23);
+        testkit::doc(&format!("https://example.org/{i}"))
+            .title(&format!("Title {i}"))
+            .text(text)
+            .published(testkit::day(2026, 3, 1 + i as u32))
+            .lang("en")
+            .labelled_by("old-model")
+            .build()
     }
 
     #[test]

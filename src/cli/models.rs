@@ -3,9 +3,19 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Subcommand;
-use mediawatch_embed::{FetchAction, FetchOptions, Manifest};
+use mediawatch_embed::{FetchAction, FetchOptions};
+
+/// `mediawatch models`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ModelsArgs {
+    /// Directory holding manifest.toml and the model files.
+    #[arg(long, default_value = "models")]
+    pub models_dir: std::path::PathBuf,
+    #[command(subcommand)]
+    pub action: ModelsAction,
+}
 
 /// What to do with the model files.
 #[derive(Subcommand, Debug)]
@@ -31,19 +41,9 @@ pub enum ModelsAction {
     Verify,
 }
 
-pub fn manifest(models_dir: &Path) -> Result<Manifest> {
-    let path = models_dir.join("manifest.toml");
-    Manifest::load(&path).with_context(|| {
-        format!(
-            "no model manifest in {} (run from the repository root or pass --models-dir)",
-            models_dir.display()
-        )
-    })
-}
-
 /// Runs one `models` subcommand against `models_dir`.
 pub fn run(models_dir: &Path, action: ModelsAction) -> Result<()> {
-    let m = manifest(models_dir)?;
+    let m = mediawatch_classify::build::manifest(models_dir)?;
     match action {
         ModelsAction::Fetch {
             offline_check,

@@ -1,0 +1,292 @@
+//! `run`, `ingest` and `demo`: the pipeline's long-running and one-pass
+//! modes, with Ctrl-C handling and the API server.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use mediawatch_config::Config;
+use mediawatch_index::{FactsFilter, SearchRequest};
+use mediawatch_pipeline::{DataDir, Pipeline, SourcePassReport};
+use mediawatch_report::{GroupBy, Interval, ReportRequest};
+use tokio_util::sync::CancellationToken;
+
+use super::alerts;
+use super::Ctx;
+
+/// `mediawatch run`.
+#[derive(Args, Debug)]
+pub(crate) struct RunArgs {
+    /// Address of the HTTP API (overrides server.listen).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
+/// `mediawatch ingest`.
+#[derive(Args, Debug)]
+pub(crate) struct IngestArgs {
+    /// One pass over the sources, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Only this source id.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Per-source results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mediawatch demo`.
+#[derive(Args, Debug)]
+pub(crate) struct DemoArgs {
+    /// Address of the HTTP API.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Exit after the report instead of serving the API.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+pub(crate) fn ctrl_c(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C: shutting down (press again to abort)");
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+pub(crate) fn app_state(p: &Pipeline) -> mediawatch_server::AppState {
+    mediawatch_server::AppState {
+        index: p.index().clone(),
+        state: p.state().clone(),
+        sources: Arc::new(p.source_metas()),
+        unhealthy_after: chrono::Duration::from_std(p.config().scheduler.unhealthy_after)
+            .unwrap_or(chrono::Duration::days(2)),
+        web: mediawatch_server::security::WebOptions::from_config(
+            &p.config().server,
+            std::env::var(mediawatch_server::security::TOKEN_ENV).ok(),
+        ),
+        // Without a working alerts setup the API still serves everything
+        // else; the reason is printed once.
+        alerts: alerts::runtime(p.config(), p.index().clone(), p.state().clone())
+            .map_err(|e| eprintln!("mediawatch: saved searches and alerts unavailable: {e:#}"))
+            .ok(),
+    }
+}
+
+pub(crate) async fn run(config: Config, data_dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
+    let addr: SocketAddr = match listen {
+        Some(a) => a,
+        None => config.server.listen.parse().context("server.listen")?,
+    };
+    let classifier = mediawatch_classify::build::build_classifier(&config.classifier)?;
+    let pipeline = Arc::new(Pipeline::open(config, data_dir)?.with_classifier(classifier));
+    let cancel = CancellationToken::new();
+    ctrl_c(cancel.clone());
+    // Bind first: a taken port is reported before any source is polled.
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let server_stop = CancellationToken::new();
+    let server = tokio::spawn(mediawatch_server::serve_on(
+        listener,
+        app_state(&pipeline),
+        server_stop.clone(),
+    ));
+    eprintln!(
+        "mediawatch: {} sources, data in {}, API on http://{addr}/api/health (Ctrl-C to stop)",
+        pipeline.source_metas().len(),
+        data_dir.display()
+    );
+    let run = pipeline.start(cancel.clone())?;
+    let alert_loop = alerts::start_loop(
+        pipeline.config(),
+        pipeline.index().clone(),
+        pipeline.state().clone(),
+        cancel.clone(),
+    )?;
+    cancel.cancelled().await;
+    // Ordered shutdown: sources stop and the index commits first, then the
+    // alert loop finishes its pass, then the API stops serving.
+    let stats = run.wait().await?;
+    if let Some(task) = alert_loop {
+        task.await.context("alert loop task")?;
+    }
+    server_stop.cancel();
+    server.await.context("API task")??;
+    eprintln!(
+        "mediawatch: stopped cleanly ({} documents indexed this run, index committed)",
+        stats.indexed
+    );
+    Ok(())
+}
+
+pub(crate) async fn ingest(
+    config: Config,
+    data_dir: &Path,
+    once: bool,
+    source: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let classifier = mediawatch_classify::build::build_classifier(&config.classifier)?;
+    let pipeline = Arc::new(Pipeline::open(config, data_dir)?.with_classifier(classifier));
+    let cancel = CancellationToken::new();
+    ctrl_c(cancel.clone());
+    if !once {
+        let run = pipeline.start(cancel.clone())?;
+        cancel.cancelled().await;
+        run.wait().await?;
+        return Ok(());
+    }
+    let reports = pipeline.ingest_once(source, &cancel).await?;
+    print_pass(&reports, json)?;
+    Ok(())
+}
+
+pub(crate) fn print_pass(reports: &[SourcePassReport], json: bool) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, reports)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<28} {:>8} {:>6} {:>10} {:>7}",
+        "source", "fetched", "new", "unchanged", "errors"
+    )?;
+    let mut totals = [0u64; 4];
+    for r in reports {
+        let note = if r.not_modified {
+            "  (304 not modified)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "{:<28} {:>8} {:>6} {:>10} {:>7}{note}",
+            r.source, r.fetched, r.new, r.unchanged, r.errors
+        )?;
+        for (t, v) in totals
+            .iter_mut()
+            .zip([r.fetched, r.new, r.unchanged, r.errors])
+        {
+            *t += v;
+        }
+    }
+    writeln!(
+        out,
+        "{:<28} {:>8} {:>6} {:>10} {:>7}",
+        "total", totals[0], totals[1], totals[2], totals[3]
+    )?;
+    let errors: Vec<&String> = reports.iter().flat_map(|r| &r.messages).collect();
+    if !errors.is_empty() {
+        writeln!(out, "\nerrors:")?;
+        for e in errors {
+            writeln!(out, "  - {e}")?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn demo(data_dir: &Path, listen: SocketAddr, no_serve: bool) -> Result<()> {
+    use mediawatch_pipeline::demo::{demo_config, DemoServer, DEMO_QUERIES};
+    let corpus = DemoServer::start("127.0.0.1:0".parse()?).await?;
+    let config = demo_config(corpus.base())?;
+    let dir = DataDir::existing(data_dir).demo_dir();
+    if dir.exists() {
+        // Our own scratch directory: a fresh start each time.
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    eprintln!(
+        "demo: serving the sample corpus at {} ; data in {}",
+        corpus.base(),
+        dir.display()
+    );
+    let pipeline = Arc::new(Pipeline::open(config, &dir)?);
+    let cancel = CancellationToken::new();
+    let reports = pipeline.ingest_once(None, &cancel).await?;
+    println!("## Ingest\n");
+    print_pass(&reports, false)?;
+    let rows = pipeline.index().facts(&FactsFilter::default())?;
+    let r = mediawatch_report::build_report(
+        &rows,
+        &ReportRequest {
+            interval: Interval::Month,
+            by: GroupBy::Country,
+            from: None,
+            to: None,
+            audience: Default::default(),
+            count_clusters_once: false,
+        },
+    );
+    println!("\n## Report (per month and country)\n");
+    println!("{}", mediawatch_report::render_markdown(&r));
+    let map = mediawatch_report::audience::build_audience_map(&rows, &pipeline.source_metas(), 3);
+    println!(
+        "{}",
+        mediawatch_report::audience::audience_markdown(&map).replacen(
+            "# Audience map",
+            "## Audience map",
+            1
+        )
+    );
+    println!("## Search examples\n");
+    for q in DEMO_QUERIES {
+        let res = pipeline.index().search(&SearchRequest {
+            query: q.to_string(),
+            limit: 3,
+            ..Default::default()
+        })?;
+        println!(
+            "mediawatch --data-dir {} search '{q}'   -> {} documents",
+            dir.display(),
+            res.total
+        );
+        for h in &res.hits {
+            println!("    [{}] {}", h.source, h.title);
+        }
+    }
+    if no_serve {
+        corpus.stop().await;
+        return Ok(());
+    }
+    ctrl_c(cancel.clone());
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    println!("\nAPI: http://{listen}/api/search?q=migranti  (Ctrl-C to stop)");
+    mediawatch_server::serve_on(listener, app_state(&pipeline), cancel).await?;
+    corpus.stop().await;
+    Ok(())
+}
+
+/// `mediawatch run`.
+pub(crate) fn run_cmd(ctx: &Ctx, a: RunArgs) -> Result<()> {
+    let config = ctx.config()?;
+    ctx.block_on(run(config, &ctx.data_dir, a.listen))
+}
+
+/// `mediawatch ingest`.
+pub(crate) fn ingest_cmd(ctx: &Ctx, a: IngestArgs) -> Result<()> {
+    let config = ctx.config()?;
+    ctx.block_on(ingest(
+        config,
+        &ctx.data_dir,
+        a.once,
+        a.source.as_deref(),
+        a.json,
+    ))
+}
+
+/// `mediawatch demo`.
+pub(crate) fn demo_cmd(ctx: &Ctx, a: DemoArgs) -> Result<()> {
+    ctx.block_on(demo(&ctx.data_dir, a.listen, a.no_serve))
+}
