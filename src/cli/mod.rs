@@ -67,6 +67,19 @@ pub(crate) fn load_config(path: Option<&Path>) -> Result<Config> {
     }
 }
 
+/// The query facade over the index an earlier run wrote, with `sources`
+/// (the configured sources' metadata, for audience tags and reach; empty
+/// where a command needs none).
+pub(crate) fn open_queries(
+    data_dir: &Path,
+    sources: Vec<mediawatch_core::SourceMeta>,
+) -> Result<mediawatch_query::Queries> {
+    Ok(mediawatch_query::Queries::local(
+        open_index(data_dir)?,
+        std::sync::Arc::new(sources),
+    ))
+}
+
 pub(crate) fn open_index(data_dir: &Path) -> Result<Index> {
     Ok(DataDir::existing(data_dir).open_index()?)
 }
@@ -77,7 +90,7 @@ pub(crate) fn parse_opt_date(
     end: bool,
 ) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
     v.as_deref()
-        .map(|s| mediawatch_server::parse_date(name, s, end))
+        .map(|s| mediawatch_query::parse_date(name, s, end))
         .transpose()
         .map_err(|e| anyhow::anyhow!("--{e}"))
 }

@@ -6,9 +6,11 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use mediawatch_index::{FactsFilter, SearchRequest};
-use mediawatch_report::{GroupBy, Interval, ReportRequest};
+use mediawatch_report::{GroupBy, Interval};
 
-use super::{open_index, parse_opt_date, Ctx};
+use mediawatch_query::ReportQuery;
+
+use super::{open_queries, parse_opt_date, Ctx};
 
 #[derive(Args, Debug)]
 pub(crate) struct SearchArgs {
@@ -175,7 +177,7 @@ pub(crate) fn report_cmd(ctx: &Ctx, a: ReportArgs) -> Result<()> {
 
 /// `mediawatch terms`.
 pub(crate) fn terms_cmd(ctx: &Ctx, a: TermsArgs) -> Result<()> {
-    let req = mediawatch_server::terms_request(
+    let req = mediawatch_query::terms_request(
         &a.from,
         &a.to,
         a.background_from.as_deref(),
@@ -197,7 +199,7 @@ pub(crate) fn solutions_cmd(ctx: &Ctx, a: SolutionsArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&a.min_score) {
         bail!("--min-score: {} is not in 0..1", a.min_score);
     }
-    let q = mediawatch_server::SolutionsQuery {
+    let q = mediawatch_query::SolutionsQuery {
         country: a.country,
         lang: a.lang,
         from: parse_opt_date("from", &a.from, false)?,
@@ -210,7 +212,7 @@ pub(crate) fn solutions_cmd(ctx: &Ctx, a: SolutionsArgs) -> Result<()> {
 }
 
 pub(crate) fn search(data_dir: &Path, a: SearchArgs) -> Result<()> {
-    let index = open_index(data_dir)?;
+    let queries = open_queries(data_dir, Vec::new())?;
     let req = SearchRequest {
         query: a.query.clone(),
         from: parse_opt_date("from", &a.from, false)?,
@@ -224,7 +226,7 @@ pub(crate) fn search(data_dir: &Path, a: SearchArgs) -> Result<()> {
         sort_by_date: a.by_date,
         collapse_clusters: a.collapse,
     };
-    let res = index.search(&req)?;
+    let res = queries.search(&req)?;
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer(&mut out, &res)?;
@@ -276,18 +278,7 @@ pub(crate) fn terms(
     countries: &[String],
     json: bool,
 ) -> Result<()> {
-    let index = open_index(data_dir)?;
-    let results: Vec<(String, mediawatch_index::TermsResult)> = match countries {
-        [] => vec![("all".to_string(), index.top_terms(req)?)],
-        [one] => {
-            let r = mediawatch_index::TermsRequest {
-                country: Some(one.clone()),
-                ..req.clone()
-            };
-            vec![(one.clone(), index.top_terms(&r)?)]
-        }
-        many => index.top_terms_by_country(req, many)?,
-    };
+    let results = open_queries(data_dir, Vec::new())?.terms(req, countries)?;
     let mut out = std::io::stdout().lock();
     if json {
         let v: serde_json::Map<String, serde_json::Value> = results
@@ -331,11 +322,10 @@ pub(crate) fn terms(
 
 pub(crate) fn solutions(
     data_dir: &Path,
-    q: &mediawatch_server::SolutionsQuery,
+    q: &mediawatch_query::SolutionsQuery,
     json: bool,
 ) -> Result<()> {
-    let index = open_index(data_dir)?;
-    let res = mediawatch_server::find_solutions(&index, q)?;
+    let res = open_queries(data_dir, Vec::new())?.solutions(q)?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer(&mut out, &res)?;
@@ -374,7 +364,6 @@ pub(crate) fn report(
     a: ReportArgs,
     sources: &[mediawatch_core::SourceMeta],
 ) -> Result<()> {
-    let index = open_index(data_dir)?;
     let interval: Interval = a
         .interval
         .parse()
@@ -386,56 +375,38 @@ pub(crate) fn report(
     if !a.compare.is_empty() && (a.query.is_some() || by != GroupBy::None || a.audience) {
         bail!("--compare puts each query in its own rows: combine it with neither --query, --by nor --audience");
     }
-    let from = parse_opt_date("from", &a.from, false)?;
-    let to = parse_opt_date("to", &a.to, true)?;
-    let req = ReportRequest {
-        interval,
-        by,
-        from,
-        to,
-        audience: sources
-            .iter()
-            .map(|s| (s.id.clone(), s.audience.clone()))
-            .collect(),
-        count_clusters_once: a.dedup,
-    };
-    let filter = |query: Option<String>| FactsFilter {
-        from,
-        to,
+    let filter = FactsFilter {
+        from: parse_opt_date("from", &a.from, false)?,
+        to: parse_opt_date("to", &a.to, true)?,
         source: a.source.clone(),
         country: a.country.clone(),
         lang: a.lang.clone(),
-        query,
+        query: a.query.clone(),
     };
-    let rows = index.facts(&filter(a.query.clone()))?;
-    let audience_map =
-        || mediawatch_report::audience::build_audience_map(&rows, sources, a.min_documents);
+    let queries = open_queries(data_dir, sources.to_vec())?;
+    let q = ReportQuery {
+        filter: filter.clone(),
+        interval,
+        by,
+        dedup: a.dedup,
+        compare: a.compare.clone(),
+    };
+    let audience_map = || queries.audience(&filter, a.min_documents);
     let text = if a.audience {
         use mediawatch_report::audience;
-        let m = audience_map();
+        let m = audience_map()?;
         match a.format {
             Format::Json => audience::audience_json(&m),
             Format::Csv => audience::audience_csv(&m),
             Format::Md => audience::audience_markdown(&m),
             Format::Html => mediawatch_report::html::render_html(
-                &mediawatch_report::build_report(&rows, &req),
+                &queries.report(&q)?,
                 "mediawatch audience map",
                 Some(&m),
             ),
         }
     } else {
-        let r = if a.compare.is_empty() {
-            mediawatch_report::build_report(&rows, &req)
-        } else {
-            let mut parts = Vec::new();
-            for q in &a.compare {
-                let rows = index
-                    .facts(&filter(Some(q.clone())))
-                    .with_context(|| format!("--compare {q:?}"))?;
-                parts.push((q.clone(), mediawatch_report::build_report(&rows, &req)));
-            }
-            mediawatch_report::compare_reports(parts)
-        };
+        let r = queries.report(&q).context("building the report")?;
         match a.format {
             Format::Json => mediawatch_report::render_json(&r),
             Format::Csv => mediawatch_report::render_csv(&r),
@@ -443,7 +414,7 @@ pub(crate) fn report(
             Format::Html => mediawatch_report::html::render_html(
                 &r,
                 "mediawatch trend report",
-                Some(&audience_map()),
+                Some(&audience_map()?),
             ),
         }
     };

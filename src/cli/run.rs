@@ -11,7 +11,7 @@ use clap::Args;
 use mediawatch_config::Config;
 use mediawatch_index::{FactsFilter, SearchRequest};
 use mediawatch_pipeline::{DataDir, Pipeline, SourcePassReport};
-use mediawatch_report::{GroupBy, Interval, ReportRequest};
+use mediawatch_report::{GroupBy, Interval};
 use tokio_util::sync::CancellationToken;
 
 use super::alerts;
@@ -215,21 +215,18 @@ pub(crate) async fn demo(data_dir: &Path, listen: SocketAddr, no_serve: bool) ->
     let reports = pipeline.ingest_once(None, &cancel).await?;
     println!("## Ingest\n");
     print_pass(&reports, false)?;
-    let rows = pipeline.index().facts(&FactsFilter::default())?;
-    let r = mediawatch_report::build_report(
-        &rows,
-        &ReportRequest {
-            interval: Interval::Month,
-            by: GroupBy::Country,
-            from: None,
-            to: None,
-            audience: Default::default(),
-            count_clusters_once: false,
-        },
+    let queries = mediawatch_query::Queries::local(
+        pipeline.index().clone(),
+        Arc::new(pipeline.source_metas()),
     );
+    let r = queries.report(&mediawatch_query::ReportQuery {
+        interval: Interval::Month,
+        by: GroupBy::Country,
+        ..Default::default()
+    })?;
     println!("\n## Report (per month and country)\n");
     println!("{}", mediawatch_report::render_markdown(&r));
-    let map = mediawatch_report::audience::build_audience_map(&rows, &pipeline.source_metas(), 3);
+    let map = queries.audience(&FactsFilter::default(), 3)?;
     println!(
         "{}",
         mediawatch_report::audience::audience_markdown(&map).replacen(
@@ -240,7 +237,7 @@ pub(crate) async fn demo(data_dir: &Path, listen: SocketAddr, no_serve: bool) ->
     );
     println!("## Search examples\n");
     for q in DEMO_QUERIES {
-        let res = pipeline.index().search(&SearchRequest {
+        let res = queries.search(&SearchRequest {
             query: q.to_string(),
             limit: 3,
             ..Default::default()

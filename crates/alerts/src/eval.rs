@@ -14,7 +14,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mediawatch_config::{AlertMetric, AlertRule, SavedSearchConfig};
-use mediawatch_index::{DocFacts, FactsFilter, Index};
+use mediawatch_index::{DocFacts, FactsFilter};
+use mediawatch_query::Queries;
 use serde::Serialize;
 
 use crate::stats::{share_test, volume_test, ShareStats, VolumeStats};
@@ -174,20 +175,23 @@ fn facts_filter(search: &SavedSearchConfig) -> FactsFilter {
 
 /// Checks that the search's query parses, by running it over an empty time
 /// range.
-pub fn check_query(index: &Index, search: &SavedSearchConfig) -> Result<(), AlertsError> {
+pub fn check_query(queries: &Queries, search: &SavedSearchConfig) -> Result<(), AlertsError> {
     let t0 = Utc.timestamp_opt(0, 0).single().unwrap_or_default();
     let filter = FactsFilter {
         from: Some(t0),
         to: Some(t0),
         ..facts_filter(search)
     };
-    index.facts(&filter).map(|_| ()).map_err(AlertsError::Index)
+    queries
+        .facts(&filter)
+        .map(|_| ())
+        .map_err(AlertsError::from)
 }
 
 /// Evaluates `rule` for `search` on the window `[start, start + window)`,
 /// as seen at `now`. Blocking (an index scan): call it off async workers.
 pub fn evaluate_window(
-    index: &Index,
+    queries: &Queries,
     search: &SavedSearchConfig,
     rule: &AlertRule,
     window_start: DateTime<Utc>,
@@ -224,7 +228,7 @@ pub fn evaluate_window(
         to: Some(window_end),
         ..facts_filter(search)
     };
-    let rows = index.facts(&filter)?;
+    let rows = queries.facts(&filter)?;
     let label = rule.metric.label_index();
     if matches!(rule.metric, AlertMetric::Share(_)) && label.is_none() {
         return Err(bad("unknown label"));

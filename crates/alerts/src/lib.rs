@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mediawatch_config::{AlertRule, AlertsConfig, SavedSearchConfig};
-use mediawatch_index::Index;
+use mediawatch_query::Queries;
 use mediawatch_state::{AlertFilter, AlertRecord, Delivery, NewAlert, StateStore, StoredSearch};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -37,6 +37,9 @@ pub enum AlertsError {
     /// The index could not be read (or the search's query is invalid).
     #[error("{0}")]
     Index(#[from] mediawatch_index::IndexError),
+    /// A query was refused before reaching the index.
+    #[error("{0}")]
+    Query(String),
     /// The state database failed.
     #[error("{0}")]
     State(#[from] mediawatch_state::StateError),
@@ -243,12 +246,21 @@ pub fn alert_record(
 /// day is news no more.
 pub const REDELIVERY_HORIZON: chrono::Duration = chrono::Duration::hours(24);
 
+impl From<mediawatch_query::QueryError> for AlertsError {
+    fn from(e: mediawatch_query::QueryError) -> Self {
+        match e {
+            mediawatch_query::QueryError::Index(e) => AlertsError::Index(e),
+            mediawatch_query::QueryError::Invalid(m) => AlertsError::Query(m),
+        }
+    }
+}
+
 /// Attempts per channel and alert (first sending and redeliveries, retries
 /// included) after which a failing channel is given up on.
 pub const MAX_DELIVERY_ATTEMPTS: u32 = 20;
 
 struct Inner {
-    index: Index,
+    queries: Queries,
     state: Arc<StateStore>,
     config: AlertsConfig,
     configured: Vec<SavedSearchConfig>,
@@ -272,17 +284,19 @@ impl std::fmt::Debug for AlertsRuntime {
 }
 
 impl AlertsRuntime {
-    /// A runtime over `index` and `state` with the config's channels and
-    /// saved searches.
+    /// A runtime over `queries` (the query facade, or a
+    /// [`mediawatch_index::Index`] for the
+    /// local one) and `state` with the config's channels and saved
+    /// searches.
     pub fn new(
-        index: Index,
+        queries: impl Into<Queries>,
         state: Arc<StateStore>,
         config: AlertsConfig,
         saved_searches: Vec<SavedSearchConfig>,
     ) -> Result<Self, AlertsError> {
         let notifier = Notifier::new(&config)?;
         Ok(Self::with_notifier(
-            index,
+            queries,
             state,
             config,
             saved_searches,
@@ -292,7 +306,7 @@ impl AlertsRuntime {
 
     /// [`AlertsRuntime::new`] with a given notifier (tests shorten retries).
     pub fn with_notifier(
-        index: Index,
+        queries: impl Into<Queries>,
         state: Arc<StateStore>,
         config: AlertsConfig,
         saved_searches: Vec<SavedSearchConfig>,
@@ -300,7 +314,7 @@ impl AlertsRuntime {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                index,
+                queries: queries.into(),
                 state,
                 config,
                 configured: saved_searches,
@@ -369,7 +383,7 @@ impl AlertsRuntime {
             ));
         }
         if errors.is_empty() {
-            if let Err(e) = eval::check_query(&self.inner.index, &s) {
+            if let Err(e) = eval::check_query(&self.inner.queries, &s) {
                 errors.push(format!("saved search.query: {e}"));
             }
         }
@@ -416,7 +430,7 @@ impl AlertsRuntime {
             search: id.to_string(),
             reason: "window out of range".into(),
         })?;
-        evaluate_window(&self.inner.index, &s.search, rule, start, now)
+        evaluate_window(&self.inner.queries, &s.search, rule, start, now)
     }
 
     /// Evaluates one search at `now` (the window containing `now`, and the
@@ -448,8 +462,8 @@ impl AlertsRuntime {
         starts.push(start);
         let mut out = Vec::new();
         for ws in starts {
-            let (index, s, r) = (self.inner.index.clone(), search.clone(), rule.clone());
-            let e = tokio::task::spawn_blocking(move || evaluate_window(&index, &s, &r, ws, now))
+            let (queries, s, r) = (self.inner.queries.clone(), search.clone(), rule.clone());
+            let e = tokio::task::spawn_blocking(move || evaluate_window(&queries, &s, &r, ws, now))
                 .await
                 .map_err(|e| AlertsError::Task(e.to_string()))??;
             out.push(self.act(search, &rule, e, now).await?);

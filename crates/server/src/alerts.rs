@@ -65,9 +65,10 @@ impl IntoResponse for AlertsApiError {
 impl From<AlertsError> for AlertsApiError {
     fn from(e: AlertsError) -> Self {
         let status = match &e {
-            AlertsError::Invalid(_) | AlertsError::NoRule(_) | AlertsError::InvalidRule { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            AlertsError::Invalid(_)
+            | AlertsError::NoRule(_)
+            | AlertsError::InvalidRule { .. }
+            | AlertsError::Query(_) => StatusCode::BAD_REQUEST,
             AlertsError::Index(mediawatch_index::IndexError::Query { .. })
             | AlertsError::Index(mediawatch_index::IndexError::InvalidRequest { .. }) => {
                 StatusCode::BAD_REQUEST

@@ -67,7 +67,7 @@ pub async fn add(
     };
     let st = s.clone();
     let id = DocId::from_stored(b.doc_id.clone());
-    let doc = tokio::task::spawn_blocking(move || st.index.get(&id))
+    let doc = tokio::task::spawn_blocking(move || st.queries().document(&id))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??
         .ok_or_else(|| ApiError::NotFound(format!("doc_id: no document with id {:?}", b.doc_id)))?;

@@ -168,9 +168,9 @@ pub async fn export(
         .unwrap_or(MAX_EXPORT)
         .clamp(1, MAX_EXPORT);
     let first_req = crate::pages::search_request(&p, PAGE.min(cap), 0)?;
-    let index = s.index.clone();
+    let queries = s.queries();
     let req0 = first_req.clone();
-    let first = tokio::task::spawn_blocking(move || index.search(&req0))
+    let first = tokio::task::spawn_blocking(move || queries.search(&req0))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     let total = first.total;
@@ -202,7 +202,7 @@ pub async fn export(
                     let mut req = first_req.clone();
                     req.offset = offset;
                     req.limit = PAGE.min(cap - sent);
-                    match st.index.search(&req) {
+                    match st.queries().search(&req) {
                         Ok(r) => r,
                         Err(e) => {
                             let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
@@ -217,7 +217,7 @@ pub async fn export(
             offset += res.hits.len();
             let mut chunk = Vec::new();
             for hit in res.hits.iter().take(cap - sent) {
-                let doc = match st.index.get(&DocId::from_stored(hit.id.clone())) {
+                let doc = match st.queries().document(&DocId::from_stored(hit.id.clone())) {
                     Ok(Some(d)) => d,
                     // Deleted between the search and now: skip it.
                     Ok(None) => continue,
@@ -316,25 +316,12 @@ async fn html_report(s: AppState, p: Params) -> Result<Response, ApiError> {
     };
     let st = s.clone();
     let html = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
-        let rows = st.index.facts(&filter)?;
-        let report = mediawatch_report::build_report(
-            &rows,
-            &mediawatch_report::ReportRequest {
-                from: filter.from,
-                to: filter.to,
-                audience: st
-                    .sources
-                    .iter()
-                    .map(|m| (m.id.clone(), m.audience.clone()))
-                    .collect(),
-                ..Default::default()
-            },
-        );
-        let map = mediawatch_report::audience::build_audience_map(
-            &rows,
-            &st.sources,
-            mediawatch_report::audience::DEFAULT_MIN_DOCUMENTS,
-        );
+        let queries = st.queries();
+        let report = queries.report(&mediawatch_query::ReportQuery {
+            filter: filter.clone(),
+            ..Default::default()
+        })?;
+        let map = queries.audience(&filter, mediawatch_report::audience::DEFAULT_MIN_DOCUMENTS)?;
         Ok(mediawatch_report::html::render_html(
             &report,
             &title,

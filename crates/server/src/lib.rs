@@ -22,10 +22,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use mediawatch_core::{DocId, SourceMeta};
 use mediawatch_index::{FactsFilter, Index, SearchRequest};
-use mediawatch_report::{GroupBy, Interval, ReportRequest};
+use mediawatch_query::{parse_date, terms_request, Queries, ReportQuery, SolutionsQuery};
+use mediawatch_report::{GroupBy, Interval};
 use mediawatch_state::StateStore;
 use serde::Deserialize;
 use serde_json::json;
@@ -90,6 +91,15 @@ impl From<mediawatch_index::IndexError> for ApiError {
     }
 }
 
+impl From<mediawatch_query::QueryError> for ApiError {
+    fn from(e: mediawatch_query::QueryError) -> Self {
+        match e {
+            mediawatch_query::QueryError::Invalid(m) => ApiError::BadRequest(m),
+            mediawatch_query::QueryError::Index(e) => e.into(),
+        }
+    }
+}
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -106,6 +116,14 @@ pub struct AppState {
     /// Saved searches and alerts; `None` leaves their routes out (and the
     /// `/alerts` page says so).
     pub alerts: Option<mediawatch_alerts::AlertsRuntime>,
+}
+
+impl AppState {
+    /// The query facade over this state's index and sources: every read
+    /// of the index by a handler or a page goes through it.
+    pub fn queries(&self) -> Queries {
+        Queries::local(self.index.clone(), Arc::clone(&self.sources))
+    }
 }
 
 /// Paths served by the alerts routes (when [`AppState::alerts`] is set);
@@ -241,23 +259,6 @@ async fn health(State(s): State<AppState>) -> Result<Json<serde_json::Value>, Ap
     })))
 }
 
-/// Parses `YYYY-MM-DD` or RFC 3339. `end_of_day` makes a bare date inclusive
-/// as an upper bound.
-pub fn parse_date(name: &str, v: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let d = NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .map_err(|_| format!("{name}: {v:?} is not a date (use YYYY-MM-DD or RFC 3339)"))?;
-    let t = if end_of_day {
-        d.and_hms_opt(23, 59, 59)
-    } else {
-        d.and_hms_opt(0, 0, 0)
-    };
-    t.map(|t| t.and_utc())
-        .ok_or_else(|| format!("{name}: {v:?} is out of range"))
-}
-
 fn opt_date(name: &str, v: &Option<String>, end: bool) -> Result<Option<DateTime<Utc>>, ApiError> {
     v.as_deref()
         .filter(|s| !s.is_empty())
@@ -310,8 +311,8 @@ async fn search(
         sort_by_date,
         collapse_clusters: p.collapse,
     };
-    let index = s.index.clone();
-    let r = tokio::task::spawn_blocking(move || index.search(&req))
+    let q = s.queries();
+    let r = tokio::task::spawn_blocking(move || q.search(&req))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(Json(r))
@@ -322,8 +323,8 @@ async fn document(
     Path(id): Path<String>,
 ) -> Result<Json<mediawatch_core::Document>, ApiError> {
     let id = DocId::from_stored(id);
-    s.index
-        .get(&id)?
+    s.queries()
+        .document(&id)?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no document with id {id}")))
 }
@@ -360,61 +361,31 @@ async fn report(
             .parse()
             .map_err(|e| ApiError::BadRequest(format!("by: {e}")))?,
     };
-    let mut queries: Vec<String> = Vec::new();
-    let compare = p.all("compare");
-    if !compare.is_empty() {
-        if by != GroupBy::None {
-            return Err(ApiError::BadRequest(
-                "compare puts each query in its own rows: it cannot be combined with by".into(),
-            ));
-        }
-        queries.extend(p.get("q").map(str::to_string));
-        queries.extend(compare.iter().map(|c| c.to_string()));
+    let compare: Vec<String> = p.all("compare").iter().map(|c| c.to_string()).collect();
+    if !compare.is_empty() && by != GroupBy::None {
+        return Err(ApiError::BadRequest(
+            "compare puts each query in its own rows: it cannot be combined with by".into(),
+        ));
     }
-    let from = opt_date("from", &p.get("from").map(str::to_string), false)?;
-    let to = opt_date("to", &p.get("to").map(str::to_string), true)?;
-    let filter = FactsFilter {
-        from,
-        to,
-        source: p.get("source").map(str::to_string),
-        country: p.get("country").map(str::to_string),
-        lang: p.get("lang").map(str::to_string),
-        query: p.get("q").map(str::to_string),
-    };
-    let req = ReportRequest {
+    let q = ReportQuery {
+        filter: FactsFilter {
+            from: opt_date("from", &p.get("from").map(str::to_string), false)?,
+            to: opt_date("to", &p.get("to").map(str::to_string), true)?,
+            source: p.get("source").map(str::to_string),
+            country: p.get("country").map(str::to_string),
+            lang: p.get("lang").map(str::to_string),
+            query: p.get("q").map(str::to_string),
+        },
         interval,
         by,
-        from,
-        to,
-        audience: s
-            .sources
-            .iter()
-            .map(|m| (m.id.clone(), m.audience.clone()))
-            .collect(),
-        count_clusters_once: p.flag("dedup"),
+        dedup: p.flag("dedup"),
+        compare,
     };
-    let index = s.index.clone();
-    tokio::task::spawn_blocking(move || {
-        if queries.is_empty() {
-            let rows = index.facts(&filter)?;
-            return Ok(Json(mediawatch_report::build_report(&rows, &req)));
-        }
-        let mut parts = Vec::new();
-        for q in queries {
-            let f = FactsFilter {
-                query: Some(q.clone()),
-                ..filter.clone()
-            };
-            let rows = index.facts(&f).map_err(|e| match ApiError::from(e) {
-                ApiError::BadRequest(m) => ApiError::BadRequest(format!("compare {q:?}: {m}")),
-                other => other,
-            })?;
-            parts.push((q, mediawatch_report::build_report(&rows, &req)));
-        }
-        Ok(Json(mediawatch_report::compare_reports(parts)))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
+    let queries = s.queries();
+    let r = tokio::task::spawn_blocking(move || queries.report(&q))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(r))
 }
 
 async fn sources(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -457,76 +428,14 @@ async fn audience(
         lang: p.lang.filter(|v| !v.is_empty()),
         query: p.q.filter(|q| !q.is_empty()),
     };
-    let index = s.index.clone();
-    let rows = tokio::task::spawn_blocking(move || index.facts(&filter))
+    let min = p
+        .min_documents
+        .unwrap_or(mediawatch_report::audience::DEFAULT_MIN_DOCUMENTS);
+    let q = s.queries();
+    let m = tokio::task::spawn_blocking(move || q.audience(&filter, min))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(Json(mediawatch_report::audience::build_audience_map(
-        &rows,
-        &s.sources,
-        p.min_documents
-            .unwrap_or(mediawatch_report::audience::DEFAULT_MIN_DOCUMENTS),
-    )))
-}
-
-/// What the solutions finder is asked for.
-#[derive(Debug, Clone, Default)]
-pub struct SolutionsQuery {
-    /// Only this country.
-    pub country: Option<String>,
-    /// Only this language.
-    pub lang: Option<String>,
-    /// Period start.
-    pub from: Option<DateTime<Utc>>,
-    /// Period end.
-    pub to: Option<DateTime<Utc>>,
-    /// Extra words the stories must match (e.g. `employment`).
-    pub text: Option<String>,
-    /// Lowest solutions score (0..1).
-    pub min_score: f32,
-    /// Stories returned.
-    pub limit: usize,
-}
-
-/// Stories about migration that report responses to a problem with evidence
-/// of results, ranked by solutions score (newest first among equals), with snippets.
-/// The index filters on the score (`solutions>=…`); ranking happens over at
-/// most [`MAX_LIMIT`] candidates, which is far more than a journalist pages
-/// through. Near-duplicate copies are collapsed so a syndicated story
-/// appears once.
-pub fn find_solutions(
-    index: &Index,
-    q: &SolutionsQuery,
-) -> Result<mediawatch_index::SearchResults, mediawatch_index::IndexError> {
-    let min = q.min_score.clamp(0.0, 1.0);
-    // Responses to *migration*: a well-evidenced council budget story is
-    // solutions journalism too, but not what this finder is for.
-    let mut query = format!("solutions>={min} relevance>=0.5");
-    if let Some(t) = q.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        query = format!("{t} {query}");
-    }
-    let req = SearchRequest {
-        query,
-        from: q.from,
-        to: q.to,
-        source: None,
-        country: q.country.clone(),
-        lang: q.lang.clone(),
-        kind: Some(mediawatch_core::DocKind::Article),
-        limit: MAX_LIMIT,
-        offset: 0,
-        sort_by_date: true,
-        collapse_clusters: true,
-    };
-    let mut res = index.search(&req)?;
-    let score = |h: &mediawatch_index::Hit| h.labels.as_ref().map_or(0.0, |l| l.solutions.score);
-    res.hits.sort_by(|a, b| {
-        score(b)
-            .total_cmp(&score(a))
-            .then(b.published.cmp(&a.published))
-    });
-    res.hits.truncate(q.limit.max(1));
-    Ok(res)
+    Ok(Json(m))
 }
 
 #[derive(Debug, Deserialize)]
@@ -557,44 +466,11 @@ async fn solutions(
         min_score: p.min_score.unwrap_or(0.5),
         limit: p.limit.unwrap_or(20).min(MAX_LIMIT),
     };
-    let index = s.index.clone();
-    let r = tokio::task::spawn_blocking(move || find_solutions(&index, &q))
+    let queries = s.queries();
+    let r = tokio::task::spawn_blocking(move || queries.solutions(&q))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(Json(r))
-}
-
-/// Periods for top terms from user input: `from`/`to` (inclusive dates),
-/// and a background that defaults to the same length just before `from`.
-/// Errors name the parameter.
-pub fn terms_request(
-    from: &str,
-    to: &str,
-    background_from: Option<&str>,
-    background_to: Option<&str>,
-) -> Result<mediawatch_index::TermsRequest, String> {
-    let from_t = parse_date("from", from, false)?;
-    // Inclusive end date -> exclusive bound one second later.
-    let to_t = parse_date("to", to, true)? + chrono::Duration::seconds(1);
-    if to_t <= from_t {
-        return Err(format!("to: {to} is before from: {from}"));
-    }
-    let len = to_t - from_t;
-    let bg_to = match background_to {
-        Some(v) => parse_date("background_to", v, true)? + chrono::Duration::seconds(1),
-        None => from_t,
-    };
-    let bg_from = match background_from {
-        Some(v) => parse_date("background_from", v, false)?,
-        None => bg_to - len,
-    };
-    Ok(mediawatch_index::TermsRequest {
-        from: from_t,
-        to: to_t,
-        background_from: bg_from,
-        background_to: bg_to,
-        ..Default::default()
-    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -630,10 +506,14 @@ async fn terms(
         min_count: p.min_count.unwrap_or(3),
         ..base
     };
-    let index = s.index.clone();
-    let r = tokio::task::spawn_blocking(move || index.top_terms(&req))
+    let q = s.queries();
+    let r = tokio::task::spawn_blocking(move || q.terms(&req, &[]))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let (_, r) = r
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::Internal("no terms result".into()))?;
     Ok(Json(r))
 }
 

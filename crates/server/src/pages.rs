@@ -381,7 +381,7 @@ pub(crate) fn search_request(
 }
 
 fn run_search(s: &AppState, req: SearchRequest) -> Result<SearchOutcome, ApiError> {
-    let results = s.index.search(&req)?;
+    let results = s.queries().search(&req)?;
     // The index counts facets over every match while it searches; reading
     // the fact rows again would cost ~300 bytes per match (150+ MiB for a
     // broad query over a million documents).
@@ -691,7 +691,7 @@ fn document_text(h: &mut Html, d: &Document) {
 async fn document_page(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     let st = s.clone();
     let doc_id = DocId::from_stored(id.clone());
-    let found = blocking(move || Ok(st.index.get(&doc_id)?)).await;
+    let found = blocking(move || Ok(st.queries().document(&doc_id)?)).await;
     let d = match found {
         Ok(Some(d)) => d,
         Ok(None) => return error_page(StatusCode::NOT_FOUND, "/search", t("doc.not_found")),
@@ -1035,7 +1035,13 @@ async fn terms_page(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Respo
                 min_count: 3,
                 ..base.clone()
             };
-            out.push((c, st.index.top_terms(&req)?));
+            let (_, r) = st
+                .queries()
+                .terms(&req, &[])?
+                .into_iter()
+                .next()
+                .ok_or_else(|| ApiError::Internal("no terms result".into()))?;
+            out.push((c, r));
         }
         Ok(out)
     })
@@ -1114,17 +1120,7 @@ async fn audience_page(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Re
         });
     let st = s.clone();
     let map = match filter {
-        Ok(f) => {
-            blocking(move || {
-                let rows = st.index.facts(&f)?;
-                Ok(mediawatch_report::audience::build_audience_map(
-                    &rows,
-                    &st.sources,
-                    min_docs,
-                ))
-            })
-            .await
-        }
+        Ok(f) => blocking(move || Ok(st.queries().audience(&f, min_docs)?)).await,
         Err(e) => Err(e),
     };
     let mut h = Html::new();
@@ -1257,7 +1253,7 @@ async fn solutions_page(State(s): State<AppState>, RawQuery(raw): RawQuery) -> R
     })();
     let st = s.clone();
     let res = match q {
-        Ok(q) => blocking(move || Ok(crate::find_solutions(&st.index, &q)?)).await,
+        Ok(q) => blocking(move || Ok(st.queries().solutions(&q)?)).await,
         Err(e) => Err(e),
     };
     let (countries, _, langs) = filter_options(&s);
