@@ -11,7 +11,7 @@ use mediawatch_alerts::{AlertsRuntime, Evaluation, Origin};
 use mediawatch_config::Config;
 use mediawatch_index::Index;
 use mediawatch_pipeline::DataDir;
-use mediawatch_state::{AlertFilter, StateStore};
+use mediawatch_state::{AlertFilter, StateBackend};
 use tokio_util::sync::CancellationToken;
 
 /// `mediawatch alerts`.
@@ -65,7 +65,7 @@ pub(crate) enum AlertsAction {
 pub(crate) fn runtime(
     config: &Config,
     index: Index,
-    state: Arc<StateStore>,
+    state: Arc<dyn StateBackend>,
 ) -> Result<AlertsRuntime> {
     AlertsRuntime::new(
         index,
@@ -81,7 +81,7 @@ pub(crate) fn runtime(
 pub(crate) fn start_loop(
     config: &Config,
     index: Index,
-    state: Arc<StateStore>,
+    state: Arc<dyn StateBackend>,
     cancel: CancellationToken,
 ) -> Result<Option<tokio::task::JoinHandle<()>>> {
     if !config.alerts.enabled {

@@ -24,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use mediawatch_config::{AlertRule, AlertsConfig, SavedSearchConfig};
 use mediawatch_query::Queries;
-use mediawatch_state::{AlertFilter, AlertRecord, Delivery, NewAlert, StateStore, StoredSearch};
+use mediawatch_state::{AlertFilter, AlertRecord, Delivery, NewAlert, StateBackend, StoredSearch};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -261,7 +261,7 @@ pub const MAX_DELIVERY_ATTEMPTS: u32 = 20;
 
 struct Inner {
     queries: Queries,
-    state: Arc<StateStore>,
+    state: Arc<dyn StateBackend>,
     config: AlertsConfig,
     configured: Vec<SavedSearchConfig>,
     notifier: Notifier,
@@ -290,7 +290,7 @@ impl AlertsRuntime {
     /// searches.
     pub fn new(
         queries: impl Into<Queries>,
-        state: Arc<StateStore>,
+        state: Arc<dyn StateBackend>,
         config: AlertsConfig,
         saved_searches: Vec<SavedSearchConfig>,
     ) -> Result<Self, AlertsError> {
@@ -307,7 +307,7 @@ impl AlertsRuntime {
     /// [`AlertsRuntime::new`] with a given notifier (tests shorten retries).
     pub fn with_notifier(
         queries: impl Into<Queries>,
-        state: Arc<StateStore>,
+        state: Arc<dyn StateBackend>,
         config: AlertsConfig,
         saved_searches: Vec<SavedSearchConfig>,
         notifier: Notifier,

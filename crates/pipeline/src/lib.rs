@@ -27,7 +27,7 @@ use mediawatch_core::SourceMeta;
 use mediawatch_extract::ExtractOptions;
 use mediawatch_fetch::{FetchOptions, Fetcher};
 use mediawatch_index::Index;
-use mediawatch_state::StateStore;
+use mediawatch_state::{StateBackend, StateStore};
 use tokio_util::sync::CancellationToken;
 
 pub use data_dir::{DataDir, Rebuilt};
@@ -110,7 +110,7 @@ pub fn fetch_options(c: &Config) -> FetchOptions {
 pub struct Pipeline {
     config: Arc<Config>,
     data: DataDir,
-    state: Arc<StateStore>,
+    state: Arc<dyn StateBackend>,
     index: Index,
     fetcher: Fetcher,
     classifier: Arc<dyn Classifier>,
@@ -166,7 +166,7 @@ impl Pipeline {
         &self.index
     }
     /// The crawl state.
-    pub fn state(&self) -> &Arc<StateStore> {
+    pub fn state(&self) -> &Arc<dyn StateBackend> {
         &self.state
     }
     /// The data directory.

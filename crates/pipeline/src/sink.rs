@@ -18,7 +18,7 @@ use mediawatch_core::labels::Labels;
 use mediawatch_core::similarity::fingerprint;
 use mediawatch_core::{Document, SourceMeta};
 use mediawatch_index::{DocExtra, Index, IndexWriterHandle};
-use mediawatch_state::{SeenItem, StateStore};
+use mediawatch_state::{SeenItem, StateBackend};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{PipelineError, Result};
@@ -107,7 +107,7 @@ impl SinkHandle {
         index: &Index,
         heap_bytes: usize,
         classifier: Arc<dyn Classifier>,
-        state: Arc<StateStore>,
+        state: Arc<dyn StateBackend>,
     ) -> Result<Self> {
         let writer = index.writer(heap_bytes)?;
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
@@ -150,7 +150,7 @@ fn run(
     mut rx: mpsc::Receiver<SinkMsg>,
     writer: IndexWriterHandle,
     classifier: Arc<dyn Classifier>,
-    state: Arc<StateStore>,
+    state: Arc<dyn StateBackend>,
 ) -> Result<SinkStats> {
     let mut stats = SinkStats::default();
     let mut pending_seen: Vec<SeenItem> = Vec::new();
@@ -178,19 +178,19 @@ fn run(
                 &writer,
                 classifier.as_ref(),
                 &mut cache,
-                &state,
+                state.as_ref(),
                 &mut pending_seen,
                 &mut stats,
             )?;
         }
         if let Some(reply) = flush {
-            let r = commit(&writer, &state, &mut pending_seen, &mut stats);
+            let r = commit(&writer, state.as_ref(), &mut pending_seen, &mut stats);
             let _ = reply.send(r.as_ref().map(|_| uncommitted).map_err(|e| e.to_string()));
             r?;
             uncommitted = 0;
         }
     }
-    commit(&writer, &state, &mut pending_seen, &mut stats)?;
+    commit(&writer, state.as_ref(), &mut pending_seen, &mut stats)?;
     writer.close()?;
     Ok(stats)
 }
@@ -200,7 +200,7 @@ fn index_batch(
     writer: &IndexWriterHandle,
     classifier: &dyn Classifier,
     cache: &mut LabelCache,
-    state: &StateStore,
+    state: &dyn StateBackend,
     pending_seen: &mut Vec<SeenItem>,
     stats: &mut SinkStats,
 ) -> Result<()> {
@@ -275,7 +275,7 @@ fn index_batch(
 /// `Fingerprint::clusterable`) are their own cluster. A state-store failure
 /// only costs the clustering: the documents are indexed as their own
 /// clusters rather than lost.
-fn dedup_extras(batch: &[PendingDoc], state: &StateStore) -> Vec<DocExtra> {
+fn dedup_extras(batch: &[PendingDoc], state: &dyn StateBackend) -> Vec<DocExtra> {
     let fps: Vec<_> = batch
         .iter()
         .map(|p| fingerprint(p.doc.classified_text()))
@@ -311,7 +311,7 @@ fn dedup_extras(batch: &[PendingDoc], state: &StateStore) -> Vec<DocExtra> {
 
 fn commit(
     writer: &IndexWriterHandle,
-    state: &StateStore,
+    state: &dyn StateBackend,
     pending_seen: &mut Vec<SeenItem>,
     stats: &mut SinkStats,
 ) -> Result<()> {
@@ -329,6 +329,7 @@ mod tests {
     use super::*;
     use mediawatch_classify::LexiconClassifier;
     use mediawatch_core::{DocId, DocKind, SourceScope};
+    use mediawatch_state::StateStore;
 
     const STORY: &str = include_str!("../../core/src/testdata/agency_story_sr_latn.txt");
     const STORY_CYRL: &str = include_str!("../../core/src/testdata/agency_story_sr_cyrl.txt");
@@ -369,13 +370,8 @@ mod tests {
     async fn syndicated_copies_are_indexed_with_one_cluster() {
         let index = Index::create_in_ram().expect("index");
         let state = Arc::new(StateStore::in_memory().expect("state"));
-        let sink = SinkHandle::start(
-            &index,
-            0,
-            Arc::new(LexiconClassifier::new()),
-            Arc::clone(&state),
-        )
-        .expect("sink");
+        let sink = SinkHandle::start(&index, 0, Arc::new(LexiconClassifier::new()), state.clone())
+            .expect("sink");
         let src = Arc::new(SourceMeta {
             id: "s".into(),
             name: "S".into(),
@@ -464,8 +460,7 @@ mod tests {
             LexiconClassifier::new(),
             std::sync::atomic::AtomicUsize::new(0),
         ));
-        let sink =
-            SinkHandle::start(&index, 0, counting.clone(), Arc::clone(&state)).expect("sink");
+        let sink = SinkHandle::start(&index, 0, counting.clone(), state.clone()).expect("sink");
         let src = Arc::new(SourceMeta {
             id: "s".into(),
             name: "S".into(),

@@ -9,7 +9,7 @@ use mediawatch_core::{canonicalize_url, DocId, DocKind, Document, SourceMeta};
 use mediawatch_extract::ExtractOptions;
 use mediawatch_fetch::{FetchError, FetchRequest, FetchResponse, Fetcher};
 use mediawatch_ingest::{FeedEntry, Sitemap};
-use mediawatch_state::{PollResult, SeenItem, StateStore};
+use mediawatch_state::{PollResult, SeenItem, StateBackend};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
@@ -102,7 +102,7 @@ impl SourceRuntime {
 #[derive(Clone)]
 pub(crate) struct PollContext {
     pub fetcher: Fetcher,
-    pub state: Arc<StateStore>,
+    pub state: Arc<dyn StateBackend>,
     pub sink: mpsc::Sender<SinkMsg>,
     pub scheduler: SchedulerConfig,
     pub cancel: CancellationToken,

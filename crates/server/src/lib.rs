@@ -27,7 +27,7 @@ use mediawatch_core::{DocId, SourceMeta};
 use mediawatch_index::{FactsFilter, Index, SearchRequest};
 use mediawatch_query::{parse_date, terms_request, Queries, ReportQuery, SolutionsQuery};
 use mediawatch_report::{GroupBy, Interval};
-use mediawatch_state::StateStore;
+use mediawatch_state::StateBackend;
 use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -106,7 +106,7 @@ pub struct AppState {
     /// The document index.
     pub index: Index,
     /// Crawl state (health).
-    pub state: Arc<StateStore>,
+    pub state: Arc<dyn StateBackend>,
     /// The configured sources.
     pub sources: Arc<Vec<SourceMeta>>,
     /// Age after which a failing source is flagged unhealthy.

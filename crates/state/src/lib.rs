@@ -20,9 +20,11 @@ use std::path::Path;
 use std::sync::Mutex;
 
 mod alerts;
+mod backend;
 mod corrections;
 
 pub use alerts::*;
+pub use backend::StateBackend;
 pub use corrections::{
     Correction, CorrectionFilter, CorrectionVerdict, NewCorrection, CORRECTABLE_LABELS,
 };
