@@ -16,7 +16,7 @@ impl Index {
         self.list_documents_paged(crate::MAX_LIMIT, crate::MAX_WINDOW)
     }
 
-    /// [`list_documents`] with the page size and the deepest reachable hit as
+    /// [`Index::list_documents`] with the page size and the deepest reachable hit as
     /// parameters (small ones exercise the bisection in tests).
     pub fn list_documents_paged(
         &self,

@@ -94,7 +94,7 @@ pub trait StateBackend: Send + Sync {
     /// Health of a source as of `now` (defaults when never polled).
     fn health(&self, source_id: &str, now: DateTime<Utc>) -> Result<SourceHealth>;
 
-    /// Stores a new saved search. Fails with [`StateError::Invalid`] when
+    /// Stores a new saved search. Fails with [`crate::StateError::Invalid`] when
     /// the id is taken.
     fn add_saved_search(&self, s: &StoredSearch) -> Result<()>;
 
@@ -127,7 +127,7 @@ pub trait StateBackend: Send + Sync {
     fn alerts(&self, filter: &AlertFilter) -> Result<Vec<AlertRecord>>;
 
     /// Stores a correction (after [`NewCorrection::validate`]) and returns
-    /// its id. The text snapshot is cut to [`MAX_SNAPSHOT_BYTES`].
+    /// its id. The text snapshot is cut to `MAX_SNAPSHOT_BYTES`.
     fn add_correction(&self, c: &NewCorrection, at: DateTime<Utc>) -> Result<i64>;
 
     /// Corrections matching `filter`, oldest first.
