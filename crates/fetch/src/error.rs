@@ -175,6 +175,22 @@ fn retry_after_text(retry_after: Option<Duration>) -> String {
 }
 
 impl FetchError {
+    /// Whether to retry within this fetch (after a backoff): a retryable
+    /// failure, except a timeout of the whole exchange. A server that
+    /// drips its answer until the total timeout would do the same again,
+    /// and retrying it here held a whole ingest pass for the timeout times
+    /// the retries; the source is tried again at its next due time.
+    pub fn retry_now(&self) -> bool {
+        self.is_retryable()
+            && !matches!(
+                self,
+                FetchError::Timeout {
+                    phase: TimeoutPhase::Total,
+                    ..
+                }
+            )
+    }
+
     /// Whether trying again later may succeed: network errors (DNS, connect,
     /// connection broken), timeouts, and HTTP 408, 429 and 5xx. Other 4xx,
     /// guard refusals, robots refusals, size limits, redirect problems and
@@ -338,6 +354,14 @@ mod tests {
         };
         assert_eq!(t.kind(), "timeout");
         assert!(t.is_retryable());
+        assert!(t.retry_now(), "a stalled read is retried at once");
+        let total = FetchError::Timeout {
+            url: "u".into(),
+            phase: TimeoutPhase::Total,
+            after: Duration::from_secs(60),
+        };
+        assert!(total.is_retryable(), "worth trying at the next due time");
+        assert!(!total.retry_now(), "not again within the same fetch");
     }
 
     #[test]

@@ -158,7 +158,7 @@ impl Fetcher {
                     return Ok(resp);
                 }
                 Err(e) => {
-                    if !e.is_retryable() || attempt >= opts.max_retries {
+                    if !e.retry_now() || attempt >= opts.max_retries {
                         return Err(e);
                     }
                     let backoff = backoff_delay(opts, attempt);

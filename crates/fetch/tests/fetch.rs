@@ -205,6 +205,30 @@ async fn dripping_body_hits_total_timeout() {
     assert!(server.counters.bytes_sent.load(Ordering::SeqCst) < 60);
 }
 
+/// A server that drips its answer until the total timeout is not asked
+/// again within the same fetch: retrying it held a whole ingest pass for
+/// the timeout times the retries.
+#[tokio::test]
+async fn a_total_timeout_is_not_retried_within_the_fetch() {
+    let server = TestServer::start(|_, _| Reply::Drip {
+        head: b"HTTP/1.1 200 OK\r\nContent-Length: 60\r\nConnection: close\r\n\r\n".to_vec(),
+        body: vec![b'x'; 60],
+        interval: Duration::from_millis(300),
+        drip_head: false,
+    })
+    .await;
+    let f = Fetcher::new(FetchOptions {
+        read_timeout: Duration::from_secs(1),
+        total_timeout: Duration::from_secs(1),
+        max_retries: 2,
+        ..opts()
+    })
+    .unwrap();
+    let err = f.fetch(&get(server.url("/drip"))).await.unwrap_err();
+    assert_eq!(err.kind(), "timeout", "{err}");
+    assert_eq!(server.hits(), 1);
+}
+
 #[tokio::test]
 async fn dripping_head_hits_total_timeout() {
     let server = TestServer::start(|_, _| Reply::Drip {

@@ -225,10 +225,28 @@ impl Pipeline {
             });
         }
         let mut reports = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(r) => reports.push(r),
-                Err(e) => tracing::error!("a source poll task panicked: {e}"),
+        // Commit as the pass goes, every `index.commit_interval`, as `run`
+        // does: one slow source must not hold every other source's
+        // documents uncommitted (and a process stopped mid-pass keeps what
+        // was committed; the rest is fetched again next time).
+        let every = self
+            .config
+            .index
+            .commit_interval
+            .max(Duration::from_secs(1));
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => match joined {
+                    Some(Ok(r)) => reports.push(r),
+                    Some(Err(e)) => tracing::error!("a source poll task panicked: {e}"),
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    let n = sink.flush().await?;
+                    tracing::debug!(documents = n, "committed during the pass");
+                }
             }
         }
         reports.sort_by_key(|(order, _)| *order);
