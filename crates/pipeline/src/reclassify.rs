@@ -121,11 +121,8 @@ mod tests {
     }
 
     fn doc(i: usize, text: &str) -> Document {
-        testkit::doc(&format!("https://example.org/{i}"))
-            .title(&format!("Title {i}"))
+        testkit::numbered(i)
             .text(text)
-            .published(testkit::day(2026, 3, 1 + i as u32))
-            .lang("en")
             .labelled_by("old-model")
             .build()
     }

@@ -50,6 +50,15 @@ pub fn doc(url: &str) -> DocBuilder {
     })
 }
 
+/// Document number `i` of a test series: `https://example.org/{i}`,
+/// titled `Title {i}`, published on 2026-03-(1 + i), in English.
+pub fn numbered(i: usize) -> DocBuilder {
+    doc(&format!("https://example.org/{i}"))
+        .title(&format!("Title {i}"))
+        .published(day(2026, 3, 1 + i as u32))
+        .lang("en")
+}
+
 impl DocBuilder {
     /// Sets the source id.
     pub fn source(mut self, id: &str) -> Self {
