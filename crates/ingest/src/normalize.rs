@@ -81,6 +81,51 @@ pub(crate) fn normalize_feed_xml(text: &str) -> Option<String> {
     }
 }
 
+/// Removes XML declarations (`<?xml ...?>`) that stand anywhere but at the
+/// start: XML allows one, first. Pasted-together feeds carry a second one,
+/// and quick-xml, asked to switch encoding mid-document, panics (found by
+/// fuzzing, see `crates/fuzz`). CDATA sections and comments are left alone.
+pub(crate) fn drop_inner_declarations(text: &str) -> Cow<'_, str> {
+    let start = text.len() - text.trim_start().len();
+    let is_decl = |at: usize| {
+        text[at..].starts_with("<?xml")
+            && text[at + 5..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_whitespace() || c == '?')
+    };
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        if text[i..].starts_with("<![CDATA[") {
+            i = text[i..].find("]]>").map_or(bytes.len(), |p| i + p + 3);
+        } else if text[i..].starts_with("<!--") {
+            i = text[i..].find("-->").map_or(bytes.len(), |p| i + p + 3);
+        } else if i != start && is_decl(i) {
+            let end = text[i..].find("?>").map_or(bytes.len(), |p| i + p + 2);
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(&text[copied..i]);
+            copied = end;
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[copied..]);
+            Cow::Owned(o)
+        }
+    }
+}
+
 /// Escapes bare `&` (as in unescaped query strings, `?a=1&b=2`), which XML
 /// rejects and feeds are full of, and fixes `&#X41;` to `&#x41;`. CDATA
 /// sections and comments are left alone.
@@ -807,6 +852,17 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_leading_declaration_is_kept() {
+        let t = "<?xml version=\"1.0\"?><a>x<?xml version=\"1.0\" encoding=\"windows-1250\"?>y<![CDATA[<?xml ?>]]><?xml-stylesheet href=\"s\"?></a>";
+        assert_eq!(
+            drop_inner_declarations(t),
+            "<?xml version=\"1.0\"?><a>xy<![CDATA[<?xml ?>]]><?xml-stylesheet href=\"s\"?></a>"
+        );
+        assert!(matches!(drop_inner_declarations("<a/>"), Cow::Borrowed(_)));
+        assert_eq!(drop_inner_declarations("<a><?xml version"), "<a>");
+    }
 
     #[test]
     fn named_entities_become_numeric() {
