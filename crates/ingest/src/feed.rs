@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::decode::{decode_xml, line_col};
-use crate::normalize::{drop_inner_declarations, normalize_feed_xml};
+use crate::normalize::{drop_declarations, normalize_feed_xml};
 use crate::IngestError;
 
 /// A parsed feed, reduced to what the pipeline uses.
@@ -84,7 +84,7 @@ pub fn parse_feed(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, In
 
     let decoded = decode_xml(bytes);
     let encoding = decoded.encoding;
-    let stripped = match drop_inner_declarations(&decoded.text) {
+    let stripped = match drop_declarations(&decoded.text) {
         std::borrow::Cow::Owned(t) => Some(t),
         std::borrow::Cow::Borrowed(_) => None,
     };
@@ -402,6 +402,10 @@ mod tests {
 <entry><id>1</id><author><name>K<?xml version="1.0" encoding="windows-1250"?></name></author></entry></feed>"#;
         let feed = parse_feed(xml, None).expect("read");
         assert_eq!(feed.entries.len(), 1);
+        // The second one it found: a leading declaration too long for
+        // quick-xml's look-ahead, padded with NULs, never closed.
+        let bytes = include_bytes!("testdata/fuzz-long-declaration.xml");
+        assert!(parse_feed(bytes, None).is_err());
     }
 
     const RSS: &str = r#"<?xml version="1.0"?>

@@ -81,12 +81,14 @@ pub(crate) fn normalize_feed_xml(text: &str) -> Option<String> {
     }
 }
 
-/// Removes XML declarations (`<?xml ...?>`) that stand anywhere but at the
-/// start: XML allows one, first. Pasted-together feeds carry a second one,
-/// and quick-xml, asked to switch encoding mid-document, panics (found by
-/// fuzzing, see `crates/fuzz`). CDATA sections and comments are left alone.
-pub(crate) fn drop_inner_declarations(text: &str) -> Cow<'_, str> {
-    let start = text.len() - text.trim_start().len();
+/// Removes every XML declaration (`<?xml ...?>`). The text is UTF-8
+/// already (see `decode`), which is what XML without a declaration means,
+/// so a declaration can only mislead the parser: quick-xml, asked to switch
+/// encoding by a second declaration pasted into the document or by a first
+/// one too long for its look-ahead, panics (found by fuzzing, see
+/// `crates/fuzz`). An unterminated declaration runs to the end of the text.
+/// CDATA sections and comments are left alone.
+pub(crate) fn drop_declarations(text: &str) -> Cow<'_, str> {
     let is_decl = |at: usize| {
         text[at..].starts_with("<?xml")
             && text[at + 5..]
@@ -107,7 +109,7 @@ pub(crate) fn drop_inner_declarations(text: &str) -> Cow<'_, str> {
             i = text[i..].find("]]>").map_or(bytes.len(), |p| i + p + 3);
         } else if text[i..].starts_with("<!--") {
             i = text[i..].find("-->").map_or(bytes.len(), |p| i + p + 3);
-        } else if i != start && is_decl(i) {
+        } else if is_decl(i) {
             let end = text[i..].find("?>").map_or(bytes.len(), |p| i + p + 2);
             let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
             o.push_str(&text[copied..i]);
@@ -854,14 +856,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_leading_declaration_is_kept() {
+    fn declarations_are_dropped() {
         let t = "<?xml version=\"1.0\"?><a>x<?xml version=\"1.0\" encoding=\"windows-1250\"?>y<![CDATA[<?xml ?>]]><?xml-stylesheet href=\"s\"?></a>";
         assert_eq!(
-            drop_inner_declarations(t),
-            "<?xml version=\"1.0\"?><a>xy<![CDATA[<?xml ?>]]><?xml-stylesheet href=\"s\"?></a>"
+            drop_declarations(t),
+            "<a>xy<![CDATA[<?xml ?>]]><?xml-stylesheet href=\"s\"?></a>"
         );
-        assert!(matches!(drop_inner_declarations("<a/>"), Cow::Borrowed(_)));
-        assert_eq!(drop_inner_declarations("<a><?xml version"), "<a>");
+        assert!(matches!(drop_declarations("<a/>"), Cow::Borrowed(_)));
+        assert_eq!(drop_declarations("<a><?xml version"), "<a>");
     }
 
     #[test]
