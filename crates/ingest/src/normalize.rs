@@ -81,20 +81,24 @@ pub(crate) fn normalize_feed_xml(text: &str) -> Option<String> {
     }
 }
 
-/// Removes every XML declaration (`<?xml ...?>`). The text is UTF-8
+/// Removes every XML declaration (`<?xml ...?>`, and any processing
+/// instruction whose target starts with `xml`). The text is UTF-8
 /// already (see `decode`), which is what XML without a declaration means,
 /// so a declaration can only mislead the parser: quick-xml, asked to switch
 /// encoding by a second declaration pasted into the document or by a first
 /// one too long for its look-ahead, panics (found by fuzzing, see
 /// `crates/fuzz`). An unterminated declaration runs to the end of the text.
-/// CDATA sections and comments are left alone.
+/// Inside comments and CDATA too: the XML reader's idea of where an
+/// unterminated comment ends is not ours, and a quoted declaration is no loss.
 pub(crate) fn drop_declarations(text: &str) -> Cow<'_, str> {
+    // quick-xml takes any processing instruction whose target starts with
+    // `xml` for a declaration (fuzzing found `<?xml</i ...`), so all of them
+    // go; `<?xml-stylesheet?>` means nothing to a feed reader either.
     let is_decl = |at: usize| {
-        text[at..].starts_with("<?xml")
-            && text[at + 5..]
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_whitespace() || c == '?')
+        text.as_bytes()
+            .get(at + 2..at + 5)
+            .is_some_and(|t| t.eq_ignore_ascii_case(b"xml"))
+            && text[at..].starts_with("<?")
     };
     let bytes = text.as_bytes();
     let mut out: Option<String> = None;
@@ -105,11 +109,7 @@ pub(crate) fn drop_declarations(text: &str) -> Cow<'_, str> {
             i += 1;
             continue;
         }
-        if text[i..].starts_with("<![CDATA[") {
-            i = text[i..].find("]]>").map_or(bytes.len(), |p| i + p + 3);
-        } else if text[i..].starts_with("<!--") {
-            i = text[i..].find("-->").map_or(bytes.len(), |p| i + p + 3);
-        } else if is_decl(i) {
+        if is_decl(i) {
             let end = text[i..].find("?>").map_or(bytes.len(), |p| i + p + 2);
             let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
             o.push_str(&text[copied..i]);
@@ -858,10 +858,8 @@ mod tests {
     #[test]
     fn declarations_are_dropped() {
         let t = "<?xml version=\"1.0\"?><a>x<?xml version=\"1.0\" encoding=\"windows-1250\"?>y<![CDATA[<?xml ?>]]><?xml-stylesheet href=\"s\"?></a>";
-        assert_eq!(
-            drop_declarations(t),
-            "<a>xy<![CDATA[<?xml ?>]]><?xml-stylesheet href=\"s\"?></a>"
-        );
+        assert_eq!(drop_declarations(t), "<a>xy<![CDATA[]]></a>");
+        assert_eq!(drop_declarations("<?XML</i!?><a/>"), "<a/>");
         assert!(matches!(drop_declarations("<a/>"), Cow::Borrowed(_)));
         assert_eq!(drop_declarations("<a><?xml version"), "<a>");
     }
