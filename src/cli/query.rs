@@ -16,21 +16,8 @@ use super::{open_queries, parse_opt_date, Ctx};
 pub(crate) struct SearchArgs {
     /// Query: words, "phrases", AND/OR/NOT, field:value.
     query: String,
-    /// From date (YYYY-MM-DD or RFC 3339).
-    #[arg(long)]
-    from: Option<String>,
-    /// To date, inclusive.
-    #[arg(long)]
-    to: Option<String>,
-    /// Only this source id.
-    #[arg(long)]
-    source: Option<String>,
-    /// Only this country (ISO code).
-    #[arg(long)]
-    country: Option<String>,
-    /// Only this language (ISO 639-1).
-    #[arg(long)]
-    lang: Option<String>,
+    #[command(flatten)]
+    filter: FilterArgs,
     /// Most hits.
     #[arg(long, default_value_t = 10)]
     limit: usize,
@@ -47,18 +34,14 @@ pub(crate) struct SearchArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct ReportArgs {
-    /// From date (YYYY-MM-DD or RFC 3339).
-    #[arg(long)]
-    from: Option<String>,
-    /// To date, inclusive.
-    #[arg(long)]
-    to: Option<String>,
-    /// Bucket size.
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Bucket size: day, week or month.
     #[arg(long, default_value = "month")]
-    interval: String,
-    /// Split each bucket by source, country or language.
+    interval: Interval,
+    /// Split each bucket by source, country, language or audience.
     #[arg(long)]
-    by: Option<String>,
+    by: Option<GroupBy>,
     /// Only documents matching this query.
     #[arg(long)]
     query: Option<String>,
@@ -66,15 +49,6 @@ pub(crate) struct ReportArgs {
     /// (repeat: --compare 'invasion' --compare 'language classes').
     #[arg(long)]
     compare: Vec<String>,
-    /// Only this source id.
-    #[arg(long)]
-    source: Option<String>,
-    /// Only this country.
-    #[arg(long)]
-    country: Option<String>,
-    /// Only this language.
-    #[arg(long)]
-    lang: Option<String>,
     /// Count each near-duplicate cluster (one syndicated story) once.
     #[arg(long)]
     dedup: bool,
@@ -88,6 +62,40 @@ pub(crate) struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Md)]
     format: Format,
+}
+
+/// The document filters `search` and `report` share.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct FilterArgs {
+    /// From date (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    from: Option<String>,
+    /// To date, inclusive.
+    #[arg(long)]
+    to: Option<String>,
+    /// Only this source id.
+    #[arg(long)]
+    source: Option<String>,
+    /// Only this country (ISO code).
+    #[arg(long)]
+    country: Option<String>,
+    /// Only this language (ISO 639-1).
+    #[arg(long)]
+    lang: Option<String>,
+}
+
+impl FilterArgs {
+    /// The filter, dates parsed (an error names the flag), matching `query`.
+    fn facts_filter(&self, query: Option<String>) -> Result<FactsFilter> {
+        Ok(FactsFilter {
+            from: parse_opt_date("from", &self.from, false)?,
+            to: parse_opt_date("to", &self.to, true)?,
+            source: self.source.clone(),
+            country: self.country.clone(),
+            lang: self.lang.clone(),
+            query,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -167,7 +175,7 @@ pub(crate) struct TermsArgs {
 /// index.
 pub(crate) fn report_cmd(ctx: &Ctx, a: ReportArgs) -> Result<()> {
     let sources =
-        if a.audience || matches!(a.format, Format::Html) || a.by.as_deref() == Some("audience") {
+        if a.audience || matches!(a.format, Format::Html) || a.by == Some(GroupBy::Audience) {
             ctx.config()?.sources.iter().map(|s| s.meta()).collect()
         } else {
             Vec::new()
@@ -213,13 +221,14 @@ pub(crate) fn solutions_cmd(ctx: &Ctx, a: SolutionsArgs) -> Result<()> {
 
 pub(crate) fn search(data_dir: &Path, a: SearchArgs) -> Result<()> {
     let queries = open_queries(data_dir, Vec::new())?;
+    let f = a.filter.facts_filter(None)?;
     let req = SearchRequest {
         query: a.query.clone(),
-        from: parse_opt_date("from", &a.from, false)?,
-        to: parse_opt_date("to", &a.to, true)?,
-        source: a.source,
-        country: a.country,
-        lang: a.lang,
+        from: f.from,
+        to: f.to,
+        source: f.source,
+        country: f.country,
+        lang: f.lang,
         kind: None,
         limit: a.limit,
         offset: 0,
@@ -364,25 +373,12 @@ pub(crate) fn report(
     a: ReportArgs,
     sources: &[mediawatch_core::SourceMeta],
 ) -> Result<()> {
-    let interval: Interval = a
-        .interval
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
-    let by: GroupBy = match a.by.as_deref() {
-        None => GroupBy::None,
-        Some(v) => v.parse().map_err(|e| anyhow::anyhow!("--by: {e}"))?,
-    };
+    let interval = a.interval;
+    let by = a.by.unwrap_or(GroupBy::None);
     if !a.compare.is_empty() && (a.query.is_some() || by != GroupBy::None || a.audience) {
         bail!("--compare puts each query in its own rows: combine it with neither --query, --by nor --audience");
     }
-    let filter = FactsFilter {
-        from: parse_opt_date("from", &a.from, false)?,
-        to: parse_opt_date("to", &a.to, true)?,
-        source: a.source.clone(),
-        country: a.country.clone(),
-        lang: a.lang.clone(),
-        query: a.query.clone(),
-    };
+    let filter = a.filter.facts_filter(a.query.clone())?;
     let queries = open_queries(data_dir, sources.to_vec())?;
     let q = ReportQuery {
         filter: filter.clone(),
