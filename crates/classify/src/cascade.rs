@@ -689,8 +689,17 @@ impl CascadeClassifier {
         };
         let mut flagged_units = Vec::with_capacity(units.len());
         let mut fast_units = Vec::with_capacity(units.len());
-        // Per window, the fast model's relevance (a probe's second unit).
-        let mut fast_rel_units = Vec::with_capacity(units.len());
+        // A long text whose scope is its own words is encoded in two steps:
+        // passing the scope test on a page about visas or a summer camp is
+        // cheap, encoding all its windows is not. Under a migration story
+        // (context scope) there is nothing to probe.
+        let probed = own_scope
+            && !context_scope
+            && units.len() > 1
+            && self.heads.heads.contains_key("relevance");
+        // Per window of a probed text, the fast model's relevance (one of
+        // the probe's units).
+        let mut fast_rel_units = Vec::with_capacity(if probed { units.len() } else { 0 });
         let mut fast_abusive = 0f32;
         for u in &units {
             // A comment is usually one window spanning the whole text: its
@@ -707,7 +716,7 @@ impl CascadeClassifier {
             fast_abusive = fast_abusive.max(p);
             flagged_units.push(p >= flag_t);
             fast_units.push((ph, p));
-            if units.len() > 1 {
+            if probed {
                 fast_rel_units.push(self.fast.prob("relevance", f).unwrap_or(0.0));
             }
         }
@@ -729,16 +738,8 @@ impl CascadeClassifier {
         }
         let in_scope = own_scope || context_scope;
         let mut selected = select(&units, &flagged_units, in_scope, self.opts.max_units.max(1));
-        // A long text whose scope is its own words is encoded in two steps:
-        // passing the scope test on a page about visas or a summer camp is
-        // cheap, encoding all its windows is not. Under a migration story
-        // (context scope) there is nothing to probe.
         let mut deferred = Vec::new();
-        if own_scope
-            && !context_scope
-            && units.len() > 1
-            && self.heads.heads.contains_key("relevance")
-        {
+        if probed {
             let first_migration = selected.iter().copied().find(|&i| units[i].migration);
             let most_relevant = selected
                 .iter()
