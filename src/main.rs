@@ -84,6 +84,8 @@ enum Command {
     Models(cli::models::ModelsArgs),
     /// The configured sources and their health.
     Sources(cli::sources::SourcesArgs),
+    /// Check the config, or print an older one in the current format.
+    Config(cli::config::ConfigArgs),
     /// Serve a bundled sample corpus on loopback, ingest it, report, and keep the API running.
     Demo(cli::run::DemoArgs),
 }
@@ -143,5 +145,6 @@ fn real_main(cli: Cli) -> Result<()> {
         Command::Alerts(a) => cli::alerts::alerts(&ctx.config()?, &ctx.data_dir, a.action),
         Command::Models(a) => cli::models::run(&a.models_dir, a.action),
         Command::Sources(a) => cli::sources::run(&ctx, a),
+        Command::Config(a) => cli::config::run(&ctx, a),
     }
 }

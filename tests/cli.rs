@@ -520,3 +520,76 @@ fn rust_bert_kind_without_the_feature_says_how_to_build_it() {
         "{err}"
     );
 }
+
+/// `config upgrade` prints a version 1 file as version 2, which loads to
+/// the same sources; the TOML examples of README's configuration section
+/// load as written.
+#[test]
+fn config_upgrade_and_the_readme_examples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v1 = tmp.path().join("v1.toml");
+    std::fs::write(
+        &v1,
+        r#"version = 1
+[[sources]]
+id = "portal"
+kind = "feed"
+url = "https://portal.example/feed/"
+fetch_articles = false
+name = "Portal"
+country = "RS"
+languages = ["sr"]
+[sources.selectors]
+body = "div.text"
+
+[[sources]]
+id = "masto"
+kind = "mastodon"
+instance = "https://mastodon.social"
+hashtag = "refugees"
+name = "Mastodon"
+country = "RS"
+languages = ["sr", "en"]
+scope = "social"
+"#,
+    )
+    .unwrap();
+    let out = ok(&mw(Some(&v1), tmp.path(), &["config", "check"]));
+    assert!(out.contains("config version 1: 2 sources"), "{out}");
+    let upgraded = ok(&mw(
+        None,
+        tmp.path(),
+        &["config", "upgrade", v1.to_str().unwrap()],
+    ));
+    assert!(upgraded.contains("version = 2"), "{upgraded}");
+    let v2 = tmp.path().join("v2.toml");
+    std::fs::write(&v2, &upgraded).unwrap();
+    let list =
+        |cfg: &std::path::Path| json(&mw(Some(cfg), tmp.path(), &["sources", "list", "--json"]));
+    assert_eq!(list(&v1), list(&v2));
+    // Only the old file gets the note on how to upgrade.
+    let note = |cfg: &std::path::Path| stderr(&mw(Some(cfg), tmp.path(), &["config", "check"]));
+    assert!(note(&v1).contains("config upgrade"), "{}", note(&v1));
+    assert!(!note(&v2).contains("config upgrade"), "{}", note(&v2));
+
+    // README: the minimal config, then the source kinds' examples under it.
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let section = &readme[readme.find("## Configuration").unwrap()..];
+    let blocks: Vec<&str> = section
+        .split("```toml\n")
+        .skip(1)
+        .map(|b| &b[..b.find("```").unwrap()])
+        .collect();
+    let minimal = blocks[0];
+    assert!(minimal.starts_with("version = 2"), "{minimal}");
+    let kinds = blocks
+        .iter()
+        .find(|b| b.contains("kind = \"mastodon\""))
+        .expect("the source kinds example");
+    let cfg = tmp.path().join("readme.toml");
+    std::fs::write(&cfg, format!("{minimal}\n{kinds}")).unwrap();
+    let out = ok(&mw(Some(&cfg), tmp.path(), &["config", "check"]));
+    assert!(out.contains("config version 2: 4 sources"), "{out}");
+}

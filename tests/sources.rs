@@ -537,7 +537,7 @@ fn opml_import_produces_a_valid_config() {
     let ids: Vec<&str> = config.sources.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["vijesti", "vijesti-me", "vijesti-2"]);
     assert_eq!(
-        config.sources[2].url,
+        config.sources[2].url(),
         "https://www.vijesti.me/rss?kat=drustvo&x=1"
     );
     assert_eq!(config.sources[1].name, "Вијести");

@@ -11,6 +11,7 @@ use mediawatch_pipeline::DataDir;
 
 pub(crate) mod alerts;
 pub(crate) mod classify;
+pub(crate) mod config;
 pub(crate) mod extract;
 pub(crate) mod index;
 pub(crate) mod models;
@@ -51,20 +52,22 @@ impl Ctx {
 /// Loads and validates the config; an invalid one stops here, before
 /// anything starts.
 pub(crate) fn load_config(path: Option<&Path>) -> Result<Config> {
-    match path {
-        Some(p) => Ok(Config::load(p)?),
+    let local = Path::new("config/default.toml");
+    let (config, origin) = match path {
+        Some(p) => (Config::load(p)?, p.display().to_string()),
+        None if local.exists() => (Config::load(local)?, local.display().to_string()),
         None => {
-            let local = Path::new("config/default.toml");
-            if local.exists() {
-                Ok(Config::load(local)?)
-            } else {
-                Ok(Config::from_toml_str(
-                    EMBEDDED_CONFIG,
-                    "<embedded config/default.toml>",
-                )?)
-            }
+            let origin = "<embedded config/default.toml>";
+            (
+                Config::from_toml_str(EMBEDDED_CONFIG, origin)?,
+                origin.into(),
+            )
         }
+    };
+    for note in config.notes(&origin) {
+        tracing::warn!("{note}");
     }
+    Ok(config)
 }
 
 /// The query facade over the index an earlier run wrote, with `sources`

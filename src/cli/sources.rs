@@ -73,7 +73,7 @@ pub(crate) fn import_opml(file: &Path, country: &str, langs: &[String]) -> Resul
     let toml = mediawatch_ingest::opml_to_sources_toml(&outlines, country, langs);
     // Check what we print the same way a config is checked, so a bad
     // --country or --lang is reported here rather than at the next start.
-    Config::from_toml_str(&format!("version = 1\n{toml}"), "<imported sources>")?;
+    Config::from_toml_str(&format!("version = 2\n{toml}"), "<imported sources>")?;
     print!("{toml}");
     eprintln!("{} sources from {}", outlines.len(), file.display());
     Ok(())
@@ -104,7 +104,7 @@ pub(crate) async fn sources(config: Config, data_dir: &Path, action: SourcesActi
             if json {
                 let v: Vec<_> = rows
                     .iter()
-                    .map(|(s, status, h)| serde_json::json!({"source": s.meta(), "kind": s.kind.as_str(), "url": s.url, "enabled": s.enabled, "status": status, "health": h}))
+                    .map(|(s, status, h)| serde_json::json!({"source": s.meta(), "kind": s.kind().as_str(), "url": s.url(), "enabled": s.enabled, "status": status, "health": h}))
                     .collect();
                 serde_json::to_writer_pretty(&mut out, &v)?;
                 writeln!(out)?;
@@ -125,7 +125,7 @@ pub(crate) async fn sources(config: Config, data_dir: &Path, action: SourcesActi
                         h.items_total,
                         if s.enabled { status } else { "disabled" },
                         s.name,
-                        s.url
+                        s.url()
                     )?;
                     if let (Some(e), true) = (&h.last_error, h.consecutive_failures > 0) {
                         writeln!(out, "{:<24} last error: {e}", "")?;

@@ -9,10 +9,16 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mediawatch_core::{DocKind, SourceMeta, SourceScope};
 pub use mediawatch_extract::SelectorOverrides;
 use serde::{Deserialize, Serialize};
 
+mod source;
+pub use source::{
+    ArticleParams, BlueskyParams, ColumnsConfig, FileParams, KindParams, ListingParams,
+    MastodonParams, RedditParams, SourceConfig, SourceKind, SourceParams, TelegramParams,
+    YoutubeParams, DEFAULT_BLUESKY_APPVIEW, DEFAULT_MAX_PAGES, DEFAULT_REDDIT_BASE,
+    DEFAULT_TELEGRAM_BASE, DEFAULT_YOUTUBE_BASE, MAX_MAX_PAGES,
+};
 mod classifier;
 pub use classifier::{
     ClassifierConfig, ClassifierKind, DeviceSpec, RustBertConfig, HATE_CLASSES, THRESHOLD_HEADS,
@@ -24,8 +30,9 @@ pub use alerts::{
     MIN_BASELINE_WINDOWS,
 };
 
-/// The only config format version this build understands.
-pub const CURRENT_VERSION: u32 = 1;
+/// The config format version this build writes. Version 1 (kind keys
+/// beside a source's `id`) is still read, converted on read.
+pub const CURRENT_VERSION: u32 = 2;
 
 /// Errors from loading a config file.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +68,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Format version; must be 1.
+    /// Format version: 2 (1 is read and converted).
     pub version: u32,
     /// HTTP fetching.
     #[serde(default)]
@@ -247,254 +254,6 @@ impl Default for IndexConfig {
     }
 }
 
-/// How a source is fetched. Each kind needs its own keys (see
-/// [`SourceConfig`] and `validate`); the registry that turns a kind into a
-/// poller is `build_source` in `mediawatch-pipeline`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    /// RSS / Atom / JSON Feed; linked article pages are fetched and extracted.
-    Feed,
-    /// A (news) sitemap or sitemap index; listed pages are fetched and extracted.
-    Sitemap,
-    /// An HTML listing page (section front, archive): article links picked
-    /// by `link_selector`, pages followed by `next_selector`.
-    Listing,
-    /// A Mastodon hashtag or account timeline (public API).
-    Mastodon,
-    /// A Bluesky author feed or post search (public AppView XRPC API).
-    Bluesky,
-    /// A public Telegram channel, read from its web preview (`t.me/s/...`).
-    Telegram,
-    /// A subreddit's newest posts (`/r/<sub>/new.json`).
-    Reddit,
-    /// A YouTube channel's video feed (Atom).
-    Youtube,
-    /// A local JSON Lines file, one document per line.
-    Jsonl,
-    /// A local CSV file with a header row, one document per row.
-    Csv,
-}
-
-impl SourceKind {
-    /// Every kind, in the order the docs list them.
-    pub const ALL: [SourceKind; 10] = [
-        SourceKind::Feed,
-        SourceKind::Sitemap,
-        SourceKind::Listing,
-        SourceKind::Mastodon,
-        SourceKind::Bluesky,
-        SourceKind::Telegram,
-        SourceKind::Reddit,
-        SourceKind::Youtube,
-        SourceKind::Jsonl,
-        SourceKind::Csv,
-    ];
-
-    /// Name as written in the config.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceKind::Feed => "feed",
-            SourceKind::Sitemap => "sitemap",
-            SourceKind::Listing => "listing",
-            SourceKind::Mastodon => "mastodon",
-            SourceKind::Bluesky => "bluesky",
-            SourceKind::Telegram => "telegram",
-            SourceKind::Reddit => "reddit",
-            SourceKind::Youtube => "youtube",
-            SourceKind::Jsonl => "jsonl",
-            SourceKind::Csv => "csv",
-        }
-    }
-
-    /// Whether the source is configured with `url` (the others build their
-    /// URL from kind-specific keys, or read a local `path`).
-    pub fn uses_url(self) -> bool {
-        matches!(
-            self,
-            SourceKind::Feed | SourceKind::Sitemap | SourceKind::Listing
-        )
-    }
-
-    /// Whether the source reads a local file (`path`) instead of the network.
-    pub fn is_file(self) -> bool {
-        matches!(self, SourceKind::Jsonl | SourceKind::Csv)
-    }
-}
-
-/// Default `appview` of Bluesky sources: the public, unauthenticated AppView.
-pub const DEFAULT_BLUESKY_APPVIEW: &str = "https://public.api.bsky.app/xrpc";
-/// Default `base_url` of Telegram sources.
-pub const DEFAULT_TELEGRAM_BASE: &str = "https://t.me";
-/// Default `base_url` of Reddit sources.
-pub const DEFAULT_REDDIT_BASE: &str = "https://www.reddit.com";
-/// Default `base_url` of YouTube sources.
-pub const DEFAULT_YOUTUBE_BASE: &str = "https://www.youtube.com";
-/// Default `max_pages` of listing sources.
-pub const DEFAULT_MAX_PAGES: usize = 3;
-/// Largest `max_pages` accepted: a listing is a window on what is new, not
-/// an archive crawl.
-pub const MAX_MAX_PAGES: usize = 50;
-
-/// Column names of a `csv` source (and field names of a `jsonl` source):
-/// which column holds each document field. Unset fields use the field's own
-/// name (`id`, `url`, `title`, `text`, `author`, `published`, `lang`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ColumnsConfig {
-    /// Stable row id (the item key when present).
-    pub id: Option<String>,
-    /// Document URL.
-    pub url: Option<String>,
-    /// Headline.
-    pub title: Option<String>,
-    /// Main text.
-    pub text: Option<String>,
-    /// Author.
-    pub author: Option<String>,
-    /// Publication time (RFC 3339, `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD`).
-    pub published: Option<String>,
-    /// ISO 639-1 language.
-    pub lang: Option<String>,
-}
-
-impl ColumnsConfig {
-    /// `(field, configured column)` for every field, in a fixed order.
-    pub fn entries(&self) -> [(&'static str, &Option<String>); 7] {
-        [
-            ("id", &self.id),
-            ("url", &self.url),
-            ("title", &self.title),
-            ("text", &self.text),
-            ("author", &self.author),
-            ("published", &self.published),
-            ("lang", &self.lang),
-        ]
-    }
-}
-
-/// One monitored source.
-///
-/// The keys after `enabled` belong to particular kinds; validation rejects
-/// a key set on a kind that does not use it, so a typo'd kind never runs
-/// with silently ignored settings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SourceConfig {
-    /// Unique id: lowercase letters, digits, `-` and `_`.
-    pub id: String,
-    /// How it is fetched.
-    pub kind: SourceKind,
-    /// Feed, sitemap or listing page URL (`feed`, `sitemap`, `listing`
-    /// only; empty for the kinds that build their URL or read a file).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub url: String,
-    /// Outlet name.
-    pub name: String,
-    /// ISO 3166-1 alpha-2 country code (`XK` for Kosovo).
-    pub country: String,
-    /// ISO 639-1 languages; the first is the default for undetected text.
-    pub languages: Vec<String>,
-    /// National, regional, local or social.
-    #[serde(default)]
-    pub scope: SourceScope,
-    /// Audience tags for the audience map.
-    #[serde(default)]
-    pub audience: Vec<String>,
-    /// Estimated monthly reach, weights the audience map.
-    #[serde(default)]
-    pub reach: Option<u64>,
-    /// Poll interval; the scheduler default when absent.
-    #[serde(default, with = "humantime_serde")]
-    pub interval: Option<Duration>,
-    /// Fetch and extract the linked article pages (else index feed text only).
-    #[serde(default = "default_true")]
-    pub fetch_articles: bool,
-    /// Extraction overrides.
-    #[serde(default)]
-    pub selectors: Option<SelectorOverrides>,
-    /// Disabled sources stay in the config and the state but are not polled.
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-
-    /// `listing`: CSS selector of the `<a>` elements linking to articles.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link_selector: Option<String>,
-    /// `listing`: CSS selector of the "next page" link (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_selector: Option<String>,
-    /// `listing`: most pages followed per poll (default 3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_pages: Option<usize>,
-    /// `listing`: keep links to other hosts (default false: same host only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_other_hosts: Option<bool>,
-
-    /// `mastodon`: the instance's base URL (`https://mastodon.social`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instance: Option<String>,
-    /// `mastodon`: a hashtag timeline (without `#`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hashtag: Option<String>,
-    /// `mastodon`: an account timeline: numeric account id, or `@name` /
-    /// `@name@domain`, resolved through `/api/v1/accounts/lookup`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-
-    /// `bluesky`: the AppView XRPC base URL (default the public AppView).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub appview: Option<String>,
-    /// `bluesky`: an author feed: handle (`name.bsky.social`) or DID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actor: Option<String>,
-    /// `bluesky`: a post search query.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query: Option<String>,
-
-    /// `telegram`: public channel name (`t.me/s/<channel>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-    /// `reddit`: subreddit name (without `r/`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subreddit: Option<String>,
-    /// `youtube`: channel id (`UC...`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel_id: Option<String>,
-    /// `telegram`, `reddit`, `youtube`: the site's base URL (defaults to the
-    /// real site; a mirror or a test server otherwise).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_url: Option<String>,
-
-    /// `jsonl`, `csv`: the file to import (relative to the working directory).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-    /// `jsonl`, `csv`: which column (field) holds each document field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub columns: Option<ColumnsConfig>,
-    /// `jsonl`, `csv`: kind of the imported documents (default `article`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub doc_kind: Option<DocKind>,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-impl SourceConfig {
-    /// The metadata analysts slice by.
-    pub fn meta(&self) -> SourceMeta {
-        SourceMeta {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            country: self.country.clone(),
-            languages: self.languages.clone(),
-            scope: self.scope,
-            audience: self.audience.clone(),
-            reach: self.reach,
-        }
-    }
-}
-
 /// ISO 3166-1 alpha-2 codes mediawatch accepts: the whole standard list
 /// would be noise for this domain, so it is the countries of Europe and its
 /// neighbours, plus `XK` (Kosovo, user-assigned but universally used).
@@ -544,9 +303,9 @@ impl Config {
     /// Every problem with the values, each message starting with its key.
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
-        if self.version != CURRENT_VERSION {
+        if !(1..=CURRENT_VERSION).contains(&self.version) {
             errors.push(format!(
-                "version: {} is not supported (this build reads version {CURRENT_VERSION})",
+                "version: {} is not supported (this build reads versions 1 to {CURRENT_VERSION})",
                 self.version
             ));
         }
@@ -640,7 +399,7 @@ impl Config {
             } else {
                 format!("sources[{i}] (id {:?})", s.id)
             };
-            validate_source(s, &key, &mut errors);
+            s.validate(self.version, &key, &mut errors);
             if !s.id.is_empty() && !ids.insert(s.id.as_str()) {
                 errors.push(format!("{key}.id: duplicate id {:?}", s.id));
             }
@@ -652,328 +411,37 @@ impl Config {
     pub fn source(&self, id: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.id == id)
     }
-}
 
-fn validate_source(s: &SourceConfig, key: &str, errors: &mut Vec<String>) {
-    if s.id.is_empty() {
-        errors.push(format!("{key}.id: must not be empty"));
-    } else if !s
-        .id
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-    {
-        errors.push(format!(
-            "{key}.id: {:?} may contain only lowercase letters, digits, '-' and '_'",
-            s.id
-        ));
-    }
-    if s.kind.uses_url() {
-        if s.url.is_empty() {
-            errors.push(format!(
-                "{key}.url: required for kind {:?}",
-                s.kind.as_str()
-            ));
-        } else {
-            check_http_url(&s.url, &format!("{key}.url"), errors);
-        }
-    } else if !s.url.is_empty() {
-        errors.push(format!(
-            "{key}.url: not used by kind {:?} ({})",
-            s.kind.as_str(),
-            kind_keys_hint(s.kind)
-        ));
-    }
-    validate_kind_keys(s, key, errors);
-    if s.name.trim().is_empty() {
-        errors.push(format!("{key}.name: must not be empty"));
-    }
-    if !COUNTRIES.contains(&s.country.as_str()) {
-        errors.push(format!(
-            "{key}.country: {:?} is not an ISO 3166-1 alpha-2 code in upper case (e.g. \"RS\", \"XK\")",
-            s.country
-        ));
-    }
-    if s.languages.is_empty() {
-        errors.push(format!("{key}.languages: list at least one ISO 639-1 code"));
-    }
-    for (j, l) in s.languages.iter().enumerate() {
-        if !LANGUAGES.contains(&l.as_str()) {
-            errors.push(format!(
-                "{key}.languages[{j}]: {l:?} is not a supported ISO 639-1 code ({})",
-                LANGUAGES.join(", ")
+    /// Things worth telling whoever loaded the file that are not errors:
+    /// an older format version, with how to upgrade.
+    pub fn notes(&self, origin: &str) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.version < CURRENT_VERSION {
+            notes.push(format!(
+                "{origin} is config version {}, read by converting it; `mediawatch config upgrade {origin}` prints it as version {CURRENT_VERSION} (each source's kind keys in its params table)",
+                self.version
             ));
         }
+        notes
     }
-    if let Some(d) = s.interval {
-        if d < Duration::from_secs(60) {
-            errors.push(format!(
-                "{key}.interval: {} is too short (at least 1m, to stay polite)",
-                humantime_serde::re::humantime::format_duration(d)
-            ));
-        }
-    }
-    if let Some(sel) = &s.selectors {
-        let all = [
-            ("title", &sel.title),
-            ("body", &sel.body),
-            ("byline", &sel.byline),
-            ("published", &sel.published),
-            ("comments", &sel.comments),
-            ("comment_text", &sel.comment_text),
-            ("comment_author", &sel.comment_author),
-        ];
-        for (name, v) in all {
-            if matches!(v, Some(x) if x.trim().is_empty()) {
-                errors.push(format!("{key}.selectors.{name}: must not be empty"));
-            }
-        }
-    }
-}
 
-/// Checks that `value` is an absolute http(s) URL with a host.
-fn check_http_url(value: &str, key: &str, errors: &mut Vec<String>) {
-    match url::Url::parse(value) {
-        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {
-            if u.host_str().is_none() {
-                errors.push(format!("{key}: {value:?} has no host"));
-            }
-        }
-        Ok(u) => errors.push(format!(
-            "{key}: scheme {:?} is not supported (use http or https)",
-            u.scheme()
-        )),
-        Err(e) => errors.push(format!("{key}: {value:?} is not a URL: {e}")),
-    }
-}
-
-/// The keys a kind is configured with, for error messages.
-fn kind_keys_hint(kind: SourceKind) -> &'static str {
-    match kind {
-        SourceKind::Feed | SourceKind::Sitemap => "it needs url",
-        SourceKind::Listing => {
-            "it needs url and link_selector; next_selector, max_pages, allow_other_hosts are optional"
-        }
-        SourceKind::Mastodon => "it needs instance and one of hashtag or account",
-        SourceKind::Bluesky => "it needs one of actor or query; appview is optional",
-        SourceKind::Telegram => "it needs channel; base_url is optional",
-        SourceKind::Reddit => "it needs subreddit; base_url is optional",
-        SourceKind::Youtube => "it needs channel_id; base_url is optional",
-        SourceKind::Jsonl | SourceKind::Csv => {
-            "it needs path; columns and doc_kind are optional"
-        }
-    }
-}
-
-/// Whether `s` is non-empty and only ASCII letters, digits and the `extra` bytes.
-fn is_name(s: &str, extra: &[u8]) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
-}
-
-/// Kind-specific keys: the required ones are present and well-formed, and
-/// no key of another kind is set.
-fn validate_kind_keys(s: &SourceConfig, key: &str, errors: &mut Vec<String>) {
-    use SourceKind as K;
-    let kind = s.kind;
-    // (key name, is set, kinds that use it)
-    let owned: [(&str, bool, &[SourceKind]); 18] = [
-        ("link_selector", s.link_selector.is_some(), &[K::Listing]),
-        ("next_selector", s.next_selector.is_some(), &[K::Listing]),
-        ("max_pages", s.max_pages.is_some(), &[K::Listing]),
-        (
-            "allow_other_hosts",
-            s.allow_other_hosts.is_some(),
-            &[K::Listing],
-        ),
-        ("instance", s.instance.is_some(), &[K::Mastodon]),
-        ("hashtag", s.hashtag.is_some(), &[K::Mastodon]),
-        ("account", s.account.is_some(), &[K::Mastodon]),
-        ("appview", s.appview.is_some(), &[K::Bluesky]),
-        ("actor", s.actor.is_some(), &[K::Bluesky]),
-        ("query", s.query.is_some(), &[K::Bluesky]),
-        ("channel", s.channel.is_some(), &[K::Telegram]),
-        ("subreddit", s.subreddit.is_some(), &[K::Reddit]),
-        ("channel_id", s.channel_id.is_some(), &[K::Youtube]),
-        (
-            "base_url",
-            s.base_url.is_some(),
-            &[K::Telegram, K::Reddit, K::Youtube],
-        ),
-        ("path", s.path.is_some(), &[K::Jsonl, K::Csv]),
-        ("columns", s.columns.is_some(), &[K::Jsonl, K::Csv]),
-        ("doc_kind", s.doc_kind.is_some(), &[K::Jsonl, K::Csv]),
-        (
-            "selectors",
-            s.selectors.is_some(),
-            &[K::Feed, K::Sitemap, K::Listing],
-        ),
-    ];
-    for (name, set, kinds) in owned {
-        if set && !kinds.contains(&kind) {
-            let users: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-            errors.push(format!(
-                "{key}.{name}: not used by kind {:?} (only by {}; {})",
-                kind.as_str(),
-                users.join(", "),
-                kind_keys_hint(kind)
-            ));
-        }
-    }
-    let required = |name: &str, v: &Option<String>, errors: &mut Vec<String>| -> Option<String> {
-        match v.as_deref().map(str::trim) {
-            None => {
-                errors.push(format!(
-                    "{key}.{name}: required for kind {:?} ({})",
-                    kind.as_str(),
-                    kind_keys_hint(kind)
-                ));
-                None
-            }
-            Some("") => {
-                errors.push(format!("{key}.{name}: must not be empty"));
-                None
-            }
-            Some(x) => Some(x.to_string()),
-        }
-    };
-    let one_of = |a: (&str, &Option<String>),
-                  b: (&str, &Option<String>),
-                  errors: &mut Vec<String>| match (a.1, b.1) {
-        (Some(_), Some(_)) => errors.push(format!(
-            "{key}.{}: set either {} or {}, not both",
-            b.0, a.0, b.0
-        )),
-        (None, None) => errors.push(format!(
-            "{key}.{}: required for kind {:?}: set {} or {}",
-            a.0,
-            kind.as_str(),
-            a.0,
-            b.0
-        )),
-        _ => {}
-    };
-    match kind {
-        K::Feed | K::Sitemap => {}
-        K::Listing => {
-            required("link_selector", &s.link_selector, errors);
-            if matches!(s.next_selector.as_deref(), Some(x) if x.trim().is_empty()) {
-                errors.push(format!("{key}.next_selector: must not be empty"));
-            }
-            if let Some(n) = s.max_pages {
-                if n == 0 || n > MAX_MAX_PAGES {
-                    errors.push(format!(
-                        "{key}.max_pages: {n} is out of range (1 to {MAX_MAX_PAGES})"
-                    ));
-                }
-            }
-        }
-        K::Mastodon => {
-            if let Some(i) = required("instance", &s.instance, errors) {
-                check_http_url(&i, &format!("{key}.instance"), errors);
-            }
-            one_of(("hashtag", &s.hashtag), ("account", &s.account), errors);
-            if let Some(h) = &s.hashtag {
-                // Mastodon hashtags are letters (any script), digits and `_`.
-                if h.is_empty() || !h.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                    errors.push(format!(
-                        "{key}.hashtag: {h:?} is not a hashtag (letters, digits and '_', without '#')"
-                    ));
-                }
-            }
-            if let Some(a) = &s.account {
-                let ok = if let Some(rest) = a.strip_prefix('@') {
-                    let mut parts = rest.splitn(2, '@');
-                    let user = parts.next().unwrap_or_default();
-                    let domain = parts.next();
-                    is_name(user, b"_.-") && domain.is_none_or(|d| is_name(d, b".-"))
-                } else {
-                    is_name(a, b"") && a.bytes().all(|b| b.is_ascii_digit())
-                };
-                if !ok {
-                    errors.push(format!(
-                        "{key}.account: {a:?} is neither a numeric account id nor @name or @name@domain"
-                    ));
-                }
-            }
-        }
-        K::Bluesky => {
-            if let Some(a) = &s.appview {
-                check_http_url(a, &format!("{key}.appview"), errors);
-            }
-            one_of(("actor", &s.actor), ("query", &s.query), errors);
-            if let Some(a) = &s.actor {
-                let ok = if a.starts_with("did:") {
-                    a.len() > 8 && !a.contains(char::is_whitespace)
-                } else {
-                    a.contains('.') && is_name(a, b".-")
-                };
-                if !ok {
-                    errors.push(format!(
-                        "{key}.actor: {a:?} is neither a handle (name.bsky.social) nor a DID (did:plc:...)"
-                    ));
-                }
-            }
-            if matches!(s.query.as_deref(), Some(q) if q.trim().is_empty()) {
-                errors.push(format!("{key}.query: must not be empty"));
-            }
-        }
-        K::Telegram => {
-            if let Some(c) = required("channel", &s.channel, errors) {
-                if !is_name(&c, b"_") {
-                    errors.push(format!(
-                        "{key}.channel: {c:?} is not a public channel name (letters, digits and '_', without '@' or t.me/)"
-                    ));
-                }
-            }
-        }
-        K::Reddit => {
-            if let Some(r) = required("subreddit", &s.subreddit, errors) {
-                if !is_name(&r, b"_") {
-                    errors.push(format!(
-                        "{key}.subreddit: {r:?} is not a subreddit name (letters, digits and '_', without r/)"
-                    ));
-                }
-            }
-        }
-        K::Youtube => {
-            if let Some(c) = required("channel_id", &s.channel_id, errors) {
-                if !is_name(&c, b"_-") {
-                    errors.push(format!(
-                        "{key}.channel_id: {c:?} is not a channel id (like UCxxxxxxxxxxxxxxxxxxxxxx)"
-                    ));
-                }
-            }
-        }
-        K::Jsonl | K::Csv => {
-            match &s.path {
-                None => errors.push(format!(
-                    "{key}.path: required for kind {:?} ({})",
-                    kind.as_str(),
-                    kind_keys_hint(kind)
-                )),
-                Some(p) if p.as_os_str().is_empty() => {
-                    errors.push(format!("{key}.path: must not be empty"))
-                }
-                Some(_) => {}
-            }
-            if let Some(cols) = &s.columns {
-                for (name, v) in cols.entries() {
-                    if matches!(v, Some(x) if x.trim().is_empty()) {
-                        errors.push(format!("{key}.columns.{name}: must not be empty"));
-                    }
-                }
-            }
-        }
-    }
-    if let Some(b) = &s.base_url {
-        check_http_url(b, &format!("{key}.base_url"), errors);
+    /// The config as a version-2 TOML file: what `mediawatch config
+    /// upgrade` prints. Every value is written, defaults included; comments
+    /// of the original file are not kept.
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        let mut upgraded = self.clone();
+        upgraded.version = CURRENT_VERSION;
+        toml::to_string(&upgraded).map_err(|e| ConfigError::Parse {
+            path: "<upgrade>".into(),
+            message: e.to_string(),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mediawatch_core::{DocKind, SourceScope};
 
     const MINIMAL: &str = r#"
 version = 1
@@ -994,8 +462,8 @@ languages = ["sr", "en"]
         assert!(c.fetch.allow_private_addresses);
         assert_eq!(c.sources.len(), 1);
         let s = &c.sources[0];
-        assert_eq!(s.kind, SourceKind::Feed);
-        assert!(s.fetch_articles && s.enabled);
+        assert_eq!(s.kind(), SourceKind::Feed);
+        assert!(s.params.fetches_articles() && s.enabled);
         assert_eq!(s.scope, SourceScope::National);
         assert_eq!(c.server.listen, "127.0.0.1:8080");
         assert_eq!(s.meta().languages, ["sr", "en"]);
@@ -1015,7 +483,7 @@ languages = ["sr", "en"]
     #[test]
     fn every_invalid_value_is_reported_with_its_key() {
         let text = r#"
-version = 2
+version = 3
 [fetch]
 timeout = "0s"
 [[sources]]
@@ -1107,10 +575,16 @@ languages = ["hr"]
             assert!(errs.is_empty(), "{body}\n{errs:#?}");
         }
         let c = Config::from_toml_str(&source_toml(ok[10]), "t").unwrap();
-        assert_eq!(c.sources[0].doc_kind, Some(DocKind::Post));
-        assert_eq!(c.sources[0].url, "");
+        let SourceParams::Jsonl(p) = &c.sources[0].params else {
+            panic!("{:?}", c.sources[0].params)
+        };
+        assert_eq!(p.doc_kind, Some(DocKind::Post));
+        assert_eq!(c.sources[0].url(), "");
         let c = Config::from_toml_str(&source_toml(ok[11]), "t").unwrap();
-        let cols = c.sources[0].columns.clone().unwrap();
+        let SourceParams::Csv(p) = &c.sources[0].params else {
+            panic!("{:?}", c.sources[0].params)
+        };
+        let cols = p.columns.clone().unwrap();
         assert_eq!(cols.text.as_deref(), Some("body"));
         assert_eq!(cols.id, None);
     }

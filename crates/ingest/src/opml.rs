@@ -120,7 +120,7 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
 }
 
 /// `[[sources]]` TOML for the feeds of an OPML file, ready to paste into
-/// the config: one `kind = "feed"` source per outline, all with `country`
+/// a version 2 config: one `kind = "feed"` source per outline, all with `country`
 /// and `languages` (the user reviews them; OPML carries neither).
 ///
 /// Ids are slugs of the title (else of the feed's host), made unique with
@@ -165,10 +165,11 @@ pub fn opml_to_sources_toml(
         }
         out.push_str(&format!("id = {}\n", toml_string(&id)));
         out.push_str("kind = \"feed\"\n");
-        out.push_str(&format!("url = {}\n", toml_string(&o.xml_url)));
         out.push_str(&format!("name = {}\n", toml_string(&name)));
         out.push_str(&format!("country = {}\n", toml_string(country)));
-        out.push_str(&format!("languages = [{}]\n\n", langs.join(", ")));
+        out.push_str(&format!("languages = [{}]\n", langs.join(", ")));
+        out.push_str("[sources.params]\n");
+        out.push_str(&format!("url = {}\n\n", toml_string(&o.xml_url)));
     }
     out
 }

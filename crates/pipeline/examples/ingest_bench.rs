@@ -111,13 +111,13 @@ async fn main() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let mut cfg = String::from(
-        "version = 1\n[fetch]\nallow_private_addresses = true\nrespect_robots = false\n\
+        "version = 2\n[fetch]\nallow_private_addresses = true\nrespect_robots = false\n\
          per_host_concurrency = 64\nper_host_interval = \"1ms\"\nglobal_concurrency = 64\n\
          [scheduler]\nconcurrent_sources = 32\nmax_articles_per_pass = 100000\n",
     );
     for s in 0..sources {
         cfg.push_str(&format!(
-            "[[sources]]\nid = \"s{s}\"\nkind = \"feed\"\nurl = \"{base}/s{s}/feed.xml\"\nname = \"Source {s}\"\ncountry = \"RS\"\nlanguages = [\"sr\"]\n"
+            "[[sources]]\nid = \"s{s}\"\nkind = \"feed\"\nparams = {{ url = \"{base}/s{s}/feed.xml\" }}\nname = \"Source {s}\"\ncountry = \"RS\"\nlanguages = [\"sr\"]\n"
         ));
     }
     let config = Config::from_toml_str(&cfg, "<bench>").unwrap();

@@ -133,7 +133,7 @@ pub fn demo_config(base: &str) -> Result<Config> {
         .and_then(|f| f.contents_utf8())
         .ok_or_else(|| PipelineError::Demo("sources.toml missing from the demo corpus".into()))?;
     let text = format!(
-        "version = 1\n\
+        "version = 2\n\
          [fetch]\n\
          allow_private_addresses = true\n\
          per_host_concurrency = 8\n\
@@ -175,6 +175,6 @@ mod tests {
         assert!(c
             .sources
             .iter()
-            .all(|s| s.url.starts_with("http://127.0.0.1:1/")));
+            .all(|s| s.url().starts_with("http://127.0.0.1:1/")));
     }
 }

@@ -11,6 +11,7 @@
 
 mod data_dir;
 pub mod demo;
+mod kinds;
 mod polling;
 mod reclassify;
 mod schedule;
@@ -24,7 +25,6 @@ use std::time::Duration;
 use mediawatch_classify::{Classifier, LexiconClassifier};
 use mediawatch_config::{Config, SourceConfig};
 use mediawatch_core::SourceMeta;
-use mediawatch_extract::ExtractOptions;
 use mediawatch_fetch::{FetchOptions, Fetcher};
 use mediawatch_index::Index;
 use mediawatch_state::{StateBackend, StateStore};
@@ -125,7 +125,7 @@ impl Pipeline {
         let mut problems = Vec::new();
         let mut sources = Vec::new();
         for (i, sc) in config.sources.iter().enumerate() {
-            match build_source(sc) {
+            match kinds::build(sc) {
                 Ok(rt) => sources.push(Arc::new(rt)),
                 Err(msgs) => problems.extend(
                     msgs.into_iter()
@@ -271,207 +271,25 @@ impl Pipeline {
     }
 }
 
-/// Builds the running form of one source. This match is the registry of
-/// source kinds: adding a kind means adding an arm here and its poller in
-/// `source.rs`. Errors are relative keys (`selectors.body: ...`).
-fn build_source(sc: &SourceConfig) -> std::result::Result<SourceRuntime, Vec<String>> {
-    use mediawatch_config::SourceKind as K;
-    let mut extract = ExtractOptions::default();
-    if let Some(sel) = &sc.selectors {
-        if let Err(e) = mediawatch_extract::validate_selectors(sel) {
-            return Err(vec![format!("selectors: {e}")]);
-        }
-        extract.selectors = sel.clone();
-    }
-    // Keys were checked by config validation; what is left here can fail
-    // only on values validation cannot judge (CSS syntax) or on a config
-    // built in code without validation.
-    let url_err =
-        |key: &'static str| move |e: mediawatch_ingest::IngestError| vec![format!("{key}: {e}")];
-    let need = |key: &str, v: &Option<String>| {
-        v.clone()
-            .ok_or_else(|| vec![format!("{key}: required for kind {:?}", sc.kind.as_str())])
-    };
-    let poller = match sc.kind {
-        K::Feed => source::Poller::Feed,
-        K::Sitemap => source::Poller::Sitemap,
-        K::Listing => {
-            let link_selector = need("link_selector", &sc.link_selector)?;
-            let mut errs = Vec::new();
-            if let Err(e) = mediawatch_ingest::check_selector("link_selector", &link_selector) {
-                errs.push(format!("link_selector: {e}"));
-            }
-            if let Some(n) = &sc.next_selector {
-                if let Err(e) = mediawatch_ingest::check_selector("next_selector", n) {
-                    errs.push(format!("next_selector: {e}"));
-                }
-            }
-            if !errs.is_empty() {
-                return Err(errs);
-            }
-            source::Poller::Listing(source::ListingSpec {
-                link_selector,
-                next_selector: sc.next_selector.clone(),
-                max_pages: sc
-                    .max_pages
-                    .unwrap_or(mediawatch_config::DEFAULT_MAX_PAGES)
-                    .max(1),
-                allow_other_hosts: sc.allow_other_hosts.unwrap_or(false),
-            })
-        }
-        K::Mastodon => {
-            let instance = need("instance", &sc.instance)?;
-            let host = url::Url::parse(&instance)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .ok_or_else(|| vec![format!("instance: {instance:?} has no host")])?;
-            let target = match (&sc.hashtag, &sc.account) {
-                (Some(tag), _) => source::MastodonTarget::Timeline(
-                    mediawatch_ingest::mastodon_hashtag_url(&instance, tag)
-                        .map_err(url_err("instance"))?,
-                ),
-                (None, Some(acct)) if acct.starts_with('@') => source::MastodonTarget::Lookup {
-                    lookup: mediawatch_ingest::mastodon_lookup_url(&instance, acct)
-                        .map_err(url_err("instance"))?,
-                    instance: instance.clone(),
-                },
-                (None, Some(id)) => source::MastodonTarget::Timeline(
-                    mediawatch_ingest::mastodon_account_statuses_url(&instance, id)
-                        .map_err(url_err("instance"))?,
-                ),
-                (None, None) => return Err(vec!["hashtag: set hashtag or account".into()]),
-            };
-            source::Poller::Mastodon(source::MastodonSpec { host, target })
-        }
-        K::Bluesky => {
-            let appview = sc
-                .appview
-                .clone()
-                .unwrap_or_else(|| mediawatch_config::DEFAULT_BLUESKY_APPVIEW.to_string());
-            let url = match (&sc.actor, &sc.query) {
-                (Some(actor), _) => mediawatch_ingest::bluesky_author_feed_url(&appview, actor),
-                (None, Some(q)) => mediawatch_ingest::bluesky_search_url(&appview, q),
-                (None, None) => return Err(vec!["actor: set actor or query".into()]),
-            }
-            .map_err(url_err("appview"))?;
-            source::Poller::Bluesky(url)
-        }
-        K::Telegram => {
-            let base = base_url(sc, mediawatch_config::DEFAULT_TELEGRAM_BASE);
-            let channel = need("channel", &sc.channel)?;
-            source::Poller::Telegram(
-                mediawatch_ingest::telegram_channel_url(&base, &channel)
-                    .map_err(url_err("base_url"))?,
-            )
-        }
-        K::Reddit => {
-            let base = base_url(sc, mediawatch_config::DEFAULT_REDDIT_BASE);
-            let sub = need("subreddit", &sc.subreddit)?;
-            source::Poller::Reddit(
-                mediawatch_ingest::reddit_new_url(&base, &sub).map_err(url_err("base_url"))?,
-            )
-        }
-        K::Youtube => {
-            let base = base_url(sc, mediawatch_config::DEFAULT_YOUTUBE_BASE);
-            let channel = need("channel_id", &sc.channel_id)?;
-            source::Poller::Youtube(
-                mediawatch_ingest::youtube_channel_feed_url(&base, &channel)
-                    .map_err(url_err("base_url"))?,
-            )
-        }
-        K::Jsonl | K::Csv => {
-            let path = sc
-                .path
-                .clone()
-                .ok_or_else(|| vec![format!("path: required for kind {:?}", sc.kind.as_str())])?;
-            let (columns, explicit) = record_columns(sc.columns.as_ref());
-            let spec = source::FileSpec {
-                path,
-                columns,
-                explicit,
-                doc_kind: sc.doc_kind.unwrap_or_default(),
-            };
-            if sc.kind == K::Csv {
-                source::Poller::Csv(spec)
-            } else {
-                source::Poller::Jsonl(spec)
-            }
-        }
-    };
-    Ok(SourceRuntime {
-        cfg: sc.clone(),
-        meta: Arc::new(sc.meta()),
-        poller,
-        extract,
-        api_headers: api_headers(token_var(sc.kind).and_then(std::env::var_os)),
-    })
-}
-
-/// A kind's `base_url`, else the real site.
-fn base_url(sc: &SourceConfig, default: &str) -> String {
-    sc.base_url.clone().unwrap_or_else(|| default.to_string())
-}
-
-/// Column mapping of a file import, and the columns named explicitly.
-fn record_columns(
-    cols: Option<&mediawatch_config::ColumnsConfig>,
-) -> (mediawatch_ingest::RecordColumns, Vec<String>) {
-    let mut out = mediawatch_ingest::RecordColumns::default();
-    let mut explicit = Vec::new();
-    if let Some(c) = cols {
-        for (field, v) in c.entries() {
-            let Some(name) = v.clone() else { continue };
-            explicit.push(name.clone());
-            match field {
-                "id" => out.id = name,
-                "url" => out.url = name,
-                "title" => out.title = name,
-                "text" => out.text = name,
-                "author" => out.author = name,
-                "published" => out.published = name,
-                _ => out.lang = name,
-            }
-        }
-    }
-    (out, explicit)
-}
-
-/// Environment variable holding a platform's API token, by kind.
-fn token_var(kind: mediawatch_config::SourceKind) -> Option<&'static str> {
-    match kind {
-        mediawatch_config::SourceKind::Mastodon => Some("MEDIAWATCH_MASTODON_TOKEN"),
-        mediawatch_config::SourceKind::Bluesky => Some("MEDIAWATCH_BLUESKY_TOKEN"),
-        _ => None,
-    }
-}
-
-/// `Authorization: Bearer <token>` when a token is set. Public endpoints
-/// need none; tokens come only from the environment, never the config. The
-/// fetch layer sends these headers to the request's own host only.
-fn api_headers(token: Option<std::ffi::OsString>) -> Vec<(String, String)> {
-    token
-        .and_then(|t| t.into_string().ok())
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .map(|t| vec![("Authorization".to_string(), format!("Bearer {t}"))])
-        .unwrap_or_default()
-}
-
 /// Fetches and parses one source now, storing nothing: the number of items
 /// it lists, or why it failed. For `mediawatch sources check`.
 pub async fn check_source(
     fetcher: &Fetcher,
     sc: &SourceConfig,
 ) -> std::result::Result<usize, String> {
-    let rt = build_source(sc).map_err(|e| e.join("; "))?;
+    let rt = kinds::build(sc).map_err(|e| e.join("; "))?;
     let cancel = CancellationToken::new();
-    let net = source::Net {
-        fetcher,
-        cancel: &cancel,
+    let cx = kinds::ListCx {
+        rt: &rt,
+        net: source::Net {
+            fetcher,
+            cancel: &cancel,
+        },
+        validators: (None, None),
     };
-    match source::list_items(&rt, net, (None, None)).await {
-        Ok(source::Listed::Items(l)) => Ok(l.len()),
-        Ok(source::Listed::NotModified { .. }) => Ok(0),
+    match rt.poller.list(&cx).await {
+        Ok(kinds::Listed::Items(l)) => Ok(l.len()),
+        Ok(kinds::Listed::NotModified { .. }) => Ok(0),
         Err(f) => Err(f.message().to_string()),
     }
 }

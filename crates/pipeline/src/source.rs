@@ -1,4 +1,7 @@
-//! Source pollers: turn one poll of a feed or sitemap into documents.
+//! One poll of a source, whatever its kind: list the items (the kind's
+//! module in `kinds/`), skip what is seen, build each new item's documents
+//! (the article page fetched and extracted, its comments) and send them to
+//! the sink; then record the outcome and the next due time.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,77 +11,14 @@ use mediawatch_config::{SchedulerConfig, SourceConfig};
 use mediawatch_core::{canonicalize_url, DocId, DocKind, Document, SourceMeta};
 use mediawatch_extract::ExtractOptions;
 use mediawatch_fetch::{FetchError, FetchRequest, FetchResponse, Fetcher};
-use mediawatch_ingest::{FeedEntry, Sitemap};
 use mediawatch_state::{PollResult, SeenItem, StateBackend};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::kinds::{Item, ListCx, Listed, Poller};
 use crate::sink::{PendingDoc, SinkMsg};
-
-const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
-     application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
-const SITEMAP_ACCEPT: &str = "application/xml, text/xml;q=0.9, */*;q=0.5";
-/// Child sitemaps of a sitemap index followed per pass (the newest-listed
-/// first): news sitemap indexes can list thousands of archive files.
-const MAX_CHILD_SITEMAPS: usize = 5;
-
-/// How a source is polled (see `build_source` for the registry). Platform
-/// variants carry the endpoint URL built from the config once, at startup.
-#[derive(Debug, Clone)]
-pub(crate) enum Poller {
-    Feed,
-    Sitemap,
-    Listing(ListingSpec),
-    Mastodon(MastodonSpec),
-    /// Bluesky author feed or search URL.
-    Bluesky(String),
-    /// Telegram channel preview URL.
-    Telegram(String),
-    /// Subreddit `new.json` URL.
-    Reddit(String),
-    /// YouTube channel feed URL.
-    Youtube(String),
-    Jsonl(FileSpec),
-    Csv(FileSpec),
-}
-
-/// A `listing` source's selectors and limits.
-#[derive(Debug, Clone)]
-pub(crate) struct ListingSpec {
-    pub link_selector: String,
-    pub next_selector: Option<String>,
-    pub max_pages: usize,
-    pub allow_other_hosts: bool,
-}
-
-/// A `mastodon` source: where its statuses come from.
-#[derive(Debug, Clone)]
-pub(crate) struct MastodonSpec {
-    /// Host of the instance: the namespace of status ids.
-    pub host: String,
-    pub target: MastodonTarget,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum MastodonTarget {
-    /// A timeline URL known from the config (hashtag, numeric account id).
-    Timeline(String),
-    /// `@name`: looked up at `lookup` each poll (ids differ per instance
-    /// and the lookup is one small request), then `instance`'s statuses.
-    Lookup { lookup: String, instance: String },
-}
-
-/// A `jsonl` or `csv` import.
-#[derive(Debug, Clone)]
-pub(crate) struct FileSpec {
-    pub path: std::path::PathBuf,
-    pub columns: mediawatch_ingest::RecordColumns,
-    /// Columns named explicitly in the config (must exist in a CSV header).
-    pub explicit: Vec<String>,
-    pub doc_kind: DocKind,
-}
 
 /// A configured source ready to poll.
 pub struct SourceRuntime {
@@ -129,39 +69,11 @@ pub struct SourcePassReport {
     pub next_due: Option<DateTime<Utc>>,
 }
 
-/// A listed item, whatever the source kind.
-struct Item {
-    key: String,
-    link: Option<String>,
-    title: Option<String>,
-    published: Option<DateTime<Utc>>,
-    authors: Vec<String>,
-    /// Feed-provided HTML (content, else summary), used when the page cannot be fetched.
-    html: Option<String>,
-    /// A document complete without any page fetch (social posts, imported
-    /// rows); its language is settled in `item_documents`.
-    prebuilt: Option<Box<Document>>,
-}
-
-impl From<FeedEntry> for Item {
-    fn from(e: FeedEntry) -> Self {
-        Item {
-            key: e.id,
-            link: e.link,
-            title: e.title,
-            published: e.published.or(e.updated),
-            authors: e.authors,
-            html: e.content.or(e.summary),
-            prebuilt: None,
-        }
-    }
-}
-
 /// The failure of a whole poll.
 pub(crate) struct PollFailure {
-    kind: String,
-    message: String,
-    retry_after: Option<Duration>,
+    pub kind: String,
+    pub message: String,
+    pub retry_after: Option<Duration>,
 }
 
 impl PollFailure {
@@ -169,7 +81,7 @@ impl PollFailure {
         &self.message
     }
 
-    fn fetch(source: &str, e: &FetchError) -> Self {
+    pub(crate) fn fetch(source: &str, e: &FetchError) -> Self {
         PollFailure {
             kind: e.kind().to_string(),
             message: format!("source {source}: {e}"),
@@ -240,7 +152,10 @@ pub(crate) struct Net<'a> {
 }
 
 impl Net<'_> {
-    async fn fetch(&self, req: &FetchRequest) -> Result<FetchResponse, Option<FetchError>> {
+    pub(crate) async fn fetch(
+        &self,
+        req: &FetchRequest,
+    ) -> Result<FetchResponse, Option<FetchError>> {
         tokio::select! {
             r = self.fetcher.fetch(req) => r.map_err(Some),
             _ = self.cancel.cancelled() => Err(None),
@@ -248,439 +163,11 @@ impl Net<'_> {
     }
 }
 
-/// What a source lists in one poll.
-pub(crate) enum Listed {
-    /// The main URL answered 304.
-    NotModified {
-        max_age: Option<Duration>,
-    },
-    Items(Listing),
-}
-
-pub(crate) struct Listing {
-    items: Vec<Item>,
-    etag: Option<String>,
-    last_modified: Option<String>,
-    max_age: Option<Duration>,
-    /// Per-entry problems (a skipped status, a bad CSV row, a child
-    /// sitemap that failed): each is one error in the pass report.
-    problems: Vec<String>,
-}
-
-impl Listing {
-    /// Items listed.
-    pub(crate) fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    fn from_response(resp: &FetchResponse, items: Vec<Item>, problems: Vec<String>) -> Self {
-        Listing {
-            items,
-            etag: resp.etag.clone(),
-            last_modified: resp.last_modified.clone(),
-            max_age: resp.max_age,
-            problems,
-        }
-    }
-}
-
-fn cancelled(id: &str) -> PollFailure {
+pub(crate) fn cancelled(id: &str) -> PollFailure {
     PollFailure {
         kind: "cancelled".into(),
         message: format!("source {id}: poll cancelled by shutdown"),
         retry_after: None,
-    }
-}
-
-fn parse_failure(id: &str, what: &str, url: &str, e: impl std::fmt::Display) -> PollFailure {
-    PollFailure {
-        kind: "parse".into(),
-        message: format!("source {id}: {what} {url} could not be parsed: {e}"),
-        retry_after: None,
-    }
-}
-
-const JSON_ACCEPT: &str = "application/json, */*;q=0.5";
-const HTML_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
-
-/// Fetches `url`, with the stored validators when `validators` is set.
-/// `Ok(None)` is a 304.
-async fn get(
-    net: Net<'_>,
-    id: &str,
-    url: &str,
-    accept: &str,
-    validators: Option<&(Option<String>, Option<String>)>,
-    headers: &[(String, String)],
-) -> Result<Option<FetchResponse>, PollFailure> {
-    let req = FetchRequest {
-        url: url.to_string(),
-        etag: validators.and_then(|v| v.0.clone()),
-        last_modified: validators.and_then(|v| v.1.clone()),
-        accept: Some(accept.to_string()),
-        headers: headers.to_vec(),
-    };
-    match net.fetch(&req).await {
-        Ok(r) if r.not_modified => Ok(None),
-        Ok(r) => Ok(Some(r)),
-        Err(Some(e)) => Err(PollFailure::fetch(id, &e)),
-        Err(None) => Err(cancelled(id)),
-    }
-}
-
-/// Lists the items of one poll of `rt`, whatever its kind. `validators`
-/// (ETag, Last-Modified) make the main request conditional.
-pub(crate) async fn list_items(
-    rt: &SourceRuntime,
-    net: Net<'_>,
-    validators: (Option<String>, Option<String>),
-) -> Result<Listed, PollFailure> {
-    let id = rt.cfg.id.as_str();
-    // Platform kinds: one JSON/HTML endpoint, entries become posts.
-    let social = |resp: &FetchResponse, page: mediawatch_ingest::PostPage, what: &str| {
-        let items = page.posts.into_iter().map(|p| post_item(rt, p)).collect();
-        let problems = page
-            .skipped
-            .into_iter()
-            .map(|m| format!("source {id}: {what} {}: skipped {m}", resp.url))
-            .collect();
-        Listed::Items(Listing::from_response(resp, items, problems))
-    };
-    let not_modified = |max_age| Ok(Listed::NotModified { max_age });
-    match &rt.poller {
-        Poller::Feed => {
-            let Some(resp) = get(
-                net,
-                id,
-                &rt.cfg.url,
-                FEED_ACCEPT,
-                Some(&validators),
-                &rt.api_headers,
-            )
-            .await?
-            else {
-                return not_modified(None);
-            };
-            let base = resp.url.to_string();
-            let feed = mediawatch_ingest::parse_feed(&resp.body, Some(&base))
-                .map_err(|e| parse_failure(id, "feed", &base, e))?;
-            let ttl = feed.ttl_minutes;
-            let items = feed.entries.into_iter().map(Item::from).collect();
-            let mut listing = Listing::from_response(&resp, items, Vec::new());
-            // RSS <ttl> is the publisher's own polling hint: treated like
-            // Cache-Control max-age (the longer of the two wins).
-            if let Some(minutes) = ttl {
-                let t = Duration::from_secs(u64::from(minutes) * 60);
-                listing.max_age = Some(listing.max_age.map_or(t, |m| m.max(t)));
-            }
-            Ok(Listed::Items(listing))
-        }
-        Poller::Sitemap => {
-            let Some(resp) = get(
-                net,
-                id,
-                &rt.cfg.url,
-                SITEMAP_ACCEPT,
-                Some(&validators),
-                &rt.api_headers,
-            )
-            .await?
-            else {
-                return not_modified(None);
-            };
-            let mut problems = Vec::new();
-            let items = sitemap_items(id, net, &resp, &mut problems).await?;
-            Ok(Listed::Items(Listing::from_response(
-                &resp, items, problems,
-            )))
-        }
-        Poller::Listing(spec) => {
-            let Some(first) = get(
-                net,
-                id,
-                &rt.cfg.url,
-                HTML_ACCEPT,
-                Some(&validators),
-                &rt.api_headers,
-            )
-            .await?
-            else {
-                return not_modified(None);
-            };
-            let opts = mediawatch_ingest::ListingOptions {
-                link_selector: &spec.link_selector,
-                next_selector: spec.next_selector.as_deref(),
-                allow_other_hosts: spec.allow_other_hosts,
-            };
-            let mut seen_pages = std::collections::HashSet::new();
-            let mut seen_links = std::collections::HashSet::new();
-            let mut items = Vec::new();
-            let mut problems = Vec::new();
-            let mut page = Some((first.clone(), first.url.to_string()));
-            let mut pages = 0;
-            while let Some((resp, url)) = page.take() {
-                pages += 1;
-                seen_pages.insert(resp.url.to_string());
-                let parsed = match mediawatch_ingest::parse_listing(
-                    &resp.text().text,
-                    resp.url.as_str(),
-                    &opts,
-                ) {
-                    Ok(p) => p,
-                    // The first page failing fails the poll; a later page
-                    // failing only ends the walk.
-                    Err(e) if pages == 1 => return Err(parse_failure(id, "listing page", &url, e)),
-                    Err(e) => {
-                        problems.push(format!(
-                            "source {id}: listing page {url} could not be parsed: {e}"
-                        ));
-                        break;
-                    }
-                };
-                for link in parsed.links {
-                    if seen_links.insert(link.clone()) {
-                        items.push(Item {
-                            key: link.clone(),
-                            link: Some(link),
-                            title: None,
-                            published: None,
-                            authors: Vec::new(),
-                            html: None,
-                            prebuilt: None,
-                        });
-                    }
-                }
-                let next = parsed.next.filter(|n| !seen_pages.contains(n));
-                if let (Some(next), true) = (next, pages < spec.max_pages) {
-                    match get(net, id, &next, HTML_ACCEPT, None, &rt.api_headers).await {
-                        Ok(Some(r)) => page = Some((r, next)),
-                        Ok(None) => {}
-                        Err(f) if f.kind == "cancelled" => return Err(f),
-                        Err(f) => problems.push(format!("{} (next page)", f.message)),
-                    }
-                }
-            }
-            Ok(Listed::Items(Listing::from_response(
-                &first, items, problems,
-            )))
-        }
-        Poller::Mastodon(spec) => {
-            let timeline = match &spec.target {
-                MastodonTarget::Timeline(url) => url.clone(),
-                MastodonTarget::Lookup { lookup, instance } => {
-                    let Some(r) = get(net, id, lookup, JSON_ACCEPT, None, &rt.api_headers).await?
-                    else {
-                        return Err(parse_failure(
-                            id,
-                            "account lookup",
-                            lookup,
-                            "304 without a cached answer",
-                        ));
-                    };
-                    let account = mediawatch_ingest::parse_mastodon_account_id(&r.body)
-                        .map_err(|e| parse_failure(id, "account lookup", lookup, e))?;
-                    mediawatch_ingest::mastodon_account_statuses_url(instance, &account)
-                        .map_err(|e| parse_failure(id, "account", &account, e))?
-                }
-            };
-            let Some(resp) = get(
-                net,
-                id,
-                &timeline,
-                JSON_ACCEPT,
-                Some(&validators),
-                &rt.api_headers,
-            )
-            .await?
-            else {
-                return not_modified(None);
-            };
-            let page = mediawatch_ingest::parse_mastodon_statuses(&resp.body, &spec.host)
-                .map_err(|e| parse_failure(id, "Mastodon timeline", &timeline, e))?;
-            Ok(social(&resp, page, "Mastodon timeline"))
-        }
-        Poller::Bluesky(url) | Poller::Reddit(url) | Poller::Telegram(url) => {
-            let accept = if matches!(rt.poller, Poller::Telegram(_)) {
-                HTML_ACCEPT
-            } else {
-                JSON_ACCEPT
-            };
-            let Some(resp) = get(net, id, url, accept, Some(&validators), &rt.api_headers).await?
-            else {
-                return not_modified(None);
-            };
-            let (page, what) = match &rt.poller {
-                Poller::Bluesky(_) => (
-                    mediawatch_ingest::parse_bluesky_posts(&resp.body),
-                    "Bluesky feed",
-                ),
-                Poller::Reddit(_) => (
-                    mediawatch_ingest::parse_reddit_listing(&resp.body),
-                    "Reddit listing",
-                ),
-                _ => (
-                    mediawatch_ingest::parse_telegram_channel(&resp.text().text),
-                    "Telegram channel",
-                ),
-            };
-            let page = page.map_err(|e| parse_failure(id, what, url, e))?;
-            Ok(social(&resp, page, what))
-        }
-        Poller::Youtube(url) => {
-            let Some(resp) = get(
-                net,
-                id,
-                url,
-                FEED_ACCEPT,
-                Some(&validators),
-                &rt.api_headers,
-            )
-            .await?
-            else {
-                return not_modified(None);
-            };
-            let feed = mediawatch_ingest::parse_feed(&resp.body, Some(resp.url.as_str()))
-                .map_err(|e| parse_failure(id, "YouTube feed", url, e))?;
-            let items = feed
-                .entries
-                .into_iter()
-                .filter_map(|e| {
-                    // Media RSS description (the video's description) is the
-                    // text; parse_feed puts it in `summary`.
-                    let text = e
-                        .content
-                        .as_deref()
-                        .or(e.summary.as_deref())
-                        .map(mediawatch_ingest::html_to_text)
-                        .unwrap_or_default();
-                    let post = mediawatch_ingest::SocialPost {
-                        platform: "youtube".into(),
-                        id: e.id,
-                        url: e.link,
-                        title: e.title,
-                        text,
-                        author: (!e.authors.is_empty()).then(|| e.authors.join(", ")),
-                        published: e.published.or(e.updated),
-                        lang: None,
-                    };
-                    (!post.text.is_empty() || post.title.is_some()).then(|| post_item(rt, post))
-                })
-                .collect();
-            Ok(Listed::Items(Listing::from_response(
-                &resp,
-                items,
-                Vec::new(),
-            )))
-        }
-        Poller::Jsonl(spec) | Poller::Csv(spec) => {
-            let bytes = tokio::fs::read(&spec.path).await.map_err(|e| PollFailure {
-                kind: "io".into(),
-                message: format!("source {id}: cannot read {}: {e}", spec.path.display()),
-                retry_after: None,
-            })?;
-            let batch = if matches!(rt.poller, Poller::Csv(_)) {
-                let explicit: Vec<&str> = spec.explicit.iter().map(String::as_str).collect();
-                mediawatch_ingest::parse_csv(&bytes, &spec.columns, &explicit).map_err(|e| {
-                    parse_failure(id, "CSV file", &spec.path.display().to_string(), e)
-                })?
-            } else {
-                mediawatch_ingest::parse_jsonl(&bytes, &spec.columns)
-            };
-            let problems = batch
-                .errors
-                .iter()
-                .map(|e| {
-                    format!(
-                        "source {id}: {}:{}: {}",
-                        spec.path.display(),
-                        e.line,
-                        e.reason
-                    )
-                })
-                .collect();
-            let items = batch
-                .records
-                .into_iter()
-                .map(|r| record_item(rt, spec, r))
-                .collect();
-            Ok(Listed::Items(Listing {
-                items,
-                etag: None,
-                last_modified: None,
-                max_age: None,
-                problems,
-            }))
-        }
-    }
-}
-
-/// An item whose document is the post itself.
-fn post_item(rt: &SourceRuntime, p: mediawatch_ingest::SocialPost) -> Item {
-    let url = p
-        .url
-        .as_deref()
-        .and_then(|u| canonicalize_url(u).ok())
-        .unwrap_or_default();
-    let doc = Document {
-        id: DocId::from_platform(&p.platform, &p.id),
-        source_id: rt.cfg.id.clone(),
-        url,
-        title: p.title.clone().unwrap_or_default(),
-        text: p.text,
-        author: p.author.clone(),
-        published: p.published,
-        fetched: Utc::now(),
-        lang: p.lang,
-        kind: DocKind::Post,
-        parent_id: None,
-        labels: None,
-    };
-    Item {
-        key: p.id,
-        link: None,
-        title: p.title,
-        published: p.published,
-        authors: p.author.into_iter().collect(),
-        html: None,
-        prebuilt: Some(Box::new(doc)),
-    }
-}
-
-/// An item whose document is an imported row. A row with a URL gets the
-/// URL's document id, so an imported article and the same article fetched
-/// from a feed are one document.
-fn record_item(rt: &SourceRuntime, spec: &FileSpec, r: mediawatch_ingest::Record) -> Item {
-    let url = r.url.as_deref().and_then(|u| canonicalize_url(u).ok());
-    let key = match (&r.id, &url) {
-        (None, Some(u)) => u.clone(),
-        _ => r.key(),
-    };
-    let id = match &url {
-        Some(u) => DocId::from_url(u),
-        None => DocId::from_platform(&format!("import:{}", rt.cfg.id), &key),
-    };
-    let doc = Document {
-        id,
-        source_id: rt.cfg.id.clone(),
-        url: url.clone().unwrap_or_default(),
-        title: r.title.clone().unwrap_or_default(),
-        text: r.text,
-        author: r.author.clone(),
-        published: r.published,
-        fetched: Utc::now(),
-        lang: r.lang,
-        kind: spec.doc_kind,
-        parent_id: None,
-        labels: None,
-    };
-    Item {
-        key,
-        link: None,
-        title: r.title,
-        published: r.published,
-        authors: r.author.into_iter().collect(),
-        html: None,
-        prebuilt: Some(Box::new(doc)),
     }
 }
 
@@ -699,23 +186,27 @@ async fn poll(
         fetcher: &cx.fetcher,
         cancel: &cx.cancel,
     };
-    let listing =
-        match list_items(rt, net, (crawl.etag.clone(), crawl.last_modified.clone())).await? {
-            Listed::NotModified { max_age } => {
-                // 304: nothing to parse, everything unchanged.
-                report.not_modified = true;
-                return Ok((
-                    PollResult::NotModified,
-                    crate::polling::PollTiming {
-                        max_age,
-                        // Unchanged feed: keep the rhythm last observed by not
-                        // speeding up; the default or configured interval applies.
-                        item_times: Vec::new(),
-                    },
-                ));
-            }
-            Listed::Items(l) => l,
-        };
+    let cx_list = ListCx {
+        rt,
+        net,
+        validators: (crawl.etag.clone(), crawl.last_modified.clone()),
+    };
+    let listing = match rt.poller.list(&cx_list).await? {
+        Listed::NotModified { max_age } => {
+            // 304: nothing to parse, everything unchanged.
+            report.not_modified = true;
+            return Ok((
+                PollResult::NotModified,
+                crate::polling::PollTiming {
+                    max_age,
+                    // Unchanged feed: keep the rhythm last observed by not
+                    // speeding up; the default or configured interval applies.
+                    item_times: Vec::new(),
+                },
+            ));
+        }
+        Listed::Items(l) => l,
+    };
     for m in &listing.problems {
         tracing::warn!(source = %id, "{m}");
     }
@@ -805,61 +296,6 @@ async fn poll(
     ))
 }
 
-async fn sitemap_items(
-    id: &str,
-    net: Net<'_>,
-    resp: &FetchResponse,
-    problems: &mut Vec<String>,
-) -> Result<Vec<Item>, PollFailure> {
-    let parse_err = |url: &str, e: mediawatch_ingest::IngestError| PollFailure {
-        kind: "parse".into(),
-        message: format!("source {id}: sitemap {url} could not be parsed: {e}"),
-        retry_after: None,
-    };
-    let urls = match mediawatch_ingest::parse_sitemap(&resp.body)
-        .map_err(|e| parse_err(resp.url.as_str(), e))?
-    {
-        Sitemap::UrlSet(urls) => urls,
-        Sitemap::Index(children) => {
-            let mut all = Vec::new();
-            for child in children.iter().take(MAX_CHILD_SITEMAPS) {
-                let req = FetchRequest {
-                    url: child.clone(),
-                    accept: Some(SITEMAP_ACCEPT.to_string()),
-                    ..Default::default()
-                };
-                let r = match net.fetch(&req).await {
-                    Ok(r) => r,
-                    Err(Some(e)) => {
-                        problems.push(format!("source {id}: child sitemap: {e}"));
-                        continue;
-                    }
-                    Err(None) => break,
-                };
-                match mediawatch_ingest::parse_sitemap(&r.body) {
-                    Ok(Sitemap::UrlSet(u)) => all.extend(u),
-                    // Nested indexes are not followed: the protocol forbids them.
-                    Ok(Sitemap::Index(_)) => {}
-                    Err(e) => problems.push(parse_err(child, e).message),
-                }
-            }
-            all
-        }
-    };
-    Ok(urls
-        .into_iter()
-        .map(|u| Item {
-            key: u.loc.clone(),
-            link: Some(u.loc),
-            title: u.news_title,
-            published: u.news_publication_date.or(u.lastmod),
-            authors: Vec::new(),
-            html: None,
-            prebuilt: None,
-        })
-        .collect())
-}
-
 /// Builds the documents of one new item: the article, preceded by its
 /// comments. `Err` is a message naming the source, the item and the cause;
 /// such an item is not marked seen and is tried again next pass.
@@ -885,7 +321,7 @@ async fn item_documents(
             doc.lang = detect_language(&doc.text, None, &rt.meta.languages, &default_lang);
         }
         if doc.url.is_empty() {
-            doc.url = rt.cfg.url.clone();
+            doc.url = rt.cfg.url().to_string();
         }
         return Ok(vec![doc]);
     }
@@ -910,7 +346,7 @@ async fn item_documents(
         id: doc_id,
         source_id: id.clone(),
         url: if url.is_empty() {
-            rt.cfg.url.clone()
+            rt.cfg.url().to_string()
         } else {
             url.clone()
         },
@@ -925,8 +361,7 @@ async fn item_documents(
         labels: None,
     };
     let mut docs = Vec::new();
-    // A listing gives nothing but links: its pages are always fetched.
-    let fetch_page = rt.cfg.fetch_articles || matches!(rt.poller, Poller::Listing(_));
+    let fetch_page = rt.cfg.params.fetches_articles();
     if fetch_page && !url.is_empty() {
         let req = FetchRequest {
             url: url.clone(),
@@ -1109,145 +544,6 @@ fn same_site_canonical(page: &url::Url, canonical: &str) -> Option<String> {
 fn short_hash(s: &str) -> String {
     let d = Sha256::digest(s.as_bytes());
     d[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use mediawatch_config::Config;
-
-    fn source(body: &str) -> SourceConfig {
-        let text = format!(
-            "version = 1\n[[sources]]\nname = \"S\"\ncountry = \"RS\"\nlanguages = [\"sr\"]\n{body}\n"
-        );
-        Config::from_toml_str(&text, "t.toml")
-            .unwrap_or_else(|e| panic!("{e}"))
-            .sources
-            .remove(0)
-    }
-
-    fn poller(body: &str) -> Poller {
-        crate::build_source(&source(body))
-            .unwrap_or_else(|e| panic!("{e:?}"))
-            .poller
-    }
-
-    #[test]
-    fn registry_builds_each_platform_endpoint_from_the_config() {
-        match poller("id = \"m\"\nkind = \"mastodon\"\ninstance = \"https://mastodon.social\"\nhashtag = \"refugees\"") {
-            Poller::Mastodon(MastodonSpec {
-                host,
-                target: MastodonTarget::Timeline(url),
-            }) => {
-                assert_eq!(host, "mastodon.social");
-                assert_eq!(
-                    url,
-                    "https://mastodon.social/api/v1/timelines/tag/refugees?limit=40"
-                );
-            }
-            other => panic!("{other:?}"),
-        }
-        match poller("id = \"m\"\nkind = \"mastodon\"\ninstance = \"https://mastodon.social\"\naccount = \"@unhcr\"") {
-            Poller::Mastodon(MastodonSpec {
-                target: MastodonTarget::Lookup { lookup, .. },
-                ..
-            }) => assert_eq!(
-                lookup,
-                "https://mastodon.social/api/v1/accounts/lookup?acct=unhcr"
-            ),
-            other => panic!("{other:?}"),
-        }
-        let cases = [
-            (
-                "id = \"b\"\nkind = \"bluesky\"\nactor = \"unhcr.bsky.social\"",
-                "https://public.api.bsky.app/xrpc/app.bsky.feed.getAuthorFeed?actor=unhcr.bsky.social&limit=50",
-            ),
-            (
-                "id = \"t\"\nkind = \"telegram\"\nchannel = \"infomigrants\"",
-                "https://t.me/s/infomigrants",
-            ),
-            (
-                "id = \"r\"\nkind = \"reddit\"\nsubreddit = \"serbia\"",
-                "https://www.reddit.com/r/serbia/new.json?limit=100",
-            ),
-            (
-                "id = \"y\"\nkind = \"youtube\"\nchannel_id = \"UC123\"",
-                "https://www.youtube.com/feeds/videos.xml?channel_id=UC123",
-            ),
-        ];
-        for (body, want) in cases {
-            let url = match poller(body) {
-                Poller::Bluesky(u)
-                | Poller::Telegram(u)
-                | Poller::Reddit(u)
-                | Poller::Youtube(u) => u,
-                other => panic!("{other:?}"),
-            };
-            assert_eq!(url, want, "{body}");
-        }
-    }
-
-    #[test]
-    fn file_imports_map_columns_and_listing_selectors_are_checked() {
-        match poller("id = \"c\"\nkind = \"csv\"\npath = \"x.csv\"\ndoc_kind = \"comment\"\n[sources.columns]\ntext = \"body\"") {
-            Poller::Csv(spec) => {
-                assert_eq!(spec.columns.text, "body");
-                assert_eq!(spec.columns.title, "title");
-                assert_eq!(spec.explicit, ["body"]);
-                assert_eq!(spec.doc_kind, DocKind::Comment);
-            }
-            other => panic!("{other:?}"),
-        }
-        match poller("id = \"l\"\nkind = \"listing\"\nurl = \"https://a.example/\"\nlink_selector = \"h2 a\"") {
-            Poller::Listing(spec) => {
-                assert_eq!(spec.max_pages, mediawatch_config::DEFAULT_MAX_PAGES);
-                assert!(!spec.allow_other_hosts);
-            }
-            other => panic!("{other:?}"),
-        }
-        // CSS syntax is beyond config validation; the registry names the key.
-        let sc = source("id = \"l\"\nkind = \"listing\"\nurl = \"https://a.example/\"\nlink_selector = \"h2 a[\"\nnext_selector = \"::\"");
-        let errs = crate::build_source(&sc).err().expect("invalid selectors");
-        assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs[0].starts_with("link_selector: "), "{errs:?}");
-        assert!(errs[1].starts_with("next_selector: "), "{errs:?}");
-    }
-
-    #[test]
-    fn tokens_become_an_authorization_header_only_when_set() {
-        use std::ffi::OsString;
-        assert_eq!(
-            crate::api_headers(Some(OsString::from("abc123"))),
-            [("Authorization".to_string(), "Bearer abc123".to_string())]
-        );
-        assert!(crate::api_headers(Some(OsString::from("  "))).is_empty());
-        assert!(crate::api_headers(None).is_empty());
-        assert_eq!(
-            crate::token_var(mediawatch_config::SourceKind::Mastodon),
-            Some("MEDIAWATCH_MASTODON_TOKEN")
-        );
-        assert_eq!(crate::token_var(mediawatch_config::SourceKind::Feed), None);
-    }
-
-    #[tokio::test]
-    async fn check_source_lists_an_import_without_storing_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.jsonl");
-        std::fs::write(
-            &path,
-            "{\"id\":\"1\",\"text\":\"Migranti u Šidu\"}\nnot json\n{\"id\":\"2\",\"text\":\"Izbeglice\"}\n",
-        )
-        .unwrap();
-        let sc = source(&format!(
-            "id = \"j\"\nkind = \"jsonl\"\npath = {:?}",
-            path.display().to_string()
-        ));
-        let fetcher = Fetcher::new(mediawatch_fetch::FetchOptions::default()).unwrap();
-        assert_eq!(crate::check_source(&fetcher, &sc).await, Ok(2));
-        let missing = source("id = \"j\"\nkind = \"jsonl\"\npath = \"/nonexistent/x.jsonl\"");
-        let err = crate::check_source(&fetcher, &missing).await.unwrap_err();
-        assert!(err.contains("/nonexistent/x.jsonl"), "{err}");
-    }
 }
 
 #[cfg(test)]
