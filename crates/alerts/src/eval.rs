@@ -47,7 +47,7 @@ pub fn current_window(
 }
 
 /// One condition of the rule and whether it held.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Check {
     /// `significance`, `min_count`, `min_documents`, `min_ratio` or
     /// `min_increase`.
@@ -59,7 +59,7 @@ pub struct Check {
 }
 
 /// The test result of one metric.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum TestStats {
     /// Volume test.
@@ -69,7 +69,7 @@ pub enum TestStats {
 }
 
 /// Everything computed for one saved search and one window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Evaluation {
     /// Saved search id.
     pub search_id: String,

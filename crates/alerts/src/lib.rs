@@ -87,7 +87,7 @@ pub enum AlertsError {
 }
 
 /// Where a saved search is defined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     /// `[[saved_searches]]` in the config file (read-only through the API).
@@ -97,7 +97,7 @@ pub enum Origin {
 }
 
 /// A saved search with where it comes from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SavedSearch {
     /// The search and its rule.
     #[serde(flatten)]
@@ -177,7 +177,7 @@ fn from_stored(r: StoredSearch) -> Result<SavedSearch, AlertsError> {
 }
 
 /// What one evaluation of one search led to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// The rule did not fire.

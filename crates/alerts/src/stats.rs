@@ -146,7 +146,7 @@ pub fn normal_sf(z: f64) -> f64 {
 }
 
 /// Result of the volume test.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct VolumeStats {
     /// Documents in the tested window.
     pub observed: u64,
@@ -208,7 +208,7 @@ pub fn volume_test(observed: u64, baseline: &[u64]) -> VolumeStats {
 }
 
 /// Result of the share test.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ShareStats {
     /// Labelled documents in the window.
     pub window_labelled: u64,

@@ -92,18 +92,21 @@ impl From<AlertMetric> for String {
 
 /// When a saved search alerts. See the `mediawatch-alerts` crate docs for
 /// the tests behind each metric.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRule {
     /// `volume` or `share:<label>`.
+    #[schema(value_type = String, example = "share:collective_labelling")]
     pub metric: AlertMetric,
     /// Width of the window tested (windows are aligned to multiples of it
     /// since the Unix epoch, UTC).
     #[serde(default = "default_window", with = "humantime_serde")]
+    #[schema(value_type = String, example = "1d")]
     pub window: Duration,
     /// Length of the rolling baseline just before the window (a whole
     /// number of windows).
     #[serde(default = "default_baseline", with = "humantime_serde")]
+    #[schema(value_type = String, example = "28d")]
     pub baseline: Duration,
     /// One-sided significance level: fire when p < this.
     #[serde(default = "default_significance")]
@@ -129,6 +132,7 @@ pub struct AlertRule {
     pub dedup: bool,
     /// After an alert of this search, no other is sent for this long.
     #[serde(default = "default_cooldown", with = "humantime_serde")]
+    #[schema(value_type = String, example = "1d")]
     pub cooldown: Duration,
     /// Ids of `[[alerts.webhooks]]` / `[[alerts.smtp]]` channels to notify.
     #[serde(default)]
@@ -189,7 +193,7 @@ impl AlertRule {
 }
 
 /// A saved search, from the config or created through the API.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SavedSearchConfig {
     /// Stable id (letters, digits, `-`, `_`).

@@ -14,7 +14,9 @@ use crate::{CoreError, Labels};
 /// Derived from the canonical URL for web documents, or from platform + post
 /// id for social posts, so that fetching the same item twice yields the same
 /// id and the index can upsert instead of duplicating.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct DocId(String);
 
@@ -62,7 +64,9 @@ impl fmt::Display for DocId {
 }
 
 /// What kind of item a document is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DocKind {
     /// A news article or blog post from a web outlet.
@@ -102,7 +106,7 @@ impl FromStr for DocKind {
 }
 
 /// One monitored item: an article, a social post or a comment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Document {
     /// Stable id (see [`DocId`]).
     pub id: DocId,

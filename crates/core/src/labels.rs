@@ -30,7 +30,7 @@ pub const LABEL_NAMES: [&str; 8] = [
 ];
 
 /// Classifier output for one document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Labels {
     /// Version of the model (or lexicon) that produced these labels.
     pub model_version: String,
@@ -50,7 +50,7 @@ pub struct Labels {
 }
 
 /// Relevance to migration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Relevance {
     /// 0..1.
     pub score: f32,
@@ -60,7 +60,7 @@ pub struct Relevance {
 }
 
 /// Hate speech label.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Hate {
     /// 0..1, probability that the text is hateful or offensive.
     pub score: f32,
@@ -75,7 +75,9 @@ pub struct Hate {
 }
 
 /// Hate class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum HateClass {
     /// Attacks or dehumanises a group.
@@ -121,7 +123,7 @@ impl FromStr for HateClass {
 }
 
 /// Collective labelling label.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct CollectiveLabelling {
     /// 0..1.
     pub score: f32,
@@ -130,7 +132,7 @@ pub struct CollectiveLabelling {
 }
 
 /// Framing scores, each 0..1 and independent (a story can be both).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Frame {
     /// Fear: crime, security, jobs, culture.
     pub threat: f32,
@@ -150,7 +152,7 @@ pub struct Frame {
 }
 
 /// Solutions journalism label.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Solutions {
     /// 0..1.
     pub score: f32,
@@ -160,7 +162,7 @@ pub struct Solutions {
 }
 
 /// A piece of evidence in the classified text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EvidenceSpan {
     /// Byte offset of the first byte.
     pub start: usize,
@@ -174,7 +176,7 @@ pub struct EvidenceSpan {
 }
 
 /// Kinds of cue behind an evidence span.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CueType {
     /// A migration term (relevance).
@@ -210,7 +212,9 @@ pub enum CueType {
 }
 
 /// How well the classifier covers a document's language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LanguageSupport {
     /// Trained and evaluated on labelled data in this language.

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// Reach of an outlet: how wide its audience is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceScope {
     /// Country-wide outlet.
@@ -30,7 +32,7 @@ impl SourceScope {
 }
 
 /// What is known about a source, independent of how it is fetched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SourceMeta {
     /// Unique id from the config (`[a-z0-9-_]`).
     pub id: String,

@@ -18,7 +18,7 @@ use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 use crate::segcache::{FacetTable, SegmentCache};
 
 /// One value of a facet and how many matching documents have it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FacetCount {
     /// Source id, country code, language code or label name.
     pub value: String,
@@ -29,7 +29,7 @@ pub struct FacetCount {
 /// Counts over all documents that match a search (every copy of a
 /// near-duplicate cluster counts, also when hits are collapsed). Lists are
 /// sorted by count, largest first, then by value.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Facets {
     /// Per source id.
     pub source: Vec<FacetCount>,

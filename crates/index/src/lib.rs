@@ -239,7 +239,7 @@ pub struct SearchRequest {
 }
 
 /// Search results. The JSON form is the CLI/API contract.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchResults {
     /// Matching documents in the whole index (not just this page); with
     /// `collapse_clusters`, matching clusters.
@@ -252,7 +252,7 @@ pub struct SearchResults {
 }
 
 /// One search hit.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Hit {
     /// Document id.
     pub id: String,

@@ -70,7 +70,7 @@ pub struct TermsRequest {
 }
 
 /// One rising term.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TermStat {
     /// The term as the `mw` analyzer produces it (lower-case, Latin, folded).
     pub term: String,
@@ -91,7 +91,7 @@ pub struct TermStat {
 }
 
 /// The rising terms of a foreground period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TermsResult {
     /// Documents read in the foreground (the sample size when sampled).
     pub foreground_docs: u64,

@@ -39,7 +39,7 @@ const SOLUTIONS: usize = 7;
 pub const DEFAULT_MIN_DOCUMENTS: u64 = 5;
 
 /// One outlet on the map.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct OutletRow {
     /// 1-based rank, most unsensitized first.
     pub rank: usize,
@@ -78,7 +78,7 @@ pub struct OutletRow {
 }
 
 /// One audience segment on the map.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SegmentRow {
     /// 1-based rank, most unsensitized first.
     pub rank: usize,
@@ -99,7 +99,7 @@ pub struct SegmentRow {
 }
 
 /// The whole map.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct AudienceMap {
     /// Migration documents counted.
     pub documents: u64,

@@ -255,7 +255,7 @@ pub struct ReportRequest {
 }
 
 /// Count and share of one label.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LabelCount {
     /// Documents with the label.
     pub count: u64,
@@ -265,7 +265,7 @@ pub struct LabelCount {
 }
 
 /// One row of a report: a time bucket, optionally narrowed to one group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Bucket {
     /// Bucket key (`2024-03-04`, `2024-W10` or `2024-03`).
     pub bucket: String,
@@ -280,7 +280,7 @@ pub struct Bucket {
 }
 
 /// Sums over the whole report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Totals {
     /// Documents in range.
     pub documents: u64,
@@ -291,7 +291,7 @@ pub struct Totals {
 }
 
 /// A trend report. Its JSON form is what `render_json` prints.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Report {
     /// `day`, `week` or `month`.
     pub interval: String,

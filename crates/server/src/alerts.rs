@@ -26,11 +26,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use mediawatch_alerts::{AlertsError, AlertsRuntime};
+use mediawatch_alerts::{AlertsError, AlertsRuntime, Evaluation, SavedSearch};
 use mediawatch_config::SavedSearchConfig;
-use mediawatch_state::{AlertFilter, AlertRecord};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use mediawatch_state::{AlertFilter, AlertRecord, Delivery};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::ErrorBody;
 
 /// Most alerts one history request returns.
 const MAX_ALERTS: usize = 1000;
@@ -51,14 +54,14 @@ where
 }
 
 /// Errors of these routes, with the API's `{"error": "..."}` body.
-struct AlertsApiError(StatusCode, String);
+pub(crate) struct AlertsApiError(StatusCode, String);
 
 impl IntoResponse for AlertsApiError {
     fn into_response(self) -> Response {
         if self.0.is_server_error() {
             tracing::error!("alerts API error: {}", self.1);
         }
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        ErrorBody::response(self.0, self.1)
     }
 }
 
@@ -88,45 +91,132 @@ fn join_err(e: tokio::task::JoinError) -> AlertsApiError {
     AlertsApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-/// An alert record with its JSON columns as JSON.
-fn alert_json(a: AlertRecord) -> Value {
-    let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
-    json!({
-        "id": a.id,
-        "search_id": a.alert.search_id,
-        "metric": a.alert.metric,
-        "window_start": a.alert.window_start,
-        "window_end": a.alert.window_end,
-        "observed": a.alert.observed,
-        "baseline": a.alert.baseline,
-        "statistic": a.alert.statistic,
-        "p_value": a.alert.p_value,
-        "fired_at": a.alert.fired_at,
-        "rule": parse(&a.alert.rule_json),
-        "evaluation": parse(&a.alert.details_json),
-        "deliveries": a.deliveries,
-    })
+/// A fired alert with its deliveries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertView {
+    /// Row id.
+    pub id: i64,
+    /// The saved search.
+    pub search_id: String,
+    /// `volume` or `share:<label>`.
+    pub metric: String,
+    /// Start of the window tested (inclusive).
+    pub window_start: chrono::DateTime<Utc>,
+    /// End of the window tested (exclusive).
+    pub window_end: chrono::DateTime<Utc>,
+    /// Observed value (count or share).
+    pub observed: f64,
+    /// Baseline value (mean count or share).
+    pub baseline: f64,
+    /// Test statistic (z).
+    pub statistic: f64,
+    /// One-sided p-value.
+    pub p_value: f64,
+    /// When it fired.
+    pub fired_at: chrono::DateTime<Utc>,
+    /// The rule as evaluated (an alert rule object).
+    #[schema(value_type = Object)]
+    pub rule: Value,
+    /// The full evaluation (an evaluation object).
+    #[schema(value_type = Object)]
+    pub evaluation: Value,
+    /// One entry per channel notified.
+    pub deliveries: Vec<Delivery>,
 }
 
-async fn list(State(rt): State<AlertsRuntime>) -> Result<Json<Value>, AlertsApiError> {
-    let searches = rt.searches()?;
-    Ok(Json(json!({ "saved_searches": searches })))
+impl From<AlertRecord> for AlertView {
+    /// The record with its JSON columns as JSON.
+    fn from(a: AlertRecord) -> Self {
+        let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+        AlertView {
+            id: a.id,
+            rule: parse(&a.alert.rule_json),
+            evaluation: parse(&a.alert.details_json),
+            search_id: a.alert.search_id,
+            metric: a.alert.metric,
+            window_start: a.alert.window_start,
+            window_end: a.alert.window_end,
+            observed: a.alert.observed,
+            baseline: a.alert.baseline,
+            statistic: a.alert.statistic,
+            p_value: a.alert.p_value,
+            fired_at: a.alert.fired_at,
+            deliveries: a.deliveries,
+        }
+    }
 }
 
-async fn create(
+/// Answer of `GET /api/saved-searches`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedSearchList {
+    /// From the config file, then those created through the API.
+    pub saved_searches: Vec<SavedSearch>,
+}
+
+/// Answer of `GET /api/saved-searches/{id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedSearchDetail {
+    /// The search and its rule.
+    pub saved_search: SavedSearch,
+    /// Its last 20 alerts, newest first.
+    pub alerts: Vec<AlertView>,
+}
+
+/// Answer of `POST /api/saved-searches/{id}/evaluate`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DryRun {
+    /// Always true: nothing was recorded or sent.
+    pub dry_run: bool,
+    /// The window, observed and baseline values, the test, its statistic
+    /// and p-value, and every check.
+    pub evaluation: Evaluation,
+}
+
+/// Answer of `GET /api/alerts`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertList {
+    /// Newest first.
+    pub alerts: Vec<AlertView>,
+}
+
+/// Saved searches (from the config and the API), with their origin.
+#[utoipa::path(get, path = "/api/saved-searches", tag = "alerts",
+    responses((status = 200, description = "Every saved search", body = SavedSearchList)))]
+pub(crate) async fn list(
+    State(rt): State<AlertsRuntime>,
+) -> Result<Json<SavedSearchList>, AlertsApiError> {
+    Ok(Json(SavedSearchList {
+        saved_searches: rt.searches()?,
+    }))
+}
+
+/// Create a saved search (the `[[saved_searches]]` shape of the config).
+#[utoipa::path(post, path = "/api/saved-searches", tag = "alerts",
+    request_body = SavedSearchConfig, security(("bearer" = [])),
+    responses((status = 201, description = "The stored search", body = SavedSearch),
+        (status = 400, description = "Every problem, each with its field", body = ErrorBody),
+        (status = 401, description = "No or wrong bearer token", body = ErrorBody),
+        (status = 403, description = "No token is configured, so writes are refused", body = ErrorBody),
+        (status = 409, description = "The id is taken", body = ErrorBody)))]
+pub(crate) async fn create(
     State(rt): State<AlertsRuntime>,
     Json(body): Json<SavedSearchConfig>,
-) -> Result<(StatusCode, Json<Value>), AlertsApiError> {
+) -> Result<(StatusCode, Json<SavedSearch>), AlertsApiError> {
     let created = tokio::task::spawn_blocking(move || rt.create_search(body, Utc::now()))
         .await
         .map_err(join_err)??;
-    Ok((StatusCode::CREATED, Json(json!(created))))
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn show(
+/// One saved search and its last alerts.
+#[utoipa::path(get, path = "/api/saved-searches/{id}", tag = "alerts",
+    params(("id" = String, Path, description = "Saved search id")),
+    responses((status = 200, description = "The search", body = SavedSearchDetail),
+        (status = 404, description = "No such search", body = ErrorBody)))]
+pub(crate) async fn show(
     State(rt): State<AlertsRuntime>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AlertsApiError> {
+) -> Result<Json<SavedSearchDetail>, AlertsApiError> {
     let s = rt
         .search(&id)?
         .ok_or_else(|| AlertsError::NotFound(id.clone()))?;
@@ -135,13 +225,22 @@ async fn show(
         limit: Some(20),
         ..Default::default()
     })?;
-    Ok(Json(json!({
-        "saved_search": s,
-        "alerts": alerts.into_iter().map(alert_json).collect::<Vec<_>>(),
-    })))
+    Ok(Json(SavedSearchDetail {
+        saved_search: s,
+        alerts: alerts.into_iter().map(AlertView::from).collect(),
+    }))
 }
 
-async fn remove(
+/// Delete a saved search created through the API (409 for one from the
+/// config file).
+#[utoipa::path(delete, path = "/api/saved-searches/{id}", tag = "alerts",
+    params(("id" = String, Path, description = "Saved search id")), security(("bearer" = [])),
+    responses((status = 204, description = "Deleted"),
+        (status = 401, description = "No or wrong bearer token", body = ErrorBody),
+        (status = 403, description = "No token is configured, so writes are refused", body = ErrorBody),
+        (status = 404, description = "No such search", body = ErrorBody),
+        (status = 409, description = "The search is defined in the config file", body = ErrorBody)))]
+pub(crate) async fn remove(
     State(rt): State<AlertsRuntime>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AlertsApiError> {
@@ -149,17 +248,30 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `POST /api/saved-searches/{id}/evaluate`.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct EvaluateParams {
+#[into_params(parameter_in = Query)]
+pub(crate) struct EvaluateParams {
+    /// Evaluate as if now were this time (RFC 3339 or YYYY-MM-DD; default now).
     at: Option<String>,
 }
 
-async fn evaluate(
+/// Dry run of the search's alert rule now (or at `at`): nothing is
+/// recorded or sent.
+#[utoipa::path(post, path = "/api/saved-searches/{id}/evaluate", tag = "alerts",
+    params(("id" = String, Path, description = "Saved search id"), EvaluateParams),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The evaluation", body = DryRun),
+        (status = 400, description = "Bad `at`, or the search has no alert rule", body = ErrorBody),
+        (status = 401, description = "No or wrong bearer token", body = ErrorBody),
+        (status = 403, description = "No token is configured, so writes are refused", body = ErrorBody),
+        (status = 404, description = "No such search", body = ErrorBody)))]
+pub(crate) async fn evaluate(
     State(rt): State<AlertsRuntime>,
     Path(id): Path<String>,
     Query(p): Query<EvaluateParams>,
-) -> Result<Json<Value>, AlertsApiError> {
+) -> Result<Json<DryRun>, AlertsApiError> {
     let at = match p.at.as_deref().filter(|v| !v.is_empty()) {
         Some(v) => crate::parse_date("at", v, false)
             .map_err(|e| AlertsApiError(StatusCode::BAD_REQUEST, e))?,
@@ -168,24 +280,38 @@ async fn evaluate(
     let e = tokio::task::spawn_blocking(move || rt.evaluate_dry(&id, at))
         .await
         .map_err(join_err)??;
-    Ok(Json(json!({ "dry_run": true, "evaluation": e })))
+    Ok(Json(DryRun {
+        dry_run: true,
+        evaluation: e,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /api/alerts`.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct HistoryParams {
+#[into_params(parameter_in = Query)]
+pub(crate) struct HistoryParams {
+    /// Only this saved search.
     search: Option<String>,
+    /// Fired at or after (RFC 3339 or YYYY-MM-DD).
     since: Option<String>,
+    /// Fired before the end of this day or time.
     until: Option<String>,
+    /// Only alerts some channel failed to receive.
     #[serde(default)]
     failed: bool,
+    /// Most returned (default 100, at most 1000).
     limit: Option<usize>,
 }
 
-async fn history(
+/// Alert history, newest first, with each channel's delivery outcome.
+#[utoipa::path(get, path = "/api/alerts", tag = "alerts", params(HistoryParams),
+    responses((status = 200, description = "Alerts, newest first", body = AlertList),
+        (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
+pub(crate) async fn history(
     State(rt): State<AlertsRuntime>,
     Query(p): Query<HistoryParams>,
-) -> Result<Json<Value>, AlertsApiError> {
+) -> Result<Json<AlertList>, AlertsApiError> {
     let date = |name: &str, v: &Option<String>, end: bool| {
         v.as_deref()
             .filter(|s| !s.is_empty())
@@ -202,14 +328,15 @@ async fn history(
         ..Default::default()
     };
     let alerts = rt.history(&filter)?;
-    Ok(Json(json!({
-        "alerts": alerts.into_iter().map(alert_json).collect::<Vec<_>>(),
-    })))
+    Ok(Json(AlertList {
+        alerts: alerts.into_iter().map(AlertView::from).collect(),
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::sync::Arc;
 
     use mediawatch_config::AlertsConfig;

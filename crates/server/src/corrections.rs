@@ -11,23 +11,25 @@ use axum::Json;
 use chrono::Utc;
 use mediawatch_core::DocId;
 use mediawatch_state::{CorrectionFilter, CorrectionVerdict, NewCorrection};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, ErrorBody};
 
 /// Body of `POST /api/corrections`: [`NewCorrection`] without the snapshot
 /// fields the server fills in.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CorrectionBody {
     /// Document id.
     pub doc_id: String,
-    /// Label name (`relevant`, `hate`, ..., `hate_class`, `hate_target`).
+    /// Label name.
+    #[schema(example = "collective_labelling")]
     pub label: String,
     /// `correct` or `wrong`.
     pub verdict: CorrectionVerdict,
-    /// The right value, when known.
+    /// The right value, when known: `true`/`false` for flags,
+    /// `hate`/`offensive`/`none` for `hate_class`, a group for `hate_target`.
     #[serde(default)]
     pub value: Option<String>,
     /// Who made it.
@@ -51,7 +53,37 @@ fn model_score(l: &mediawatch_core::Labels, label: &str) -> Option<f32> {
     }
 }
 
-/// `POST /api/corrections` (behind the token middleware).
+/// Answer of `POST /api/corrections`: what was stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CorrectionCreated {
+    /// Row id.
+    pub id: i64,
+    /// Document id.
+    pub doc_id: String,
+    /// Label name.
+    pub label: String,
+    /// Right or wrong.
+    pub verdict: CorrectionVerdict,
+    /// The right value, when given.
+    pub value: Option<String>,
+    /// The model version whose output was judged.
+    pub model_version: String,
+    /// The model's score for the label, when it has one.
+    pub model_score: Option<f32>,
+}
+
+/// Mark a label of a document right or wrong; the server adds the text,
+/// language, model version and score from the index (behind the token
+/// middleware).
+#[utoipa::path(post, path = "/api/corrections", tag = "corrections",
+    request_body = CorrectionBody, security(("bearer" = [])),
+    responses((status = 201, description = "Stored", body = CorrectionCreated),
+        (status = 400, description = "A field is wrong (the message names it), or the document is not classified yet", body = ErrorBody),
+        (status = 401, description = "No or wrong bearer token", body = ErrorBody),
+        (status = 403, description = "No token is configured, so writes are refused", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Rate limited (see Retry-After)", body = ErrorBody)))]
 pub async fn add(
     State(s): State<AppState>,
     body: Result<Json<CorrectionBody>, JsonRejection>,
@@ -61,8 +93,7 @@ pub async fn add(
         Err(rej) => {
             // Keep the rejection's status (400, 413 body too large, 415
             // wrong content type) but answer in the API's JSON shape.
-            let status = rej.status();
-            return Ok((status, Json(json!({ "error": rej.body_text() }))).into_response());
+            return Ok(ErrorBody::response(rej.status(), rej.body_text()));
         }
     };
     let st = s.clone();
@@ -96,34 +127,49 @@ pub async fn add(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": id,
-            "doc_id": c.doc_id,
-            "label": c.label,
-            "verdict": c.verdict,
-            "value": c.value,
-            "model_version": c.model_version,
-            "model_score": c.model_score,
-        })),
+        Json(CorrectionCreated {
+            id,
+            doc_id: c.doc_id,
+            label: c.label,
+            verdict: c.verdict,
+            value: c.value,
+            model_version: c.model_version,
+            model_score: c.model_score,
+        }),
     )
         .into_response())
 }
 
 /// Query of `GET /api/corrections`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only this document.
     doc_id: Option<String>,
+    /// Only this label.
     label: Option<String>,
+    /// Only corrections with a larger id (for paging).
     after_id: Option<i64>,
+    /// Most returned (default 100, at most 500).
     limit: Option<usize>,
 }
 
-/// `GET /api/corrections?doc_id=&label=&after_id=&limit=`, oldest first.
+/// Answer of `GET /api/corrections`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CorrectionList {
+    /// Oldest first.
+    pub corrections: Vec<mediawatch_state::Correction>,
+}
+
+/// Analysts' label corrections, oldest first.
+#[utoipa::path(get, path = "/api/corrections", tag = "corrections", params(ListParams),
+    responses((status = 200, description = "Corrections, oldest first", body = CorrectionList),
+        (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
     Query(p): Query<ListParams>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<CorrectionList>, ApiError> {
     let filter = CorrectionFilter {
         doc_id: non_empty(p.doc_id),
         label: non_empty(p.label),
@@ -134,5 +180,5 @@ pub async fn list(
         .state
         .corrections(&filter)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Json(json!({ "corrections": list })))
+    Ok(Json(CorrectionList { corrections: list }))
 }

@@ -55,7 +55,7 @@ pub const CSV_COLUMNS: [&str; 24] = [
     "text",
 ];
 
-const KNOWN: [&str; 11] = [
+pub(crate) const KNOWN: [&str; 11] = [
     "q", "country", "source", "lang", "sort", "collapse", "from", "to", "format", "limit", "offset",
 ];
 
@@ -138,7 +138,15 @@ enum Format {
     Jsonl,
 }
 
-/// `GET /api/export`.
+/// Export a search: CSV or JSONL with full text and all labels (one row
+/// per document, streamed, at most 10000 documents), or the self-contained
+/// HTML report of the query. When the cap cuts the result,
+/// `X-Mediawatch-Truncated` is `true` and the body ends with a trailer (a
+/// CSV row with id `#truncated`; a JSONL object with `truncated: true`).
+#[utoipa::path(get, path = "/api/export", tag = "export", params(crate::openapi::ExportParams),
+    responses((status = 200, description = "The export", content(
+            (String = "text/csv"), (String = "application/x-ndjson"), (String = "text/html"))),
+        (status = 400, description = "The message says which parameter is wrong and why", body = crate::ErrorBody)))]
 pub async fn export(
     State(s): State<AppState>,
     RawQuery(raw): RawQuery,

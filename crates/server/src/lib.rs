@@ -1,5 +1,6 @@
-//! The HTTP server: the JSON API under `/api/` (described by
-//! `openapi.json`, served at `/api/openapi.json`) and the web dashboard
+//! The HTTP server: the JSON API under `/api/` (described by an OpenAPI
+//! document generated from the handlers and their types, served at
+//! `/api/openapi.json`; [`openapi`]) and the web dashboard
 //! ([`pages`]). Every API error maps to an HTTP status in one place
 //! ([`ApiError`]) with a JSON body `{"error": "..."}` that says what was
 //! wrong. [`security`] holds the token check, rate and body limits and the
@@ -10,6 +11,7 @@ pub mod corrections;
 pub mod export;
 pub mod html;
 pub mod messages;
+pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod security;
@@ -28,9 +30,9 @@ use mediawatch_index::{FactsFilter, Index, SearchRequest};
 use mediawatch_query::{parse_date, terms_request, Queries, ReportQuery, SolutionsQuery};
 use mediawatch_report::{GroupBy, Interval};
 use mediawatch_state::StateBackend;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
+use utoipa::{IntoParams, ToSchema};
 
 /// Most hits one search returns.
 pub const MAX_LIMIT: usize = 500;
@@ -65,6 +67,26 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// The body of every API error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What was wrong: the parameter or field, and why.
+    pub error: String,
+}
+
+impl ErrorBody {
+    /// `status` with `{"error": message}`.
+    pub fn response(status: StatusCode, message: impl Into<String>) -> Response {
+        (
+            status,
+            Json(ErrorBody {
+                error: message.into(),
+            }),
+        )
+            .into_response()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
@@ -75,7 +97,7 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!("API error: {self}");
         }
-        (status, Json(json!({ "error": self.to_string() }))).into_response()
+        ErrorBody::response(status, self.to_string())
     }
 }
 
@@ -127,7 +149,7 @@ impl AppState {
 }
 
 /// Paths served by the alerts routes (when [`AppState::alerts`] is set);
-/// documented in `openapi.json` like the rest.
+/// documented like the rest.
 pub const ALERTS_PATHS: [&str; 4] = [
     "/api/saved-searches",
     "/api/saved-searches/{id}",
@@ -135,8 +157,8 @@ pub const ALERTS_PATHS: [&str; 4] = [
     "/api/alerts",
 ];
 
-/// The API routes, in one table so that a test can check them against
-/// `openapi.json`.
+/// The API routes, in one table so that a test can check them against the
+/// OpenAPI document.
 pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     vec![
         ("/api/health", get(health)),
@@ -145,7 +167,7 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/documents/{id}", get(document)),
         ("/api/report", get(report)),
         // Same as /api/report: trends are reports over time.
-        ("/api/trends", get(report)),
+        ("/api/trends", get(trends)),
         ("/api/sources", get(sources)),
         ("/api/audience", get(audience)),
         ("/api/solutions", get(solutions)),
@@ -158,16 +180,16 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     ]
 }
 
-/// The OpenAPI 3.1 description of the API.
-pub const OPENAPI: &str = include_str!("../openapi.json");
-
-async fn openapi() -> Response {
+/// This OpenAPI document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 description of this API", content_type = "application/json", body = Object)))]
+pub(crate) async fn openapi() -> Response {
     (
         [(
             axum::http::header::CONTENT_TYPE,
             axum::http::HeaderValue::from_static("application/json"),
         )],
-        OPENAPI,
+        openapi::json(),
     )
         .into_response()
 }
@@ -249,14 +271,30 @@ pub async fn serve_on(
     .map_err(ServerError::Serve)
 }
 
-async fn health(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// Answer of `GET /api/health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// mediawatch version.
+    pub version: String,
+    /// Documents in the index.
+    pub documents: u64,
+    /// Configured sources.
+    pub sources: usize,
+}
+
+/// Health check.
+#[utoipa::path(get, path = "/api/health", tag = "meta",
+    responses((status = 200, description = "Status, version, document and source counts", body = Health)))]
+pub(crate) async fn health(State(s): State<AppState>) -> Result<Json<Health>, ApiError> {
     let docs = s.index.num_docs()?;
-    Ok(Json(json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "documents": docs,
-        "sources": s.sources.len(),
-    })))
+    Ok(Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        documents: docs,
+        sources: s.sources.len(),
+    }))
 }
 
 fn opt_date(name: &str, v: &Option<String>, end: bool) -> Result<Option<DateTime<Utc>>, ApiError> {
@@ -267,25 +305,41 @@ fn opt_date(name: &str, v: &Option<String>, end: bool) -> Result<Option<DateTime
         .map_err(ApiError::BadRequest)
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /api/search`.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct SearchParams {
+#[into_params(parameter_in = Query)]
+pub(crate) struct SearchParams {
+    /// Query: words, "phrases", OR, -word, title:, and filters such as
+    /// country:RS hate>0.7 date>=2026-01-01.
     #[serde(default)]
     q: String,
+    /// Start date (YYYY-MM-DD or RFC 3339, inclusive).
     from: Option<String>,
+    /// End date (inclusive day).
     to: Option<String>,
+    /// Source id.
     source: Option<String>,
+    /// Country code.
     country: Option<String>,
+    /// Language code.
     lang: Option<String>,
+    /// Page size (default 20, at most 500).
     limit: Option<usize>,
+    /// Hits to skip.
     offset: Option<usize>,
+    /// Order: `relevance` (default) or `date`.
     sort: Option<String>,
     /// One hit per near-duplicate cluster (syndicated copies collapsed).
     #[serde(default)]
     collapse: bool,
 }
 
-async fn search(
+/// Full-text search, with facets over every match.
+#[utoipa::path(get, path = "/api/search", tag = "search", params(SearchParams),
+    responses((status = 200, description = "Hits and facets", body = mediawatch_index::SearchResults),
+        (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
+pub(crate) async fn search(
     State(s): State<AppState>,
     Query(p): Query<SearchParams>,
 ) -> Result<Json<mediawatch_index::SearchResults>, ApiError> {
@@ -318,7 +372,12 @@ async fn search(
     Ok(Json(r))
 }
 
-async fn document(
+/// One document with its full text and labels.
+#[utoipa::path(get, path = "/api/documents/{id}", tag = "search",
+    params(("id" = String, Path, description = "Document id")),
+    responses((status = 200, description = "The document", body = mediawatch_core::Document),
+        (status = 404, description = "No such document", body = ErrorBody)))]
+pub(crate) async fn document(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<mediawatch_core::Document>, ApiError> {
@@ -333,11 +392,14 @@ const REPORT_KEYS: [&str; 10] = [
     "from", "to", "interval", "by", "source", "country", "lang", "q", "dedup", "compare",
 ];
 
-/// `GET /api/report` (and `/api/trends`). With `compare=Q` (repeatable),
-/// one row per bucket and query (`by` = `query`); a `q` given too is the
-/// first query compared. `dedup=true` counts each near-duplicate cluster
-/// once.
-async fn report(
+/// Trend report: documents and label counts and shares per time bucket
+/// (and group, or compared query). With `compare=Q` (repeatable), one row
+/// per bucket and query (`by` = `query`); a `q` given too is the first query
+/// compared. `dedup=true` counts each near-duplicate cluster once.
+#[utoipa::path(get, path = "/api/report", tag = "trends", params(openapi::ReportParams),
+    responses((status = 200, description = "The report", body = mediawatch_report::Report),
+        (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
+pub(crate) async fn report(
     State(s): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<mediawatch_report::Report>, ApiError> {
@@ -388,7 +450,42 @@ async fn report(
     Ok(Json(r))
 }
 
-async fn sources(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// Alias of `/api/report` (trends are reports over time): the same
+/// parameters and answer.
+#[utoipa::path(get, path = "/api/trends", tag = "trends", params(openapi::ReportParams),
+    responses((status = 200, description = "The report", body = mediawatch_report::Report),
+        (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
+pub(crate) async fn trends(
+    state: State<AppState>,
+    raw: RawQuery,
+) -> Result<Json<mediawatch_report::Report>, ApiError> {
+    report(state, raw).await
+}
+
+/// Answer of `GET /api/sources`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourcesList {
+    /// Every configured source, in config order.
+    pub sources: Vec<SourceStatus>,
+}
+
+/// One source with its health.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceStatus {
+    /// What analysts slice by.
+    pub source: SourceMeta,
+    /// `ok`, `failing`, `unhealthy` (failing longer than
+    /// `scheduler.unhealthy_after`) or `never` (not polled yet).
+    pub status: String,
+    /// Poll history.
+    pub health: mediawatch_state::SourceHealth,
+}
+
+/// Configured sources with their health (status, last success, failing
+/// since, last error).
+#[utoipa::path(get, path = "/api/sources", tag = "sources",
+    responses((status = 200, description = "Every source with its health", body = SourcesList)))]
+pub(crate) async fn sources(State(s): State<AppState>) -> Result<Json<SourcesList>, ApiError> {
     let now = Utc::now();
     let mut out = Vec::new();
     for m in s.sources.iter() {
@@ -396,27 +493,40 @@ async fn sources(State(s): State<AppState>) -> Result<Json<serde_json::Value>, A
             .state
             .health(&m.id, now)
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        out.push(json!({
-            "source": m,
-            "status": h.status(now, s.unhealthy_after),
-            "health": h,
-        }));
+        out.push(SourceStatus {
+            source: m.clone(),
+            status: h.status(now, s.unhealthy_after).to_string(),
+            health: h,
+        });
     }
-    Ok(Json(json!({ "sources": out })))
+    Ok(Json(SourcesList { sources: out }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /api/audience`.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct AudienceParams {
+#[into_params(parameter_in = Query)]
+pub(crate) struct AudienceParams {
+    /// Start date.
     from: Option<String>,
+    /// End date (inclusive day).
     to: Option<String>,
+    /// Country code.
     country: Option<String>,
+    /// Language code.
     lang: Option<String>,
+    /// Query narrowing the documents.
     q: Option<String>,
+    /// Outlets with fewer documents are flagged `low_sample` (default 5).
     min_documents: Option<u64>,
 }
 
-async fn audience(
+/// Audience map: outlets and audience segments ranked by hostile and
+/// collective framing against recognition, for campaign planning.
+#[utoipa::path(get, path = "/api/audience", tag = "trends", params(AudienceParams),
+    responses((status = 200, description = "The audience map", body = mediawatch_report::audience::AudienceMap),
+        (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
+pub(crate) async fn audience(
     State(s): State<AppState>,
     Query(p): Query<AudienceParams>,
 ) -> Result<Json<mediawatch_report::audience::AudienceMap>, ApiError> {
@@ -438,19 +548,33 @@ async fn audience(
     Ok(Json(m))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /api/solutions`.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct SolutionsParams {
+#[into_params(parameter_in = Query)]
+pub(crate) struct SolutionsParams {
+    /// Start date.
     from: Option<String>,
+    /// End date (inclusive day).
     to: Option<String>,
+    /// Country code.
     country: Option<String>,
+    /// Language code.
     lang: Option<String>,
+    /// Topic words.
     q: Option<String>,
+    /// Lowest solutions score (0..1, default 0.5).
     min_score: Option<f32>,
+    /// Stories returned (default 20, at most 500).
     limit: Option<usize>,
 }
 
-async fn solutions(
+/// Solutions-journalism stories about migration (responses to a problem
+/// with evidence of results), best first.
+#[utoipa::path(get, path = "/api/solutions", tag = "search", params(SolutionsParams),
+    responses((status = 200, description = "Stories, best first", body = mediawatch_index::SearchResults),
+        (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
+pub(crate) async fn solutions(
     State(s): State<AppState>,
     Query(p): Query<SolutionsParams>,
 ) -> Result<Json<mediawatch_index::SearchResults>, ApiError> {
@@ -473,21 +597,37 @@ async fn solutions(
     Ok(Json(r))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /api/terms`.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct TermsParams {
+#[into_params(parameter_in = Query)]
+pub(crate) struct TermsParams {
+    /// Period start.
     from: String,
+    /// Period end (inclusive day).
     to: String,
+    /// Background start (default: the same length before `from`).
     background_from: Option<String>,
+    /// Background end (default: the day before `from`).
     background_to: Option<String>,
+    /// Query narrowing the documents.
     q: Option<String>,
+    /// Country code.
     country: Option<String>,
+    /// Language code.
     lang: Option<String>,
+    /// Terms returned (default 30, at most 500).
     limit: Option<usize>,
+    /// Least occurrences in the period (default 3).
     min_count: Option<u64>,
 }
 
-async fn terms(
+/// Emerging narratives: terms rising in a period against a background
+/// period (Dunning log-likelihood G²).
+#[utoipa::path(get, path = "/api/terms", tag = "trends", params(TermsParams),
+    responses((status = 200, description = "Rising terms", body = mediawatch_index::TermsResult),
+        (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
+pub(crate) async fn terms(
     State(s): State<AppState>,
     Query(p): Query<TermsParams>,
 ) -> Result<Json<mediawatch_index::TermsResult>, ApiError> {
@@ -526,7 +666,8 @@ mod openapi_tests {
     /// the server lacks.
     #[test]
     fn openapi_covers_every_route() {
-        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
+        let doc: serde_json::Value =
+            serde_json::from_str(&openapi::json()).expect("the OpenAPI document parses");
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
         let documented: BTreeSet<String> = doc["paths"]
             .as_object()

@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
 const MAX_FIELD_BYTES: usize = 16 * 1024;
 
 /// A saved search as stored (created through the API).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredSearch {
     /// Id (unique among stored and configured searches).
     pub id: String,
@@ -113,7 +113,7 @@ pub struct NewAlert {
 }
 
 /// Outcome of notifying one channel of one alert.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     /// Channel id.
     pub channel: String,

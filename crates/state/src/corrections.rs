@@ -52,7 +52,7 @@ pub const CORRECTABLE_LABELS: [&str; 10] = [
 pub const MAX_SNAPSHOT_BYTES: usize = 64 * 1024;
 
 /// The analyst's verdict on the model's label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CorrectionVerdict {
     /// The model's label is right (a confirmation is training signal too).
@@ -80,7 +80,7 @@ impl CorrectionVerdict {
 }
 
 /// A correction to store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCorrection {
     /// Document id.
@@ -158,7 +158,7 @@ impl NewCorrection {
 }
 
 /// A stored correction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Correction {
     /// Row id, increasing with time.
     pub id: i64,

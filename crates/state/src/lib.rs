@@ -107,7 +107,7 @@ pub enum PollResult {
 }
 
 /// Health of one source, for `sources check` and the API.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SourceHealth {
     /// Source id.
     pub source_id: String,
