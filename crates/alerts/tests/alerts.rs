@@ -15,7 +15,7 @@ use mediawatch_config::{
     AlertMetric, AlertRule, AlertsConfig, SavedSearchConfig, SmtpChannel, SmtpSecurity,
     WebhookChannel,
 };
-use mediawatch_core::{DocId, DocKind, Document, Labels, SourceMeta, SourceScope};
+use mediawatch_core::{Labels, SourceMeta};
 use mediawatch_index::Index;
 use mediawatch_state::{AlertFilter, StateStore};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -30,13 +30,10 @@ fn now() -> DateTime<Utc> {
 
 fn source(id: &str, country: &str) -> SourceMeta {
     SourceMeta {
-        id: id.into(),
         name: id.into(),
         country: country.into(),
         languages: vec!["sr".into()],
-        scope: SourceScope::National,
-        audience: Vec::new(),
-        reach: None,
+        ..mediawatch_testkit::source(id)
     }
 }
 
@@ -74,20 +71,16 @@ impl Corpus {
             let mut labels = Labels::default();
             labels.relevance.score = 0.9;
             labels.collective_labelling.score = if i < collective { 0.9 } else { 0.1 };
-            let doc = Document {
-                id: DocId::from_url(&format!("https://example.org/{}/{}", src.id, self.n)),
-                source_id: src.id.clone(),
-                url: format!("https://example.org/{}/{}", src.id, self.n),
-                title: format!("Migranti na granici {}", self.n),
-                text: format!("Tekst o migrantima broj {} i granici.", self.n),
-                author: None,
-                published: Some(t),
-                fetched: t,
-                lang: Some("sr".into()),
-                kind: DocKind::Article,
-                parent_id: None,
-                labels: Some(labels),
-            };
+            let doc =
+                mediawatch_testkit::doc(&format!("https://example.org/{}/{}", src.id, self.n))
+                    .source(&src.id)
+                    .title(&format!("Migranti na granici {}", self.n))
+                    .text(&format!("Tekst o migrantima broj {} i granici.", self.n))
+                    .published(t)
+                    .fetched(t)
+                    .lang("sr")
+                    .labels(labels)
+                    .build();
             self.writer.upsert(doc, src).unwrap();
         }
     }

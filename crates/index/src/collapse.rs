@@ -395,7 +395,7 @@ pub(crate) mod reference {
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
-    use mediawatch_core::{DocId, DocKind, Document, SourceMeta, SourceScope};
+    use mediawatch_core::SourceMeta;
 
     use super::reference;
     use crate::{query, DocExtra, Index};
@@ -418,13 +418,9 @@ mod tests {
         let index = Index::create_in_ram().unwrap();
         let w = index.writer(0).unwrap();
         let source = SourceMeta {
-            id: "s".into(),
             name: "S".into(),
-            country: "RS".into(),
             languages: vec!["sr".into()],
-            scope: SourceScope::National,
-            audience: vec![],
-            reach: None,
+            ..mediawatch_testkit::source("s")
         };
         let texts = [
             "migranti granica policija",
@@ -437,25 +433,18 @@ mod tests {
         let mut rng = Rng(7);
         for i in 0..600u64 {
             let url = format!("https://s/{i}");
-            let doc = Document {
-                id: DocId::from_url(&url),
-                source_id: "s".into(),
-                url,
-                title: if rng.below(5) == 0 {
-                    "migranti"
-                } else {
-                    "vesti"
-                }
-                .into(),
-                text: texts[rng.below(texts.len() as u64) as usize].into(),
-                author: None,
-                published: Some(start + chrono::Duration::days(rng.below(20) as i64)),
-                fetched: start,
-                lang: None,
-                kind: DocKind::Article,
-                parent_id: None,
-                labels: None,
+            let title = if rng.below(5) == 0 {
+                "migranti"
+            } else {
+                "vesti"
             };
+            let doc = mediawatch_testkit::doc(&url)
+                .source("s")
+                .title(title)
+                .text(texts[rng.below(texts.len() as u64) as usize])
+                .published(start + chrono::Duration::days(rng.below(20) as i64))
+                .fetched(start)
+                .build();
             let extra = DocExtra {
                 content_hash: None,
                 cluster_id: (rng.below(10) != 0).then(|| format!("c{}", rng.below(150))),

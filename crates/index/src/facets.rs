@@ -179,19 +179,16 @@ mod tests {
     use std::collections::HashMap;
 
     use chrono::{TimeZone, Utc};
-    use mediawatch_core::{DocId, DocKind, Document, Labels, SourceMeta, SourceScope};
+    use mediawatch_core::{Document, Labels, SourceMeta};
 
     use crate::{FactsFilter, Index, SearchRequest};
 
     fn source(id: &str, country: &str, langs: &[&str]) -> SourceMeta {
         SourceMeta {
-            id: id.into(),
             name: id.into(),
             country: country.into(),
             languages: langs.iter().map(|l| l.to_string()).collect(),
-            scope: SourceScope::National,
-            audience: vec![],
-            reach: None,
+            ..mediawatch_testkit::source(id)
         }
     }
 
@@ -221,24 +218,21 @@ mod tests {
                     l.solutions.score = (i % 5) as f32 / 5.0;
                     l
                 });
+                let text = if i % 2 == 0 {
+                    "migranti granica"
+                } else {
+                    "granica"
+                };
                 let doc = Document {
-                    id: DocId::from_url(&url),
-                    source_id: s.id.clone(),
-                    url,
-                    title: "vesti".into(),
-                    text: if i % 2 == 0 {
-                        "migranti granica"
-                    } else {
-                        "granica"
-                    }
-                    .into(),
-                    author: None,
-                    published: Some(start + chrono::Duration::hours(i64::from(i))),
-                    fetched: start,
                     lang: (i % 5 == 0).then(|| "de".to_string()),
-                    kind: DocKind::Article,
-                    parent_id: None,
                     labels,
+                    ..mediawatch_testkit::doc(&url)
+                        .source(&s.id)
+                        .title("vesti")
+                        .text(text)
+                        .published(start + chrono::Duration::hours(i64::from(i)))
+                        .fetched(start)
+                        .build()
                 };
                 w.upsert(doc, s).unwrap();
                 if i % 50 == 0 {

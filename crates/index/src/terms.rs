@@ -593,20 +593,16 @@ impl Index {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use mediawatch_core::{DocId, DocKind, Document, SourceMeta, SourceScope};
+    use mediawatch_core::SourceMeta;
 
     #[test]
     fn threaded_counting_equals_sequential() {
         let index = Index::create_in_ram().expect("index");
         let w = index.writer(20_000_000).expect("writer");
         let src = SourceMeta {
-            id: "s".into(),
             name: "S".into(),
-            country: "RS".into(),
             languages: vec!["sr".into()],
-            scope: SourceScope::National,
-            audience: vec![],
-            reach: None,
+            ..mediawatch_testkit::source("s")
         };
         let start = Utc
             .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
@@ -628,20 +624,13 @@ mod tests {
                 .map(|k| words[(i * 3 + k * k) % words.len()])
                 .collect();
             let url = format!("https://s/{i}");
-            let doc = Document {
-                id: DocId::from_url(&url),
-                source_id: "s".into(),
-                url,
-                title: format!("Vesti {}", words[i % words.len()]),
-                text: text.join(" "),
-                author: None,
-                published: Some(published),
-                fetched: published,
-                lang: None,
-                kind: DocKind::Article,
-                parent_id: None,
-                labels: None,
-            };
+            let doc = mediawatch_testkit::doc(&url)
+                .source("s")
+                .title(&format!("Vesti {}", words[i % words.len()]))
+                .text(&text.join(" "))
+                .published(published)
+                .fetched(published)
+                .build();
             w.upsert(doc, &src).expect("upsert");
         }
         w.close().expect("close");

@@ -1,9 +1,7 @@
 //! Behaviour of the index through its public API.
 
 use chrono::{DateTime, TimeZone, Utc};
-use mediawatch_core::{
-    DocId, DocKind, Document, HateClass, Labels, SourceMeta, SourceScope, LABEL_NAMES,
-};
+use mediawatch_core::{DocId, DocKind, Document, HateClass, Labels, SourceMeta, LABEL_NAMES};
 use mediawatch_index::{DocExtra, FactsFilter, Index, IndexError, SearchRequest};
 
 fn t(y: i32, m: u32, d: u32) -> DateTime<Utc> {
@@ -14,13 +12,10 @@ fn t(y: i32, m: u32, d: u32) -> DateTime<Utc> {
 
 fn source(id: &str, country: &str, lang: &str) -> SourceMeta {
     SourceMeta {
-        id: id.into(),
         name: id.to_uppercase(),
         country: country.into(),
         languages: vec![lang.into()],
-        scope: SourceScope::National,
-        audience: vec![],
-        reach: None,
+        ..mediawatch_testkit::source(id)
     }
 }
 
@@ -32,18 +27,13 @@ fn doc(
     published: Option<DateTime<Utc>>,
 ) -> Document {
     Document {
-        id: DocId::from_url(url),
-        source_id: source_id.into(),
-        url: url.into(),
-        title: title.into(),
-        text: text.into(),
-        author: None,
         published,
-        fetched: t(2024, 6, 1),
-        lang: None,
-        kind: DocKind::Article,
-        parent_id: None,
-        labels: None,
+        ..mediawatch_testkit::doc(url)
+            .source(source_id)
+            .title(title)
+            .text(text)
+            .fetched(t(2024, 6, 1))
+            .build()
     }
 }
 

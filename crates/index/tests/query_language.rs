@@ -2,7 +2,7 @@
 //! errors for malformed filters.
 
 use chrono::{DateTime, TimeZone, Utc};
-use mediawatch_core::{DocId, DocKind, Document, HateClass, Labels, SourceMeta, SourceScope};
+use mediawatch_core::{DocId, DocKind, Document, HateClass, Labels, SourceMeta};
 use mediawatch_index::{FactsFilter, Index, IndexError, SearchRequest};
 
 fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
@@ -13,13 +13,10 @@ fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
 
 fn source(id: &str, country: &str, lang: &str) -> SourceMeta {
     SourceMeta {
-        id: id.into(),
         name: id.to_uppercase(),
         country: country.into(),
         languages: vec![lang.into()],
-        scope: SourceScope::National,
-        audience: vec![],
-        reach: None,
+        ..mediawatch_testkit::source(id)
     }
 }
 
@@ -111,18 +108,15 @@ fn corpus() -> Index {
                 l
             });
         let d = Document {
-            id: DocId::from_url(&url),
-            source_id: s.src.0.into(),
-            url,
-            title: s.title.into(),
-            text: s.text.into(),
-            author: None,
-            published: Some(s.published),
-            fetched: s.published,
-            lang: None,
-            kind: s.kind,
-            parent_id: None,
             labels,
+            ..mediawatch_testkit::doc(&url)
+                .source(s.src.0)
+                .title(s.title)
+                .text(s.text)
+                .published(s.published)
+                .fetched(s.published)
+                .kind(s.kind)
+                .build()
         };
         w.upsert(d, &source(s.src.0, s.src.1, s.src.2)).unwrap();
     }
@@ -564,18 +558,17 @@ fn label_filters_on_segments_without_labels() {
     let index = Index::create_in_ram().unwrap();
     let w = index.writer(0).unwrap();
     let mk = |name: &str, labels: Option<Labels>| Document {
+        // The id of the bare name, the URL under example.org: the test
+        // needs only that they differ per document.
         id: DocId::from_url(name),
-        source_id: "n1".into(),
-        url: format!("https://example.org/{name}"),
-        title: "Naslov".into(),
-        text: "tekst o migrantima".into(),
-        author: None,
-        published: Some(at(2026, 5, 1, 8, 0)),
-        fetched: at(2026, 5, 1, 9, 0),
-        lang: None,
-        kind: DocKind::Article,
-        parent_id: None,
         labels,
+        ..mediawatch_testkit::doc(&format!("https://example.org/{name}"))
+            .source("n1")
+            .title("Naslov")
+            .text("tekst o migrantima")
+            .published(at(2026, 5, 1, 8, 0))
+            .fetched(at(2026, 5, 1, 9, 0))
+            .build()
     };
     let rs = source("n1", "RS", "sr");
     w.upsert(mk("u1", None), &rs).unwrap();

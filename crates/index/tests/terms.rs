@@ -1,7 +1,7 @@
 //! Top terms / emerging narratives through the public API.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use mediawatch_core::{DocId, DocKind, Document, SourceMeta, SourceScope};
+use mediawatch_core::{Document, SourceMeta};
 use mediawatch_index::{
     analyzer, is_content_term, log_likelihood, Index, IndexError, TermStat, TermsRequest,
     TermsResult, SIGNIFICANT_LLR,
@@ -15,31 +15,21 @@ fn t(y: i32, m: u32, d: u32) -> DateTime<Utc> {
 
 fn source(id: &str, country: &str, lang: &str) -> SourceMeta {
     SourceMeta {
-        id: id.into(),
         name: id.to_uppercase(),
         country: country.into(),
         languages: vec![lang.into()],
-        scope: SourceScope::National,
-        audience: vec![],
-        reach: None,
+        ..mediawatch_testkit::source(id)
     }
 }
 
 fn doc(url: &str, source_id: &str, title: &str, text: &str, published: DateTime<Utc>) -> Document {
-    Document {
-        id: DocId::from_url(url),
-        source_id: source_id.into(),
-        url: url.into(),
-        title: title.into(),
-        text: text.into(),
-        author: None,
-        published: Some(published),
-        fetched: published,
-        lang: None,
-        kind: DocKind::Article,
-        parent_id: None,
-        labels: None,
-    }
+    mediawatch_testkit::doc(url)
+        .source(source_id)
+        .title(title)
+        .text(text)
+        .published(published)
+        .fetched(published)
+        .build()
 }
 
 /// Flat text: the same in every document of both periods, with stopwords

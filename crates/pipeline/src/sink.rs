@@ -328,7 +328,7 @@ fn commit(
 mod tests {
     use super::*;
     use mediawatch_classify::LexiconClassifier;
-    use mediawatch_core::{DocId, DocKind, SourceScope};
+    use mediawatch_core::DocId;
     use mediawatch_state::StateStore;
 
     const STORY: &str = include_str!("../../core/src/testdata/agency_story_sr_latn.txt");
@@ -340,20 +340,12 @@ mod tests {
             .expect("valid date");
         Box::new(PendingDoc {
             context: None,
-            doc: Document {
-                id: DocId::from_url(url),
-                source_id: source.id.clone(),
-                url: url.into(),
-                title: "t".into(),
-                text: text.into(),
-                author: None,
-                published: None,
-                fetched,
-                lang: None,
-                kind: DocKind::Article,
-                parent_id: None,
-                labels: None,
-            },
+            doc: mediawatch_testkit::doc(url)
+                .source(&source.id)
+                .title("t")
+                .text(text)
+                .fetched(fetched)
+                .build(),
             source: Arc::clone(source),
             seen: Some(SeenItem {
                 source_id: source.id.clone(),
@@ -373,13 +365,9 @@ mod tests {
         let sink = SinkHandle::start(&index, 0, Arc::new(LexiconClassifier::new()), state.clone())
             .expect("sink");
         let src = Arc::new(SourceMeta {
-            id: "s".into(),
             name: "S".into(),
-            country: "RS".into(),
             languages: vec!["sr".into()],
-            scope: SourceScope::National,
-            audience: vec![],
-            reach: None,
+            ..mediawatch_testkit::source("s")
         });
         // A portal's copy with the agency credit appended. (How far edited
         // copies drift is measured in the state crate's dedup_bench.)
@@ -462,13 +450,9 @@ mod tests {
         ));
         let sink = SinkHandle::start(&index, 0, counting.clone(), state.clone()).expect("sink");
         let src = Arc::new(SourceMeta {
-            id: "s".into(),
             name: "S".into(),
-            country: "RS".into(),
             languages: vec!["sr".into()],
-            scope: SourceScope::National,
-            audience: vec![],
-            reach: None,
+            ..mediawatch_testkit::source("s")
         });
         let tx = sink.sender();
         let mut under_other = pending("https://c/1", &src, STORY);

@@ -443,13 +443,12 @@ mod tests {
 
     fn meta(id: &str, audience: &[&str], reach: Option<u64>) -> SourceMeta {
         SourceMeta {
-            id: id.into(),
             name: id.to_uppercase(),
-            country: "RS".into(),
             languages: vec!["sr".into()],
             scope: SourceScope::Local,
             audience: audience.iter().map(|s| s.to_string()).collect(),
             reach,
+            ..mediawatch_testkit::source(id)
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mediawatch_core::{
-    CueType, DocId, DocKind, Document, EvidenceSpan, HateClass, Labels, SourceMeta, SourceScope,
+    CueType, Document, EvidenceSpan, HateClass, Labels, SourceMeta, SourceScope,
 };
 use mediawatch_index::Index;
 use mediawatch_server::security::WebOptions;
@@ -26,22 +26,17 @@ fn t(y: i32, m: u32, d: u32) -> DateTime<Utc> {
 fn sources() -> Vec<SourceMeta> {
     vec![
         SourceMeta {
-            id: "daily".into(),
             name: "Daily News".into(),
-            country: "RS".into(),
-            languages: vec!["en".into()],
-            scope: SourceScope::National,
             audience: vec!["tabloid".into()],
             reach: Some(1000),
+            ..mediawatch_testkit::source("daily")
         },
         SourceMeta {
-            id: "evil".into(),
             name: format!("Evil {XSS_SCRIPT} {XSS_IMG}"),
             country: "BA".into(),
-            languages: vec!["en".into()],
             scope: SourceScope::Local,
             audience: vec![XSS_IMG.into()],
-            reach: None,
+            ..mediawatch_testkit::source("evil")
         },
     ]
 }
@@ -80,18 +75,16 @@ fn doc(
     collective: f32,
 ) -> Document {
     Document {
-        id: DocId::from_url(url),
-        source_id: source.into(),
-        url: url.into(),
-        title: title.into(),
-        text: text.into(),
         author: Some(format!("Reporter {XSS_IMG}")),
-        published: Some(when),
-        fetched: when,
-        lang: Some("en".into()),
-        kind: DocKind::Article,
-        parent_id: None,
-        labels: Some(labels(collective, text, "wave")),
+        ..mediawatch_testkit::doc(url)
+            .source(source)
+            .title(title)
+            .text(text)
+            .published(when)
+            .fetched(when)
+            .lang("en")
+            .labels(labels(collective, text, "wave"))
+            .build()
     }
 }
 
