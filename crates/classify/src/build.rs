@@ -158,7 +158,6 @@ pub fn build_classifier(c: &ClassifierConfig) -> Result<Arc<dyn Classifier>, Cla
 fn build_rust_bert(c: &ClassifierConfig) -> Result<Arc<dyn Classifier>, ClassifyError> {
     use crate::rustbert::{RustBertClassifier, RustBertOptions, TorchDevice};
     use mediawatch_config::DeviceSpec;
-    use mediawatch_core::labels::HateClass;
     let Some(rb) = &c.rust_bert else {
         return Err(config_err(
             "classifier.kind",
@@ -173,21 +172,11 @@ fn build_rust_bert(c: &ClassifierConfig) -> Result<Arc<dyn Classifier>, Classify
         DeviceSpec::Cpu => TorchDevice::Cpu,
         DeviceSpec::Cuda(i) => TorchDevice::Cuda(i),
     };
-    let mut label_map = std::collections::BTreeMap::new();
-    for (label, class) in &rb.labels {
-        let class = match class.as_str() {
-            "hate" => HateClass::Hate,
-            "offensive" => HateClass::Offensive,
-            "none" => HateClass::None,
-            other => {
-                return Err(config_err(
-                    &format!("classifier.rust_bert.labels.{label}"),
-                    format!("{other:?}; expected hate, offensive or none"),
-                ))
-            }
-        };
-        label_map.insert(label.clone(), class);
-    }
+    // Parsed by the config crate, the one reader of these strings (a
+    // validated config never fails here; one built in code might).
+    let label_map = rb
+        .label_classes()
+        .map_err(|e| config_err("classifier.rust_bert.labels", e.join("; ")))?;
     let options = RustBertOptions {
         label_map,
         batch_size: rb.batch_size.max(1),

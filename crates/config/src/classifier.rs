@@ -200,13 +200,34 @@ impl RustBertConfig {
                 ));
             }
         }
+        if let Err(e) = self.label_classes() {
+            errors.extend(e);
+        }
+    }
+
+    /// The parsed `labels`: model label -> class. Every bad entry is one
+    /// message naming its key. Validation and the classifier builder both
+    /// read the map through here.
+    pub fn label_classes(
+        &self,
+    ) -> Result<BTreeMap<String, mediawatch_core::labels::HateClass>, Vec<String>> {
+        let mut out = BTreeMap::new();
+        let mut errors = Vec::new();
         for (label, class) in &self.labels {
-            if !HATE_CLASSES.contains(&class.as_str()) {
-                errors.push(format!(
+            match class.parse() {
+                Ok(c) => {
+                    out.insert(label.clone(), c);
+                }
+                Err(_) => errors.push(format!(
                     "classifier.rust_bert.labels.{label}: {class:?}; expected one of {}",
                     HATE_CLASSES.join(", ")
-                ));
+                )),
             }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
         }
     }
 }

@@ -195,8 +195,7 @@ pub(crate) async fn list(
     request_body = SavedSearchConfig, security(("bearer" = [])),
     responses((status = 201, description = "The stored search", body = SavedSearch),
         (status = 400, description = "Every problem, each with its field", body = ErrorBody),
-        (status = 401, description = "No or wrong bearer token", body = ErrorBody),
-        (status = 403, description = "No token is configured, so writes are refused", body = ErrorBody),
+        crate::openapi::WriteRefused,
         (status = 409, description = "The id is taken", body = ErrorBody)))]
 pub(crate) async fn create(
     State(rt): State<AlertsRuntime>,
@@ -236,8 +235,7 @@ pub(crate) async fn show(
 #[utoipa::path(delete, path = "/api/saved-searches/{id}", tag = "alerts",
     params(("id" = String, Path, description = "Saved search id")), security(("bearer" = [])),
     responses((status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong bearer token", body = ErrorBody),
-        (status = 403, description = "No token is configured, so writes are refused", body = ErrorBody),
+        crate::openapi::WriteRefused,
         (status = 404, description = "No such search", body = ErrorBody),
         (status = 409, description = "The search is defined in the config file", body = ErrorBody)))]
 pub(crate) async fn remove(
@@ -264,8 +262,7 @@ pub(crate) struct EvaluateParams {
     security(("bearer" = [])),
     responses((status = 200, description = "The evaluation", body = DryRun),
         (status = 400, description = "Bad `at`, or the search has no alert rule", body = ErrorBody),
-        (status = 401, description = "No or wrong bearer token", body = ErrorBody),
-        (status = 403, description = "No token is configured, so writes are refused", body = ErrorBody),
+        crate::openapi::WriteRefused,
         (status = 404, description = "No such search", body = ErrorBody)))]
 pub(crate) async fn evaluate(
     State(rt): State<AlertsRuntime>,

@@ -79,8 +79,7 @@ pub struct CorrectionCreated {
     request_body = CorrectionBody, security(("bearer" = [])),
     responses((status = 201, description = "Stored", body = CorrectionCreated),
         (status = 400, description = "A field is wrong (the message names it), or the document is not classified yet", body = ErrorBody),
-        (status = 401, description = "No or wrong bearer token", body = ErrorBody),
-        (status = 403, description = "No token is configured, so writes are refused", body = ErrorBody),
+        crate::openapi::WriteRefused,
         (status = 404, description = "No such document", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 429, description = "Rate limited (see Retry-After)", body = ErrorBody)))]

@@ -62,6 +62,22 @@ rate-limited (429 with Retry-After) and request bodies are limited in size (413)
 )]
 pub struct ApiDoc;
 
+/// The answers every state-changing operation may get from the token
+/// check before it runs.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Only its derived description is used.
+pub(crate) enum WriteRefused {
+    /// No or wrong bearer token.
+    #[response(status = 401, description = "No or wrong bearer token")]
+    Unauthorized(crate::ErrorBody),
+    /// No token is configured.
+    #[response(
+        status = 403,
+        description = "No token is configured, so writes are refused"
+    )]
+    Forbidden(crate::ErrorBody),
+}
+
 /// Declares the `bearer` scheme that state-changing operations require.
 struct BearerAuth;
 
