@@ -55,6 +55,10 @@ enum Command {
     /// the new one as `index.v<N>-<time>`; stop other mediawatch processes
     /// first.
     Reindex,
+    /// Copy this data directory's SQLite state (crawl state, seen items,
+    /// health, clusters, saved searches, alerts, corrections) into an empty
+    /// PostgreSQL database, for a cluster's shared state.
+    MigrateState(cli::state::MigrateArgs),
     /// Run the scheduler, the workers and the HTTP API until Ctrl-C.
     Run(cli::run::RunArgs),
     /// Fetch sources: one pass with --once, else continuously (no API).
@@ -135,11 +139,12 @@ fn real_main(cli: Cli) -> Result<()> {
         Command::Train(a) => cli::training::train(&ctx.config()?, &ctx.data_dir, a),
         Command::Reclassify(a) => cli::training::reclassify(ctx.config()?, &ctx.data_dir, a),
         Command::Correct(a) => {
-            let id = cli::training::correct(&ctx.data_dir, a)?;
+            let id = cli::training::correct(&ctx.data_dir, &ctx.config()?.state, a)?;
             println!("{id}");
             Ok(())
         }
         Command::Reindex => cli::index::reindex(&ctx.data_dir),
+        Command::MigrateState(a) => cli::state::migrate(&ctx, a),
         Command::Extract(a) => cli::extract::extract(a.file, a.url, a.input_dir, a.json),
         Command::ParseFeed(a) => cli::extract::parse_feed(&a.file, a.json),
         Command::Alerts(a) => cli::alerts::alerts(&ctx.config()?, &ctx.data_dir, a.action),

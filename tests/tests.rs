@@ -1,6 +1,7 @@
 //! The one integration test binary (one link step for all end-to-end tests).
 //! Every test drives the real `mediawatch` binary against a real HTTP server
-//! on loopback, a real tantivy index and a real SQLite state file.
+//! on loopback, a real tantivy index and a real SQLite state file (or a real
+//! PostgreSQL server, started by the test, for the PostgreSQL state backend).
 
 mod api;
 mod classify;
@@ -8,4 +9,5 @@ mod cli;
 mod e2e;
 mod ingest;
 mod sources;
+mod state;
 mod util;

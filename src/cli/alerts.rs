@@ -155,7 +155,7 @@ fn print_evaluation(out: &mut impl Write, e: &Evaluation) -> Result<()> {
 pub(crate) fn alerts(config: &Config, data_dir: &Path, action: AlertsAction) -> Result<()> {
     let data = DataDir::existing(data_dir);
     let index = data.open_index()?;
-    let state = Arc::new(data.open_state()?);
+    let state = data.open_state(&config.state)?;
     let rt = runtime(config, index, state)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

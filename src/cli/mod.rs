@@ -18,6 +18,7 @@ pub(crate) mod models;
 pub(crate) mod query;
 pub(crate) mod run;
 pub(crate) mod sources;
+pub(crate) mod state;
 pub(crate) mod training;
 
 /// The shipped starter config, used when no `--config` is given and

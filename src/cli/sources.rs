@@ -82,7 +82,7 @@ pub(crate) fn import_opml(file: &Path, country: &str, langs: &[String]) -> Resul
 pub(crate) async fn sources(config: Config, data_dir: &Path, action: SourcesAction) -> Result<()> {
     let unhealthy = chrono::Duration::from_std(config.scheduler.unhealthy_after)
         .unwrap_or(chrono::Duration::days(2));
-    let state = DataDir::existing(data_dir).open_state_if_exists()?;
+    let state = DataDir::existing(data_dir).open_state_if_exists(&config.state)?;
     let now = chrono::Utc::now();
     let health = |id: &str| -> Result<mediawatch_state::SourceHealth> {
         Ok(match &state {

@@ -20,11 +20,11 @@ use mediawatch_classify::train::{self as tr, EmbeddingCache, Split, TrainExample
 use mediawatch_classify::{
     CascadeClassifier, Classifier, Encoder, HashingEncoder, LexiconClassifier,
 };
-use mediawatch_config::Config;
+use mediawatch_config::{Config, StateConfig};
 use mediawatch_core::DocId;
 use mediawatch_index::Index;
 use mediawatch_pipeline::DataDir;
-use mediawatch_state::{CorrectionFilter, CorrectionVerdict, NewCorrection, StateStore};
+use mediawatch_state::{CorrectionFilter, CorrectionVerdict, NewCorrection};
 
 /// Languages mediawatch covers (for the model card).
 const COVERED_LANGS: [&str; 16] = [
@@ -145,7 +145,7 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
     }
     if a.corrections {
         let data = DataDir::create(data_dir)?;
-        let state = StateStore::open(&data.state_file())?;
+        let state = data.open_state(&config.state)?;
         let mut used = 0;
         for c in state.corrections(&CorrectionFilter::default())? {
             let n = &c.correction;
@@ -508,7 +508,7 @@ fn label_score(labels: &mediawatch_core::labels::Labels, label: &str) -> Option<
 }
 
 /// Runs `mediawatch correct`; returns the correction's id.
-pub fn correct(data_dir: &Path, a: CorrectArgs) -> Result<i64> {
+pub fn correct(data_dir: &Path, state: &StateConfig, a: CorrectArgs) -> Result<i64> {
     let data = DataDir::create(data_dir)?;
     let index = Index::open_or_create(&data.index_dir())?;
     let Some(doc) = index.get(&DocId::from_stored(a.doc_id.as_str()))? else {
@@ -539,8 +539,7 @@ pub fn correct(data_dir: &Path, a: CorrectArgs) -> Result<i64> {
         analyst: a.analyst,
         note: a.note,
     };
-    let state = StateStore::open(&data.state_file())?;
-    let id = state.add_correction(&c, Utc::now())?;
+    let id = data.open_state(state)?.add_correction(&c, Utc::now())?;
     Ok(id)
 }
 
@@ -548,6 +547,7 @@ pub fn correct(data_dir: &Path, a: CorrectArgs) -> Result<i64> {
 mod tests {
     use super::*;
     use mediawatch_core::{Document, SourceMeta};
+    use mediawatch_state::StateStore;
     use mediawatch_testkit as testkit;
 
     fn meta() -> SourceMeta {
@@ -581,6 +581,7 @@ mod tests {
 
         let cid = correct(
             data.path(),
+            &StateConfig::default(),
             CorrectArgs {
                 doc_id: id.clone(),
                 label: "collective_labelling".into(),
@@ -613,6 +614,7 @@ mod tests {
 
         let missing = correct(
             data.path(),
+            &StateConfig::default(),
             CorrectArgs {
                 doc_id: "nope".into(),
                 label: "hate".into(),

@@ -20,9 +20,11 @@ pub use source::{
     DEFAULT_TELEGRAM_BASE, DEFAULT_YOUTUBE_BASE, MAX_MAX_PAGES,
 };
 mod classifier;
+mod state;
 pub use classifier::{
     ClassifierConfig, ClassifierKind, DeviceSpec, RustBertConfig, HATE_CLASSES, THRESHOLD_HEADS,
 };
+pub use state::{StateBackendKind, StateConfig, POSTGRES_URL_ENV};
 mod alerts;
 pub use alerts::{
     validate_rule, validate_saved_search, AlertMetric, AlertRule, AlertsConfig, SavedSearchConfig,
@@ -94,6 +96,9 @@ pub struct Config {
     /// Saved searches, optionally with alert rules (`[[saved_searches]]`).
     #[serde(default)]
     pub saved_searches: Vec<SavedSearchConfig>,
+    /// Where the state is kept (SQLite in the data directory, or PostgreSQL).
+    #[serde(default)]
+    pub state: StateConfig,
 }
 
 /// HTTP fetching: politeness, limits, safety.
@@ -385,6 +390,7 @@ impl Config {
         }
 
         self.classifier.validate_into(&mut errors);
+        self.state.validate_into(&mut errors);
         alerts::validate_alerts(
             &self.alerts,
             &self.saved_searches,

@@ -3,9 +3,11 @@
 //! open what they need through it instead of joining paths themselves.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use mediawatch_config::{StateBackendKind, StateConfig};
 use mediawatch_index::Index;
-use mediawatch_state::StateStore;
+use mediawatch_state::{PgStateStore, StateBackend, StateStore};
 
 use crate::{PipelineError, Result};
 
@@ -74,19 +76,31 @@ impl DataDir {
         Ok(Index::open_or_create(&dir)?)
     }
 
-    /// Opens (or creates) the state store.
-    pub fn open_state(&self) -> Result<StateStore> {
-        Ok(StateStore::open(&self.state_file())?)
+    /// Opens (or creates) the state store `cfg` names: the SQLite file
+    /// of this directory, or the shared PostgreSQL database. This is the
+    /// one place that picks the backend.
+    pub fn open_state(&self, cfg: &StateConfig) -> Result<Arc<dyn StateBackend>> {
+        Ok(match cfg.backend {
+            StateBackendKind::Sqlite => Arc::new(StateStore::open(&self.state_file())?),
+            StateBackendKind::Postgres => {
+                let url = cfg.postgres_url().ok_or_else(|| {
+                    PipelineError::Config(format!(
+                        "state.url: required for backend \"postgres\" (or set {})",
+                        mediawatch_config::POSTGRES_URL_ENV
+                    ))
+                })?;
+                Arc::new(PgStateStore::connect(&url)?)
+            }
+        })
     }
 
-    /// Opens the state store when an earlier run wrote one.
-    pub fn open_state_if_exists(&self) -> Result<Option<StateStore>> {
-        let path = self.state_file();
-        if path.exists() {
-            Ok(Some(StateStore::open(&path)?))
-        } else {
-            Ok(None)
+    /// Opens the state store when an earlier run wrote one (a PostgreSQL
+    /// database always counts as written).
+    pub fn open_state_if_exists(&self, cfg: &StateConfig) -> Result<Option<Arc<dyn StateBackend>>> {
+        if cfg.backend == StateBackendKind::Sqlite && !self.state_file().exists() {
+            return Ok(None);
         }
+        self.open_state(cfg).map(Some)
     }
 
     /// Rebuilds the index in this build's schema: copies it into
@@ -147,7 +161,10 @@ mod tests {
         let err = data.open_index().expect_err("no index yet");
         assert!(err.to_string().contains("no index in"), "{err}");
         assert!(!data.index_dir().exists());
-        assert!(data.open_state_if_exists().expect("state").is_none());
+        assert!(data
+            .open_state_if_exists(&StateConfig::default())
+            .expect("state")
+            .is_none());
         assert!(matches!(
             data.rebuild_index(15_000_000),
             Err(PipelineError::NoIndex(_))

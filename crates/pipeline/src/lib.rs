@@ -27,7 +27,7 @@ use mediawatch_config::{Config, SourceConfig};
 use mediawatch_core::SourceMeta;
 use mediawatch_fetch::{FetchOptions, Fetcher};
 use mediawatch_index::Index;
-use mediawatch_state::{StateBackend, StateStore};
+use mediawatch_state::StateBackend;
 use tokio_util::sync::CancellationToken;
 
 pub use data_dir::{DataDir, Rebuilt};
@@ -65,6 +65,9 @@ pub enum PipelineError {
     /// The classify/index thread stopped.
     #[error("the classify/index stage failed: {0}")]
     Sink(String),
+    /// The config asks for something this machine cannot provide.
+    #[error("config: {0}")]
+    Config(String),
     /// The demo could not start.
     #[error("demo: {0}")]
     Demo(String),
@@ -136,7 +139,7 @@ impl Pipeline {
         if !problems.is_empty() {
             return Err(PipelineError::SourceBuild(problems));
         }
-        let state = Arc::new(StateStore::open(&data.state_file())?);
+        let state = data.open_state(&config.state)?;
         let index = Index::open_or_create(&data.index_dir())?;
         let fetcher = Fetcher::new(fetch_options(&config))?;
         Ok(Self {

@@ -203,8 +203,34 @@ fn row_to_alert(row: &Row<'_>) -> rusqlite::Result<AlertRecord> {
     })
 }
 
-/// SQLite stores REAL; NaN would come back as NULL and fail to read.
-fn finite(v: f64) -> f64 {
+impl StoredSearch {
+    /// Refuses fields longer than the store keeps.
+    pub(crate) fn check_lengths(&self) -> Result<()> {
+        for (field, v) in [
+            ("id", self.id.as_str()),
+            ("name", &self.name),
+            ("query", &self.query),
+            ("filters", &self.filters_json),
+            ("rule", self.rule_json.as_deref().unwrap_or("")),
+            ("channels", &self.channels_json),
+        ] {
+            check_len("saved search", field, v)?;
+        }
+        Ok(())
+    }
+}
+
+impl NewAlert {
+    /// Refuses JSON columns longer than the store keeps.
+    pub(crate) fn check_lengths(&self) -> Result<()> {
+        check_len("alert", "rule", &self.rule_json)?;
+        check_len("alert", "details", &self.details_json)
+    }
+}
+
+/// Stored numbers must be finite: SQLite reads NaN back as NULL, and a
+/// report reading an infinite baseline is no better.
+pub(crate) fn finite(v: f64) -> f64 {
     if v.is_finite() {
         v
     } else if v == f64::INFINITY {
@@ -218,16 +244,7 @@ impl StateStore {
     /// Stores a new saved search. Fails with [`StateError::Invalid`] when
     /// the id is taken.
     pub fn add_saved_search(&self, s: &StoredSearch) -> Result<()> {
-        for (field, v) in [
-            ("id", s.id.as_str()),
-            ("name", &s.name),
-            ("query", &s.query),
-            ("filters", &s.filters_json),
-            ("rule", s.rule_json.as_deref().unwrap_or("")),
-            ("channels", &s.channels_json),
-        ] {
-            check_len("saved search", field, v)?;
-        }
+        s.check_lengths()?;
         let conn = self.conn();
         let n = conn
             .execute(
@@ -310,8 +327,7 @@ impl StateStore {
     /// start) exists. Returns the new row id, or `None` when that window has
     /// already fired (nothing must be sent again).
     pub fn try_record_alert(&self, a: &NewAlert) -> Result<Option<i64>> {
-        check_len("alert", "rule", &a.rule_json)?;
-        check_len("alert", "details", &a.details_json)?;
+        a.check_lengths()?;
         let conn = self.conn();
         let n = conn
             .execute(

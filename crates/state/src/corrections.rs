@@ -70,7 +70,7 @@ impl CorrectionVerdict {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "correct" => Some(CorrectionVerdict::Correct),
             "wrong" => Some(CorrectionVerdict::Wrong),
@@ -182,6 +182,11 @@ pub struct CorrectionFilter {
     pub limit: Option<usize>,
 }
 
+/// The text snapshot as stored: cut to [`MAX_SNAPSHOT_BYTES`].
+pub(crate) fn snapshot(text: &str) -> &str {
+    cut(text, MAX_SNAPSHOT_BYTES)
+}
+
 fn cut(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
@@ -236,7 +241,7 @@ impl StateStore {
                 c.value,
                 c.model_version,
                 c.model_score.map(f64::from),
-                cut(&c.text, MAX_SNAPSHOT_BYTES),
+                snapshot(&c.text),
                 c.lang,
                 c.analyst,
                 c.note,

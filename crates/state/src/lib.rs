@@ -22,6 +22,10 @@ use std::sync::Mutex;
 mod alerts;
 mod backend;
 mod corrections;
+mod migrate;
+mod pg;
+pub use migrate::{sqlite_to_postgres, MigrationReport};
+pub use pg::{redact as redact_url, PgStateStore, RECONNECT_FOR};
 
 pub use alerts::*;
 pub use backend::StateBackend;
@@ -51,6 +55,14 @@ pub enum StateError {
         op: &'static str,
         /// SQLite's error.
         source: rusqlite::Error,
+    },
+    /// A PostgreSQL statement or connection failed.
+    #[error("state database (PostgreSQL) error during {op}: {message}")]
+    Postgres {
+        /// What was being done.
+        op: &'static str,
+        /// The server's or the client's message.
+        message: String,
     },
     /// A record to store was refused by validation.
     #[error("invalid {what}: {reason}")]
@@ -624,6 +636,45 @@ impl StateStore {
     }
 }
 
+/// The nearest cluster candidate so far: (distance, time, doc id, cluster
+/// id). Both state backends choose through this, so they cluster alike.
+#[derive(Default)]
+pub(crate) struct BestCandidate(Option<(u32, i64, String, String)>);
+
+impl BestCandidate {
+    /// Takes candidate `cand` when it is within [`MAX_CLUSTER_DISTANCE`]
+    /// bits of `simhash` and nearer than the best so far (ties: the
+    /// earlier, then the smaller id).
+    pub(crate) fn consider(
+        &mut self,
+        simhash: u64,
+        cand: String,
+        cand_hash: i64,
+        at: i64,
+        cluster: String,
+    ) {
+        let d = (simhash ^ cand_hash as u64).count_ones();
+        if d > MAX_CLUSTER_DISTANCE {
+            return;
+        }
+        let better = match &self.0 {
+            None => true,
+            Some((bd, bat, bid, _)) => (d, at, cand.as_str()) < (*bd, *bat, bid.as_str()),
+        };
+        if better {
+            self.0 = Some((d, at, cand, cluster));
+        }
+    }
+
+    /// The cluster to join and the match, or a new cluster named `doc_id`.
+    pub(crate) fn decide(self, doc_id: &str) -> (String, Option<(String, u32)>) {
+        match self.0 {
+            Some((d, _, cand, cluster)) => (cluster, Some((cand, d))),
+            None => (doc_id.to_string(), None),
+        }
+    }
+}
+
 /// One cluster assignment inside a transaction (see
 /// [`StateStore::assign_cluster`]).
 fn assign_in(
@@ -662,8 +713,7 @@ fn assign_in(
         ts(time).saturating_sub(window),
         ts(time).saturating_add(window),
     );
-    // (distance, time, doc id, cluster id) of the best candidate.
-    let mut best: Option<(u32, i64, String, String)> = None;
+    let mut best = BestCandidate::default();
     for (band, value) in b.iter().enumerate() {
         // One statement per band so each uses its own (bN, at) index.
         let sql_text = match band {
@@ -699,23 +749,10 @@ fn assign_in(
             .map_err(sql("cluster lookup"))?;
         for row in rows {
             let (cand, cand_hash, at, cluster) = row.map_err(sql("cluster lookup"))?;
-            let d = (simhash ^ cand_hash as u64).count_ones();
-            if d > MAX_CLUSTER_DISTANCE {
-                continue;
-            }
-            let better = match &best {
-                None => true,
-                Some((bd, bat, bid, _)) => (d, at, cand.as_str()) < (*bd, *bat, bid.as_str()),
-            };
-            if better {
-                best = Some((d, at, cand, cluster));
-            }
+            best.consider(simhash, cand, cand_hash, at, cluster);
         }
     }
-    let (cluster_id, matched) = match best {
-        Some((d, _, cand, cluster)) => (cluster, Some((cand, d))),
-        None => (doc_id.to_string(), None),
-    };
+    let (cluster_id, matched) = best.decide(doc_id);
     tx.execute(
         "INSERT INTO simhash (doc_id, simhash, at, cluster_id, b0, b1, b2, b3)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

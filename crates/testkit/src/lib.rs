@@ -3,6 +3,8 @@
 //! type is added here once, not in every test. Test-only: no library crate
 //! depends on this except as a dev-dependency.
 
+pub mod postgres;
+
 use chrono::{DateTime, TimeZone, Utc};
 use mediawatch_core::labels::Labels;
 use mediawatch_core::{DocId, DocKind, Document, SourceMeta, SourceScope};
