@@ -531,3 +531,128 @@ fn killed_at_any_moment_nothing_is_lost_or_duplicated() {
         .sum();
     assert_eq!(new, 0, "{pass:#}");
 }
+
+/// The data directory's disk fills up during a pass: the command fails
+/// with a message naming the directory and the cause, what was committed
+/// before stays readable, and once there is room again the next pass
+/// stores everything, each document once.
+#[test]
+fn a_full_disk_is_named_loses_nothing_and_ingest_resumes() {
+    let Some(disk) = SmallDisk::mount(256 << 20) else {
+        return;
+    };
+    let server = CorpusServer::start(6);
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("mediawatch.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version = 1\n[index]\nwriter_heap_bytes = 15000000\n\
+             [fetch]\nallow_private_addresses = true\nper_host_interval = \"1ms\"\nper_host_concurrency = 4\n\
+             [scheduler]\nmax_articles_per_pass = 5000\n{}",
+            server.sources_toml(2)
+        ),
+    )
+    .unwrap();
+    let data = disk.path.join("data");
+    ok(&mw(Some(&cfg), &data, &["ingest", "--once", "--json"]));
+    let total = |data: &std::path::Path| {
+        json(&mw(None, data, &["search", "", "--json", "--limit", "1"]))["total"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = total(&data);
+    assert_eq!(before, 12);
+
+    // Room for little more than what is there; the feeds grow a lot.
+    disk.resize(disk.used() + (192 << 10));
+    server.set_items(600);
+    let full = mw(Some(&cfg), &data, &["ingest", "--once", "--json"]);
+    let err = stderr(&full);
+    assert!(
+        !full.status.success(),
+        "a full disk must fail the pass: {err}"
+    );
+    // The command's own error (its last line), not only the warnings.
+    let fatal = err
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line: {err}"));
+    eprintln!("full disk: {fatal}");
+    assert!(
+        fatal.contains(&data.display().to_string()),
+        "the message names the directory: {fatal}"
+    );
+    assert!(
+        fatal.contains("No space left on device") || fatal.contains("nearly full"),
+        "the message names the cause: {fatal}"
+    );
+
+    // Room again: what was committed is intact, and the next pass stores
+    // the rest, each document once.
+    disk.resize(256 << 20);
+    assert!(total(&data) >= before);
+    let pass = json(&mw(Some(&cfg), &data, &["ingest", "--once", "--json"]));
+    let errors: u64 = pass
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["errors"].as_u64().unwrap())
+        .sum();
+    assert_eq!(errors, 0, "{pass:#}");
+    assert_eq!(total(&data), 1200);
+    let list = json(&mw(Some(&cfg), &data, &["sources", "list", "--json"]));
+    let stored: u64 = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["health"]["items_total"].as_u64().unwrap())
+        .sum();
+    assert_eq!(stored, 1200, "the crawl state agrees with the index");
+}
+
+/// A read-only data directory: `ingest` and `search` refuse with a message
+/// naming the file and the cause, and nothing is lost once it is writable.
+#[test]
+fn a_read_only_data_directory_is_named_and_nothing_is_lost() {
+    let Some(disk) = SmallDisk::mount(64 << 20) else {
+        return;
+    };
+    let server = CorpusServer::start(5);
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("mediawatch.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version = 1\n[fetch]\nallow_private_addresses = true\nper_host_interval = \"1ms\"\n{}",
+            server.sources_toml(2)
+        ),
+    )
+    .unwrap();
+    let data = disk.path.join("data");
+    ok(&mw(Some(&cfg), &data, &["ingest", "--once", "--json"]));
+    disk.read_only(true);
+    server.set_items(20);
+    let out = mw(Some(&cfg), &data, &["ingest", "--once", "--json"]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    let fatal = err
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line: {err}"));
+    eprintln!("read-only: {fatal}");
+    assert!(
+        fatal.contains(&data.display().to_string()),
+        "names the data directory: {fatal}"
+    );
+    assert!(
+        fatal.to_lowercase().contains("read-only") || fatal.contains("readonly"),
+        "names the cause: {fatal}"
+    );
+    disk.read_only(false);
+    ok(&mw(Some(&cfg), &data, &["ingest", "--once", "--json"]));
+    let res = json(&mw(None, &data, &["search", "", "--json", "--limit", "1"]));
+    assert_eq!(res["total"], 40);
+}

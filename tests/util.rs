@@ -379,3 +379,74 @@ fn corpus_page(base: &str, path: &str, items: usize) -> Response {
         .body(Body::from("not found"))
         .unwrap()
 }
+
+/// A small tmpfs mounted for one test, to fill up on purpose (unmounted on
+/// drop). Needs root and permission to mount; [`SmallDisk::mount`] returns
+/// `None` (and the test says it was skipped) where that is not allowed.
+pub struct SmallDisk {
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    pub fn mount(bytes: u64) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)");
+            return None;
+        }
+        Some(Self {
+            path: dir.path().to_path_buf(),
+            _dir: dir,
+        })
+    }
+
+    /// Bytes in use.
+    pub fn used(&self) -> u64 {
+        let out = Command::new("df")
+            .args(["--output=used", "-B1"])
+            .arg(&self.path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap()
+    }
+
+    /// Grows or shrinks it (never below what is in use).
+    pub fn resize(&self, bytes: u64) {
+        self.remount(&format!("size={bytes}"));
+    }
+
+    /// Makes it read-only, or writable again.
+    pub fn read_only(&self, yes: bool) {
+        self.remount(if yes { "ro" } else { "rw" });
+    }
+
+    fn remount(&self, opts: &str) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,{opts}")])
+            .arg(&self.path)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "cannot remount the tmpfs at {} ({opts})",
+            self.path.display()
+        );
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).status();
+    }
+}

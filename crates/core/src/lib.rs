@@ -5,6 +5,7 @@
 //! so this crate holds only plain data, identity rules and the label schema.
 
 pub mod doc;
+pub mod fsprobe;
 pub mod labels;
 pub mod similarity;
 pub mod source;

@@ -324,7 +324,7 @@ fn writer_loop(
     let record = |message: String| {
         let mut slot = shared.failure.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
-            *slot = Some(message);
+            *slot = Some(format!("{message}{}", diagnose(&location)));
         }
     };
     let commit = |writer: &mut TantivyWriter| -> Result<u64, IndexError> {
@@ -402,6 +402,30 @@ fn writer_loop(
         }
     }
 }
+
+/// Why writes in the index directory fail, when the disk says so: a
+/// failing tantivy worker thread reports only "An index writer was
+/// killed", losing the OS error. A write probe names a read-only or full
+/// directory; else the free space is added when it is low.
+fn diagnose(location: &str) -> String {
+    let dir = std::path::Path::new(location);
+    if !dir.is_dir() {
+        return String::new();
+    }
+    if let Some(why) = mediawatch_core::fsprobe::unwritable(dir) {
+        return why;
+    }
+    match fs4::available_space(dir) {
+        Ok(free) if free < LOW_SPACE_BYTES => format!(
+            " (the disk of {location} is nearly full: {} KiB free; a segment write needs more)",
+            free / 1024
+        ),
+        _ => String::new(),
+    }
+}
+
+/// Below this much free space a failed write is put down to a full disk.
+const LOW_SPACE_BYTES: u64 = 64 * 1024 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -50,6 +50,14 @@ pub enum PipelineError {
     /// Crawl state failed.
     #[error(transparent)]
     State(#[from] mediawatch_state::StateError),
+    /// The state store at `location` failed (a full disk, a lost server).
+    #[error("state {location}: {source}")]
+    StateAt {
+        /// The SQLite file or the PostgreSQL URL (without password).
+        location: String,
+        /// What failed.
+        source: Box<mediawatch_state::StateError>,
+    },
     /// The index failed.
     #[error(transparent)]
     Index(#[from] mediawatch_index::IndexError),

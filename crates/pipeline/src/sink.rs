@@ -291,7 +291,8 @@ fn dedup_extras(batch: &[PendingDoc], state: &dyn StateBackend) -> Vec<DocExtra>
         Err(e) => {
             tracing::warn!(
                 documents = wanted.len(),
-                "near-duplicate clustering failed; indexing each document as its own cluster: {e}"
+                "near-duplicate clustering failed (state {}); indexing each document as its own cluster: {e}",
+                state.location()
             );
             vec![None; wanted.len()]
         }
@@ -318,7 +319,12 @@ fn commit(
     writer.commit()?;
     stats.commits += 1;
     if !pending_seen.is_empty() {
-        state.mark_seen(pending_seen, Utc::now())?;
+        state
+            .mark_seen(pending_seen, Utc::now())
+            .map_err(|source| PipelineError::StateAt {
+                location: state.location(),
+                source: Box::new(source),
+            })?;
         pending_seen.clear();
     }
     Ok(())

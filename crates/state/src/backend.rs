@@ -22,6 +22,10 @@ use crate::{
 /// Everything the pipeline, the server and the alert loop keep between
 /// runs. Blocking calls: each is a few indexed statements.
 pub trait StateBackend: Send + Sync {
+    /// Where the state lives, for messages: the SQLite file, or the
+    /// PostgreSQL URL without its password.
+    fn location(&self) -> String;
+
     /// Validators and schedule of a source (defaults when never polled).
     fn crawl_state(&self, source_id: &str) -> Result<CrawlState>;
 
@@ -138,6 +142,10 @@ pub trait StateBackend: Send + Sync {
 }
 
 impl StateBackend for StateStore {
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
     fn crawl_state(&self, source_id: &str) -> Result<CrawlState> {
         StateStore::crawl_state(self, source_id)
     }

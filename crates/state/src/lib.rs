@@ -41,12 +41,15 @@ use serde::Serialize;
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// The database could not be opened or migrated.
-    #[error("cannot open state database {path}: {source}")]
+    #[error("cannot open state database {path}: {source}{why}")]
     Open {
         /// The file.
         path: String,
         /// SQLite's error.
         source: rusqlite::Error,
+        /// The OS's reason when the directory takes no writes (SQLite
+        /// says only "unable to open database file"), else empty.
+        why: String,
     },
     /// A query failed.
     #[error("state database error during {op}: {source}")]
@@ -183,6 +186,8 @@ pub struct SeenItem {
 /// task may block.
 pub struct StateStore {
     conn: Mutex<Connection>,
+    /// The file (`:memory:` for an in-memory store), for messages.
+    location: String,
 }
 
 const LATENCY_WINDOW: i64 = 50;
@@ -304,6 +309,10 @@ impl StateStore {
         let open_err = |source| StateError::Open {
             path: path.display().to_string(),
             source,
+            why: path
+                .parent()
+                .and_then(mediawatch_core::fsprobe::unwritable)
+                .unwrap_or_default(),
         };
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -314,6 +323,7 @@ impl StateStore {
         }
         Ok(Self {
             conn: Mutex::new(conn),
+            location: path.display().to_string(),
         })
     }
 
@@ -322,6 +332,7 @@ impl StateStore {
         let conn = Connection::open_in_memory().map_err(|source| StateError::Open {
             path: ":memory:".into(),
             source,
+            why: String::new(),
         })?;
         conn.execute_batch(SCHEMA).map_err(sql("create schema"))?;
         for extra in EXTRA_SCHEMAS {
@@ -329,6 +340,7 @@ impl StateStore {
         }
         Ok(Self {
             conn: Mutex::new(conn),
+            location: ":memory:".into(),
         })
     }
 

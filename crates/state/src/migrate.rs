@@ -185,6 +185,7 @@ pub fn sqlite_to_postgres(sqlite: &Path, target: &PgStateStore) -> Result<Migrat
     .map_err(|source| StateError::Open {
         path: sqlite.display().to_string(),
         source,
+        why: String::new(),
     })?;
     let existing: i64 = target.with("count target rows", |c| {
         let mut n = 0i64;

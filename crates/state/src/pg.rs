@@ -318,6 +318,10 @@ fn row_to_search(r: &Row) -> StoredSearch {
 const SEARCH_COLUMNS: &str = "id, name, query, filters, rule, channels, created_at, enabled";
 
 impl StateBackend for PgStateStore {
+    fn location(&self) -> String {
+        redact(&self.url)
+    }
+
     fn crawl_state(&self, source_id: &str) -> Result<CrawlState> {
         self.with("read crawl state", |c| {
             let row = c.query_opt(
