@@ -20,7 +20,7 @@
 //! The routes need a [`mediawatch_alerts::AlertsRuntime`] reachable from the
 //! router state (`FromRef`).
 
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::ErrorBody;
+use crate::{ApiQuery, ErrorBody};
 
 /// Most alerts one history request returns.
 const MAX_ALERTS: usize = 1000;
@@ -196,11 +196,16 @@ pub(crate) async fn list(
     responses((status = 201, description = "The stored search", body = SavedSearch),
         (status = 400, description = "Every problem, each with its field", body = ErrorBody),
         crate::openapi::WriteRefused,
-        (status = 409, description = "The id is taken", body = ErrorBody)))]
+        (status = 409, description = "The id is taken", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body does not have the saved-search shape", body = ErrorBody)))]
 pub(crate) async fn create(
     State(rt): State<AlertsRuntime>,
-    Json(body): Json<SavedSearchConfig>,
+    body: Result<Json<SavedSearchConfig>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<SavedSearch>), AlertsApiError> {
+    // A malformed body keeps its status (400, 413, 415, 422) but gets the
+    // API's JSON error shape instead of axum's plain text.
+    let Json(body) = body.map_err(|rej| AlertsApiError(rej.status(), rej.body_text()))?;
     let created = tokio::task::spawn_blocking(move || rt.create_search(body, Utc::now()))
         .await
         .map_err(join_err)??;
@@ -267,7 +272,7 @@ pub(crate) struct EvaluateParams {
 pub(crate) async fn evaluate(
     State(rt): State<AlertsRuntime>,
     Path(id): Path<String>,
-    Query(p): Query<EvaluateParams>,
+    ApiQuery(p): ApiQuery<EvaluateParams>,
 ) -> Result<Json<DryRun>, AlertsApiError> {
     let at = match p.at.as_deref().filter(|v| !v.is_empty()) {
         Some(v) => crate::parse_date("at", v, false)
@@ -307,7 +312,7 @@ pub(crate) struct HistoryParams {
         (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
 pub(crate) async fn history(
     State(rt): State<AlertsRuntime>,
-    Query(p): Query<HistoryParams>,
+    ApiQuery(p): ApiQuery<HistoryParams>,
 ) -> Result<Json<AlertList>, AlertsApiError> {
     let date = |name: &str, v: &Option<String>, end: bool| {
         v.as_deref()

@@ -4,7 +4,7 @@
 //! the indexed document, so a correction always refers to real model output.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,7 +14,7 @@ use mediawatch_state::{CorrectionFilter, CorrectionVerdict, NewCorrection};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::{ApiError, AppState, ErrorBody};
+use crate::{ApiError, ApiQuery, AppState, ErrorBody};
 
 /// Body of `POST /api/corrections`: [`NewCorrection`] without the snapshot
 /// fields the server fills in.
@@ -82,6 +82,8 @@ pub struct CorrectionCreated {
         crate::openapi::WriteRefused,
         (status = 404, description = "No such document", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body does not have the correction shape", body = ErrorBody),
         (status = 429, description = "Rate limited (see Retry-After)", body = ErrorBody)))]
 pub async fn add(
     State(s): State<AppState>,
@@ -167,7 +169,7 @@ pub struct CorrectionList {
         (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
-    Query(p): Query<ListParams>,
+    ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Json<CorrectionList>, ApiError> {
     let filter = CorrectionFilter {
         doc_id: non_empty(p.doc_id),

@@ -67,6 +67,28 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// `Query<T>` whose rejection (a missing or malformed parameter) is the
+/// API's JSON error rather than axum's plain text.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(t)| ApiQuery(t))
+            .map_err(|e| ApiError::BadRequest(e.body_text()))
+    }
+}
+
 /// The body of every API error.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -341,7 +363,7 @@ pub(crate) struct SearchParams {
         (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
 pub(crate) async fn search(
     State(s): State<AppState>,
-    Query(p): Query<SearchParams>,
+    ApiQuery(p): ApiQuery<SearchParams>,
 ) -> Result<Json<mediawatch_index::SearchResults>, ApiError> {
     let sort_by_date = match p.sort.as_deref() {
         None | Some("relevance") => false,
@@ -528,7 +550,7 @@ pub(crate) struct AudienceParams {
         (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
 pub(crate) async fn audience(
     State(s): State<AppState>,
-    Query(p): Query<AudienceParams>,
+    ApiQuery(p): ApiQuery<AudienceParams>,
 ) -> Result<Json<mediawatch_report::audience::AudienceMap>, ApiError> {
     let filter = FactsFilter {
         from: opt_date("from", &p.from, false)?,
@@ -576,7 +598,7 @@ pub(crate) struct SolutionsParams {
         (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
 pub(crate) async fn solutions(
     State(s): State<AppState>,
-    Query(p): Query<SolutionsParams>,
+    ApiQuery(p): ApiQuery<SolutionsParams>,
 ) -> Result<Json<mediawatch_index::SearchResults>, ApiError> {
     if p.min_score.is_some_and(|m| !(0.0..=1.0).contains(&m)) {
         return Err(ApiError::BadRequest("min_score: must lie in 0..1".into()));
@@ -629,7 +651,7 @@ pub(crate) struct TermsParams {
         (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
 pub(crate) async fn terms(
     State(s): State<AppState>,
-    Query(p): Query<TermsParams>,
+    ApiQuery(p): ApiQuery<TermsParams>,
 ) -> Result<Json<mediawatch_index::TermsResult>, ApiError> {
     let base = terms_request(
         &p.from,
