@@ -184,8 +184,49 @@ languages = ["mk"]
         std::thread::sleep(Duration::from_millis(200));
     }
     let (status, _) = get(port, "/api/health").unwrap_or((0, String::new()));
+    let (exit, err) = stop_with(&mut child, "-INT");
+    assert!(
+        failing,
+        "the source never reported its network error; stderr:\n{err}"
+    );
+    assert_eq!(status, 200);
+    assert!(exit.success(), "{err}");
+}
+
+/// SIGTERM, what `kill`, systemd and Docker send to stop a service, starts
+/// the same ordered shutdown as Ctrl-C: the process exits 0 and says so.
+#[test]
+fn run_stops_cleanly_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("empty.toml");
+    std::fs::write(&cfg, "version = 2\n").unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mediawatch"))
+        .env("MEDIAWATCH_CLASSIFIER", "lexicon")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .args(["run", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(port, "/api/health").is_none() {
+        assert!(Instant::now() < deadline, "run never served");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (exit, err) = stop_with(&mut child, "-TERM");
+    assert!(exit.success(), "exit {exit}; stderr:\n{err}");
+    assert!(err.contains("stopped cleanly"), "{err}");
+}
+
+/// Sends `signal` to a spawned `run` and waits for it: its exit status and
+/// everything it wrote to stderr.
+fn stop_with(child: &mut std::process::Child, signal: &str) -> (std::process::ExitStatus, String) {
     let pid = child.id().to_string();
-    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    Command::new("kill").args([signal, &pid]).status().unwrap();
     let exit = child.wait().unwrap();
     let mut err = String::new();
     child
@@ -194,10 +235,5 @@ languages = ["mk"]
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    assert!(
-        failing,
-        "the source never reported its network error; stderr:\n{err}"
-    );
-    assert_eq!(status, 200);
-    assert!(exit.success(), "{err}");
+    (exit, err)
 }

@@ -656,3 +656,73 @@ fn a_read_only_data_directory_is_named_and_nothing_is_lost() {
     let res = json(&mw(None, &data, &["search", "", "--json", "--limit", "1"]));
     assert_eq!(res["total"], 40);
 }
+
+/// Stopping `run` (SIGTERM) while a source's poll is in flight cancels the
+/// poll without counting it against the source: afterwards the source is
+/// not "failing", has no failure recorded, and stays due. (Found by the
+/// 10,000-source soak, where every source caught by the shutdown was left
+/// marked failing.)
+#[test]
+fn a_poll_cut_by_shutdown_is_not_a_source_failure() {
+    let server = FixtureServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = r#"
+[[sources]]
+id = "slow"
+kind = "feed"
+url = "BASE/drip/feed.xml"
+name = "Slow"
+country = "RS"
+languages = ["sr"]
+fetch_articles = false
+"#
+    .replace("BASE", &server.base);
+    let cfg = write_config(tmp.path(), &server.base, &extra);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replacen(
+            "[fetch]\n",
+            "[index]\ncommit_interval = \"1s\"\n[fetch]\ntimeout = \"120s\"\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = mw_spawn(&cfg, &data, &["run", "--listen", &listen]);
+    // The healthy source is stored while the slow one still drips.
+    let started = std::time::Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the healthy source was never stored"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let out = mw(Some(&cfg), &data, &["search", "", "--json"]);
+        if out.status.success() && json(&out)["total"].as_u64() >= Some(2) {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let list = json(&mw(Some(&cfg), &data, &["sources", "list", "--json"]));
+    let slow = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"]["id"] == "slow")
+        .unwrap();
+    assert_ne!(slow["status"], "failing", "{slow:#}");
+    assert_eq!(slow["health"]["failures"], 0, "{slow:#}");
+    assert_eq!(slow["health"]["consecutive_failures"], 0, "{slow:#}");
+}

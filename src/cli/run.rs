@@ -50,16 +50,34 @@ pub(crate) struct DemoArgs {
     pub no_serve: bool,
 }
 
-pub(crate) fn ctrl_c(cancel: CancellationToken) {
+/// Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and Docker send)
+/// starts the ordered shutdown; a second one aborts.
+pub(crate) fn shutdown_on_signal(cancel: CancellationToken) {
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("Ctrl-C: shutting down (press again to abort)");
-            cancel.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let first = next_signal(&mut term).await;
+        tracing::info!("{first}: shutting down (send it again to abort)");
+        cancel.cancel();
+        next_signal(&mut term).await;
+        std::process::exit(130);
     });
+}
+
+/// Waits for Ctrl-C or SIGTERM; names which came.
+async fn next_signal(term: &mut Option<tokio::signal::unix::Signal>) -> &'static str {
+    let sigterm = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = sigterm => "SIGTERM",
+    }
 }
 
 pub(crate) fn app_state(p: &Pipeline) -> mediawatch_server::AppState {
@@ -89,7 +107,7 @@ pub(crate) async fn run(config: Config, data_dir: &Path, listen: Option<SocketAd
     let classifier = mediawatch_classify::build::build_classifier(&config.classifier)?;
     let pipeline = Arc::new(Pipeline::open(config, data_dir)?.with_classifier(classifier));
     let cancel = CancellationToken::new();
-    ctrl_c(cancel.clone());
+    shutdown_on_signal(cancel.clone());
     // Bind first: a taken port is reported before any source is polled.
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -138,7 +156,7 @@ pub(crate) async fn ingest(
     let classifier = mediawatch_classify::build::build_classifier(&config.classifier)?;
     let pipeline = Arc::new(Pipeline::open(config, data_dir)?.with_classifier(classifier));
     let cancel = CancellationToken::new();
-    ctrl_c(cancel.clone());
+    shutdown_on_signal(cancel.clone());
     if !once {
         let run = pipeline.start(cancel.clone())?;
         cancel.cancelled().await;
@@ -255,7 +273,7 @@ pub(crate) async fn demo(data_dir: &Path, listen: SocketAddr, no_serve: bool) ->
         corpus.stop().await;
         return Ok(());
     }
-    ctrl_c(cancel.clone());
+    shutdown_on_signal(cancel.clone());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

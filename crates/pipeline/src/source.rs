@@ -112,6 +112,15 @@ pub(crate) async fn poll_and_record(rt: &SourceRuntime, cx: &PollContext) -> Sou
             let base = crate::polling::after_success(rt.cfg.interval, &cx.scheduler, &timing, at);
             (result, crate::jitter(base))
         }
+        Err(f) if f.kind == "cancelled" => {
+            // Stopped by shutdown, not by the source: nothing is recorded,
+            // so the source is neither marked failing nor postponed; it is
+            // still due and polled first after the restart. (Found by the
+            // soak: a SIGTERM left in-flight sources "failing".)
+            tracing::info!(source = %id, "{}", f.message);
+            report.messages.insert(0, f.message);
+            return report;
+        }
         Err(f) => {
             tracing::warn!(source = %id, kind = %f.kind, "{}", f.message);
             report.errors += 1;
