@@ -100,13 +100,19 @@ pub(crate) async fn poll_and_record(rt: &SourceRuntime, cx: &PollContext) -> Sou
         source: id.clone(),
         ..Default::default()
     };
-    let outcome = poll(rt, cx, &mut report).await;
+    // Read once: its validators make the request conditional, its failure
+    // count sets the backoff.
+    let crawl = cx.state.crawl_state(&id);
+    let prior_failures = crawl.as_ref().map_or(0, |c| c.consecutive_failures);
+    let outcome = match crawl {
+        Ok(crawl) => poll(rt, cx, &crawl, &mut report).await,
+        Err(e) => Err(PollFailure {
+            kind: "state".into(),
+            message: format!("source {id}: {e}"),
+            retry_after: None,
+        }),
+    };
     let latency_ms = started.elapsed().as_millis() as u64;
-    let prior_failures = cx
-        .state
-        .crawl_state(&id)
-        .map(|c| c.consecutive_failures)
-        .unwrap_or(0);
     let (result, next) = match outcome {
         Ok((result, timing)) => {
             let base = crate::polling::after_success(rt.cfg.interval, &cx.scheduler, &timing, at);
@@ -183,14 +189,10 @@ pub(crate) fn cancelled(id: &str) -> PollFailure {
 async fn poll(
     rt: &SourceRuntime,
     cx: &PollContext,
+    crawl: &mediawatch_state::CrawlState,
     report: &mut SourcePassReport,
 ) -> Result<(PollResult, crate::polling::PollTiming), PollFailure> {
     let id = &rt.cfg.id;
-    let crawl = cx.state.crawl_state(id).map_err(|e| PollFailure {
-        kind: "state".into(),
-        message: format!("source {id}: {e}"),
-        retry_after: None,
-    })?;
     let net = Net {
         fetcher: &cx.fetcher,
         cancel: &cx.cancel,
@@ -226,18 +228,19 @@ async fn poll(
     let item_times: Vec<DateTime<Utc>> = items.iter().filter_map(|i| i.published).collect();
 
     // Newest first, so a backlog is worked from the top.
+    let keys: Vec<&str> = items.iter().map(|it| it.key.as_str()).collect();
+    let seen = cx.state.seen_keys(id, &keys).map_err(|e| PollFailure {
+        kind: "state".into(),
+        message: format!("source {id}: {e}"),
+        retry_after: None,
+    })?;
+    drop(keys);
     let mut fresh = Vec::new();
     for it in items {
-        match cx.state.is_seen(id, &it.key) {
-            Ok(true) => report.unchanged += 1,
-            Ok(false) => fresh.push(it),
-            Err(e) => {
-                return Err(PollFailure {
-                    kind: "state".into(),
-                    message: format!("source {id}: {e}"),
-                    retry_after: None,
-                })
-            }
+        if seen.contains(&it.key) {
+            report.unchanged += 1;
+        } else {
+            fresh.push(it);
         }
     }
     fresh.sort_by_key(|it| std::cmp::Reverse(it.published));

@@ -11,6 +11,8 @@
 //! `assign_clusters` gives a document the cluster of the nearest earlier
 //! fingerprint within the store's distance, else its own id.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
 use crate::alerts::{AlertFilter, AlertRecord, Delivery, NewAlert, StoredSearch};
@@ -45,6 +47,10 @@ pub trait StateBackend: Send + Sync {
 
     /// Whether an item of a source is already stored.
     fn is_seen(&self, source_id: &str, item_key: &str) -> Result<bool>;
+
+    /// Which of `keys` (items of one source) are already stored: one call
+    /// per poll instead of one per item (a round trip each on PostgreSQL).
+    fn seen_keys(&self, source_id: &str, keys: &[&str]) -> Result<HashSet<String>>;
 
     /// Marks items as stored (after the index committed them). Returns how
     /// many were new; items already marked are left as they were.
@@ -167,6 +173,10 @@ impl StateBackend for StateStore {
 
     fn is_seen(&self, source_id: &str, item_key: &str) -> Result<bool> {
         StateStore::is_seen(self, source_id, item_key)
+    }
+
+    fn seen_keys(&self, source_id: &str, keys: &[&str]) -> Result<HashSet<String>> {
+        StateStore::seen_keys(self, source_id, keys)
     }
 
     fn mark_seen(&self, items: &[SeenItem], at: DateTime<Utc>) -> Result<u64> {

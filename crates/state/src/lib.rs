@@ -467,6 +467,29 @@ impl StateStore {
         .map_err(sql("check seen"))
     }
 
+    /// Which of `keys` (items of `source_id`) are already stored, under one
+    /// lock with one prepared statement.
+    pub fn seen_keys(
+        &self,
+        source_id: &str,
+        keys: &[&str],
+    ) -> Result<std::collections::HashSet<String>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT 1 FROM seen WHERE source_id = ?1 AND item_key = ?2")
+            .map_err(sql("prepare check seen"))?;
+        let mut out = std::collections::HashSet::new();
+        for k in keys {
+            if stmt
+                .exists(params![source_id, k])
+                .map_err(sql("check seen"))?
+            {
+                out.insert((*k).to_string());
+            }
+        }
+        Ok(out)
+    }
+
     /// Marks items as stored (after the index committed them). Returns how
     /// many were new; items already marked are left as they were.
     pub fn mark_seen(&self, items: &[SeenItem], at: DateTime<Utc>) -> Result<u64> {

@@ -425,6 +425,24 @@ impl StateBackend for PgStateStore {
         })
     }
 
+    fn seen_keys(
+        &self,
+        source_id: &str,
+        keys: &[&str],
+    ) -> Result<std::collections::HashSet<String>> {
+        if keys.is_empty() {
+            return Ok(Default::default());
+        }
+        let keys: Vec<&str> = keys.to_vec();
+        self.with("check seen", |c| {
+            let rows = c.query(
+                "SELECT item_key FROM seen WHERE source_id = $1 AND item_key = ANY($2)",
+                &[&source_id, &keys],
+            )?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
     fn mark_seen(&self, items: &[SeenItem], at: DateTime<Utc>) -> Result<u64> {
         let at = ts(at);
         self.with("mark seen", |c| {

@@ -77,6 +77,12 @@ fn script(b: &dyn StateBackend) -> Vec<String> {
     assert_eq!(b.mark_seen(&items[..2], t(5)).unwrap(), 0);
     assert!(b.is_seen("a", "1").unwrap());
     assert!(!b.is_seen("a", "3").unwrap());
+    let known = b.seen_keys("a", &["1", "3", "2", "1"]).unwrap();
+    let mut known: Vec<&str> = known.iter().map(String::as_str).collect();
+    known.sort_unstable();
+    assert_eq!(known, ["1", "2"]);
+    assert!(b.seen_keys("a", &[]).unwrap().is_empty());
+    assert!(b.seen_keys("b", &["2"]).unwrap().is_empty());
     assert_eq!(b.seen_count("a").unwrap(), 2);
     assert_eq!(b.health("a", t(5)).unwrap().items_total, 2);
 
