@@ -16,6 +16,17 @@ fn free_port() -> u16 {
 
 /// Minimal HTTP/1.1 GET on loopback (keeps the test free of an HTTP client).
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let (status, body) = get_raw(port, path)?;
+    // Bodies may be chunked: take the JSON between the first '{' and last '}'.
+    let body = match (body.find('{'), body.rfind('}')) {
+        (Some(a), Some(b)) => body[a..=b].to_string(),
+        _ => body,
+    };
+    Some((status, body))
+}
+
+/// The status and the raw body (sent with a length, not chunked).
+fn get_raw(port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::Write;
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
@@ -27,13 +38,7 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let status = buf.split(' ').nth(1)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n")?.1.to_string();
-    // Bodies may be chunked: take the JSON between the first '{' and last '}'.
-    let body = match (body.find('{'), body.rfind('}')) {
-        (Some(a), Some(b)) => body[a..=b].to_string(),
-        _ => body,
-    };
-    Some((status, body))
+    Some((status, buf.split_once("\r\n\r\n")?.1.to_string()))
 }
 
 #[test]
@@ -98,6 +103,22 @@ fn run_serves_api_and_shuts_down_cleanly() {
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "ok");
     assert!(health["documents"].as_u64().unwrap() >= 2);
+
+    // Prometheus metrics of the pipeline: the polls, the documents and
+    // the commit that made them searchable.
+    let (status, text) = get_raw(port, "/metrics").unwrap();
+    assert_eq!(status, 200, "{text}");
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    assert!(value("mediawatch_polls_total{result=\"success\"}") >= 1.0);
+    assert!(value("mediawatch_documents_indexed_total") >= 2.0);
+    assert!(value("mediawatch_index_commits_total") >= 1.0);
+    assert!(value("mediawatch_classify_batch_seconds_count") >= 1.0);
 
     // A bad query is a 400 with a message, not a panic or an empty result.
     let (status, body) = get(port, "/api/search?q=title:(unclosed").unwrap();

@@ -96,6 +96,10 @@ pub(crate) fn app_state(p: &Pipeline) -> mediawatch_server::AppState {
         alerts: alerts::runtime(p.config(), p.index().clone(), p.state().clone())
             .map_err(|e| eprintln!("mediawatch: saved searches and alerts unavailable: {e:#}"))
             .ok(),
+        metrics: Some({
+            let m = p.metrics().clone();
+            Arc::new(move || m.render())
+        }),
     }
 }
 

@@ -12,6 +12,7 @@
 mod data_dir;
 pub mod demo;
 mod kinds;
+pub mod metrics;
 mod polling;
 mod reclassify;
 mod schedule;
@@ -126,6 +127,7 @@ pub struct Pipeline {
     fetcher: Fetcher,
     classifier: Arc<dyn Classifier>,
     sources: Vec<Arc<SourceRuntime>>,
+    metrics: Arc<metrics::PipelineMetrics>,
 }
 
 impl Pipeline {
@@ -158,6 +160,7 @@ impl Pipeline {
             fetcher,
             classifier: Arc::new(LexiconClassifier::new()),
             sources,
+            metrics: Arc::new(metrics::PipelineMetrics::default()),
         })
     }
 
@@ -180,6 +183,10 @@ impl Pipeline {
     pub fn state(&self) -> &Arc<dyn StateBackend> {
         &self.state
     }
+    /// The pipeline's Prometheus metrics (`/metrics` of `run`).
+    pub fn metrics(&self) -> &Arc<metrics::PipelineMetrics> {
+        &self.metrics
+    }
     /// The data directory.
     pub fn data_dir(&self) -> &DataDir {
         &self.data
@@ -191,11 +198,12 @@ impl Pipeline {
 
     /// Starts the classify + index thread.
     pub fn start_sink(&self) -> Result<SinkHandle> {
-        SinkHandle::start(
+        SinkHandle::start_with(
             &self.index,
             self.config.index.writer_heap_bytes,
             self.classifier.clone(),
             self.state.clone(),
+            self.metrics.clone(),
         )
     }
 
@@ -272,6 +280,7 @@ impl Pipeline {
             sink: sink.sender(),
             scheduler: self.config.scheduler.clone(),
             cancel: cancel.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 

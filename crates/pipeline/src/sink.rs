@@ -7,6 +7,7 @@
 //! an item is either committed and marked, or fetched again next time, and
 //! the upsert by document id means fetching again never duplicates it.
 
+use crate::metrics::PipelineMetrics;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -103,17 +104,35 @@ pub struct SinkHandle {
 }
 
 impl SinkHandle {
+    #[cfg(test)]
     pub(crate) fn start(
         index: &Index,
         heap_bytes: usize,
         classifier: Arc<dyn Classifier>,
         state: Arc<dyn StateBackend>,
     ) -> Result<Self> {
+        Self::start_with(
+            index,
+            heap_bytes,
+            classifier,
+            state,
+            Arc::new(PipelineMetrics::default()),
+        )
+    }
+
+    /// Starts the classify + index thread, counting into `metrics`.
+    pub(crate) fn start_with(
+        index: &Index,
+        heap_bytes: usize,
+        classifier: Arc<dyn Classifier>,
+        state: Arc<dyn StateBackend>,
+        metrics: Arc<PipelineMetrics>,
+    ) -> Result<Self> {
         let writer = index.writer(heap_bytes)?;
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let thread = std::thread::Builder::new()
             .name("mw-classify-index".into())
-            .spawn(move || run(rx, writer, classifier, state))
+            .spawn(move || run(rx, writer, classifier, state, &metrics))
             .map_err(|e| PipelineError::Sink(format!("cannot start thread: {e}")))?;
         Ok(Self { tx, thread })
     }
@@ -151,6 +170,7 @@ fn run(
     writer: IndexWriterHandle,
     classifier: Arc<dyn Classifier>,
     state: Arc<dyn StateBackend>,
+    metrics: &PipelineMetrics,
 ) -> Result<SinkStats> {
     let mut stats = SinkStats::default();
     let mut pending_seen: Vec<SeenItem> = Vec::new();
@@ -171,8 +191,11 @@ fn run(
                 Err(_) => break,
             }
         }
+        metrics.sink_queue.set(rx.len() as i64);
         if !batch.is_empty() {
             uncommitted += batch.len() as u64;
+            let (indexed, unlabelled) = (stats.indexed, stats.unlabelled);
+            let started = std::time::Instant::now();
             index_batch(
                 &mut batch,
                 &writer,
@@ -182,15 +205,30 @@ fn run(
                 &mut pending_seen,
                 &mut stats,
             )?;
+            metrics
+                .classify_seconds
+                .observe(started.elapsed().as_secs_f64());
+            metrics.documents_indexed.inc_by(stats.indexed - indexed);
+            metrics
+                .documents_unlabelled
+                .inc_by(stats.unlabelled - unlabelled);
         }
         if let Some(reply) = flush {
+            let started = std::time::Instant::now();
             let r = commit(&writer, state.as_ref(), &mut pending_seen, &mut stats);
+            if r.is_ok() {
+                metrics.commits.inc();
+                metrics
+                    .commit_seconds
+                    .observe(started.elapsed().as_secs_f64());
+            }
             let _ = reply.send(r.as_ref().map(|_| uncommitted).map_err(|e| e.to_string()));
             r?;
             uncommitted = 0;
         }
     }
     commit(&writer, state.as_ref(), &mut pending_seen, &mut stats)?;
+    metrics.commits.inc();
     writer.close()?;
     Ok(stats)
 }

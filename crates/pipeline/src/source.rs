@@ -46,6 +46,7 @@ pub(crate) struct PollContext {
     pub sink: mpsc::Sender<SinkMsg>,
     pub scheduler: SchedulerConfig,
     pub cancel: CancellationToken,
+    pub metrics: Arc<crate::metrics::PipelineMetrics>,
 }
 
 /// Per-source result of one pass, as printed by `ingest --once`.
@@ -119,6 +120,7 @@ pub(crate) async fn poll_and_record(rt: &SourceRuntime, cx: &PollContext) -> Sou
             (result, crate::jitter(base))
         }
         Err(f) if f.kind == "cancelled" => {
+            cx.metrics.poll("cancelled");
             // Stopped by shutdown, not by the source: nothing is recorded,
             // so the source is neither marked failing nor postponed; it is
             // still due and polled first after the restart. (Found by the
@@ -142,6 +144,13 @@ pub(crate) async fn poll_and_record(rt: &SourceRuntime, cx: &PollContext) -> Sou
             )
         }
     };
+    cx.metrics.poll(match &result {
+        PollResult::Success { .. } => "success",
+        PollResult::NotModified => "not_modified",
+        PollResult::Failure { kind, .. } => kind,
+    });
+    cx.metrics.items_new.inc_by(report.new);
+    cx.metrics.items_unchanged.inc_by(report.unchanged);
     let next_due = at + chrono::Duration::from_std(next).unwrap_or(chrono::Duration::hours(1));
     report.next_due = Some(next_due);
     if let Err(e) = cx.state.record_poll(&id, at, latency_ms, &result, next_due) {

@@ -160,6 +160,29 @@ pub struct AppState {
     /// Saved searches and alerts; `None` leaves their routes out (and the
     /// `/alerts` page says so).
     pub alerts: Option<mediawatch_alerts::AlertsRuntime>,
+    /// The Prometheus text of the process's metrics, served at `/metrics`
+    /// (404 when `None`).
+    pub metrics: Option<MetricsText>,
+}
+
+/// Renders the process's metrics in the Prometheus text format.
+pub type MetricsText = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// `GET /metrics`: the Prometheus exposition (OpenMetrics text).
+async fn metrics(State(s): State<AppState>) -> Response {
+    match &s.metrics {
+        Some(render) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            )],
+            render(),
+        )
+            .into_response(),
+        None => ApiError::NotFound("this process serves no metrics".into()).into_response(),
+    }
 }
 
 impl AppState {
@@ -232,7 +255,7 @@ async fn fallback(uri: axum::http::Uri) -> Response {
 /// first) in the security headers, the per-IP rate limit, the token check
 /// for state-changing methods and the body limit.
 pub fn router(state: AppState) -> Router {
-    let mut r = Router::new();
+    let mut r = Router::new().route("/metrics", get(metrics));
     for (path, route) in api_routes() {
         r = r.route(path, route);
     }

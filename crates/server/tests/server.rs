@@ -164,6 +164,7 @@ async fn fixture_with(
         unhealthy_after: chrono::Duration::days(2),
         web,
         alerts,
+        metrics: Some(Arc::new(|| "# fixture metrics\n# EOF\n".to_string())),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
