@@ -35,6 +35,16 @@ struct Cli {
     /// Log filter (e.g. `info`, `mediawatch_pipeline=debug`); RUST_LOG also works.
     #[arg(long, global = true)]
     log: Option<String>,
+    /// Log lines as text (default) or as one JSON object each, for log
+    /// collectors.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "MEDIAWATCH_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -94,6 +104,15 @@ enum Command {
     Demo(cli::run::DemoArgs),
 }
 
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (time, level, target, fields, message).
+    Json,
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let default_level = match &cli.command {
@@ -106,12 +125,16 @@ fn main() -> std::process::ExitCode {
         .clone()
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| default_level.to_string());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => logs.json().init(),
         // Colour codes only for a person at a terminal, not in log files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     match real_main(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -593,3 +593,33 @@ scope = "social"
     let out = ok(&mw(Some(&cfg), tmp.path(), &["config", "check"]));
     assert!(out.contains("config version 2: 4 sources"), "{out}");
 }
+
+/// `--log-format json`: every log line is one JSON object (for log
+/// collectors), with the level and the message.
+#[test]
+fn logs_can_be_json_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("old.toml");
+    std::fs::write(&cfg, "version = 1\n").unwrap();
+    let out = mw(
+        Some(&cfg),
+        tmp.path(),
+        &["--log-format", "json", "config", "check"],
+    );
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "no log lines");
+    let mut upgrade_note = false;
+    for l in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        if v["level"] == "WARN"
+            && v["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("config upgrade"))
+        {
+            upgrade_note = true;
+        }
+    }
+    assert!(upgrade_note, "{err}");
+}
