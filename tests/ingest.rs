@@ -11,6 +11,44 @@ fn source<'a>(pass: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
         .unwrap_or_else(|| panic!("no report for {id} in {pass:#}"))
 }
 
+/// The fixture's healthy source plus `slow`, a feed that drips a byte a
+/// second (the whole exchange may take 120 s), with commits every second.
+fn slow_source_config(dir: &std::path::Path, server: &FixtureServer) -> std::path::PathBuf {
+    let extra = r#"
+[[sources]]
+id = "slow"
+kind = "feed"
+url = "BASE/drip/feed.xml"
+name = "Slow"
+country = "RS"
+languages = ["sr"]
+fetch_articles = false
+"#
+    .replace("BASE", &server.base);
+    let cfg = write_config(dir, &server.base, &extra);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replacen(
+            "[fetch]\n",
+            "[index]\nwriter_heap_bytes = 15000000\ncommit_interval = \"1s\"\n[fetch]\ntimeout = \"120s\"\n",
+            1,
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+/// The command's own error: the last line of stderr that starts with
+/// `error:` (warnings come before it).
+fn error_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line: {stderr}"))
+}
+
 #[test]
 fn ingest_search_report_and_no_duplicates() {
     let server = FixtureServer::start();
@@ -359,28 +397,7 @@ fn trends_split_by_audience_and_compare_queries() {
 fn a_slow_source_does_not_hold_the_others_uncommitted() {
     let server = FixtureServer::start();
     let tmp = tempfile::tempdir().unwrap();
-    let extra = r#"
-[[sources]]
-id = "slow"
-kind = "feed"
-url = "BASE/drip/feed.xml"
-name = "Slow"
-country = "RS"
-languages = ["sr"]
-fetch_articles = false
-"#
-    .replace("BASE", &server.base);
-    let cfg = write_config(tmp.path(), &server.base, &extra);
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    std::fs::write(
-        &cfg,
-        text.replacen(
-            "[fetch]\n",
-            "[index]\nwriter_heap_bytes = 15000000\ncommit_interval = \"1s\"\n[fetch]\ntimeout = \"120s\"\n",
-            1,
-        ),
-    )
-    .unwrap();
+    let cfg = slow_source_config(tmp.path(), &server);
     let data = tmp.path().join("data");
     let mut child = mw_spawn(&cfg, &data, &["ingest", "--once"]);
     // The healthy source's two articles become searchable while the slow
@@ -574,11 +591,7 @@ fn a_full_disk_is_named_loses_nothing_and_ingest_resumes() {
         "a full disk must fail the pass: {err}"
     );
     // The command's own error (its last line), not only the warnings.
-    let fatal = err
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("error:"))
-        .unwrap_or_else(|| panic!("no error line: {err}"));
+    let fatal = error_line(&err);
     eprintln!("full disk: {fatal}");
     assert!(
         fatal.contains(&data.display().to_string()),
@@ -637,11 +650,7 @@ fn a_read_only_data_directory_is_named_and_nothing_is_lost() {
     let out = mw(Some(&cfg), &data, &["ingest", "--once", "--json"]);
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
-    let fatal = err
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("error:"))
-        .unwrap_or_else(|| panic!("no error line: {err}"));
+    let fatal = error_line(&err);
     eprintln!("read-only: {fatal}");
     assert!(
         fatal.contains(&data.display().to_string()),
@@ -666,28 +675,7 @@ fn a_read_only_data_directory_is_named_and_nothing_is_lost() {
 fn a_poll_cut_by_shutdown_is_not_a_source_failure() {
     let server = FixtureServer::start();
     let tmp = tempfile::tempdir().unwrap();
-    let extra = r#"
-[[sources]]
-id = "slow"
-kind = "feed"
-url = "BASE/drip/feed.xml"
-name = "Slow"
-country = "RS"
-languages = ["sr"]
-fetch_articles = false
-"#
-    .replace("BASE", &server.base);
-    let cfg = write_config(tmp.path(), &server.base, &extra);
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    std::fs::write(
-        &cfg,
-        text.replacen(
-            "[fetch]\n",
-            "[index]\ncommit_interval = \"1s\"\n[fetch]\ntimeout = \"120s\"\n",
-            1,
-        ),
-    )
-    .unwrap();
+    let cfg = slow_source_config(tmp.path(), &server);
     let data = tmp.path().join("data");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

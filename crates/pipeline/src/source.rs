@@ -78,6 +78,11 @@ pub(crate) struct PollFailure {
 }
 
 impl PollFailure {
+    /// Whether shutdown, not the source, ended the poll.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.kind == CANCELLED
+    }
+
     pub(crate) fn message(&self) -> &str {
         &self.message
     }
@@ -119,8 +124,8 @@ pub(crate) async fn poll_and_record(rt: &SourceRuntime, cx: &PollContext) -> Sou
             let base = crate::polling::after_success(rt.cfg.interval, &cx.scheduler, &timing, at);
             (result, crate::jitter(base))
         }
-        Err(f) if f.kind == "cancelled" => {
-            cx.metrics.poll("cancelled");
+        Err(f) if f.is_cancelled() => {
+            cx.metrics.poll(CANCELLED);
             // Stopped by shutdown, not by the source: nothing is recorded,
             // so the source is neither marked failing nor postponed; it is
             // still due and polled first after the restart. (Found by the
@@ -187,9 +192,12 @@ impl Net<'_> {
     }
 }
 
+/// The kind of a poll ended by shutdown.
+const CANCELLED: &str = "cancelled";
+
 pub(crate) fn cancelled(id: &str) -> PollFailure {
     PollFailure {
-        kind: "cancelled".into(),
+        kind: CANCELLED.into(),
         message: format!("source {id}: poll cancelled by shutdown"),
         retry_after: None,
     }

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::{ApiQuery, ErrorBody};
+use crate::{ApiJson, ApiQuery, ErrorBody};
 
 /// Most alerts one history request returns.
 const MAX_ALERTS: usize = 1000;
@@ -201,11 +201,8 @@ pub(crate) async fn list(
         (status = 422, description = "The body does not have the saved-search shape", body = ErrorBody)))]
 pub(crate) async fn create(
     State(rt): State<AlertsRuntime>,
-    body: Result<Json<SavedSearchConfig>, axum::extract::rejection::JsonRejection>,
+    ApiJson(body): ApiJson<SavedSearchConfig>,
 ) -> Result<(StatusCode, Json<SavedSearch>), AlertsApiError> {
-    // A malformed body keeps its status (400, 413, 415, 422) but gets the
-    // API's JSON error shape instead of axum's plain text.
-    let Json(body) = body.map_err(|rej| AlertsApiError(rej.status(), rej.body_text()))?;
     let created = tokio::task::spawn_blocking(move || rt.create_search(body, Utc::now()))
         .await
         .map_err(join_err)??;

@@ -3,7 +3,6 @@
 //! fills in what the model saw (text, language, model version, score) from
 //! the indexed document, so a correction always refers to real model output.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,7 +13,7 @@ use mediawatch_state::{CorrectionFilter, CorrectionVerdict, NewCorrection};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::{ApiError, ApiQuery, AppState, ErrorBody};
+use crate::{ApiError, ApiJson, ApiQuery, AppState, ErrorBody};
 
 /// Body of `POST /api/corrections`: [`NewCorrection`] without the snapshot
 /// fields the server fills in.
@@ -87,16 +86,8 @@ pub struct CorrectionCreated {
         (status = 429, description = "Rate limited (see Retry-After)", body = ErrorBody)))]
 pub async fn add(
     State(s): State<AppState>,
-    body: Result<Json<CorrectionBody>, JsonRejection>,
+    ApiJson(b): ApiJson<CorrectionBody>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = match body {
-        Ok(b) => b,
-        Err(rej) => {
-            // Keep the rejection's status (400, 413 body too large, 415
-            // wrong content type) but answer in the API's JSON shape.
-            return Ok(ErrorBody::response(rej.status(), rej.body_text()));
-        }
-    };
     let st = s.clone();
     let id = DocId::from_stored(b.doc_id.clone());
     let doc = tokio::task::spawn_blocking(move || st.queries().document(&id))

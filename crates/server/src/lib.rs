@@ -89,6 +89,25 @@ where
     }
 }
 
+/// `Json<T>` whose rejection keeps its status (400, 413 body too large,
+/// 415 not JSON, 422 wrong shape) but answers in the API's JSON shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(t)| ApiJson(t))
+            .map_err(|rej| ErrorBody::response(rej.status(), rej.body_text()))
+    }
+}
+
 /// The body of every API error.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {

@@ -84,7 +84,7 @@ pub(super) async fn list(spec: &ListingSpec, cx: &ListCx<'_>) -> Result<Listed, 
             match cx.get(&next, HTML_ACCEPT, false).await {
                 Ok(Some(r)) => page = Some((r, next)),
                 Ok(None) => {}
-                Err(f) if f.kind == "cancelled" => return Err(f),
+                Err(f) if f.is_cancelled() => return Err(f),
                 Err(f) => problems.push(format!("{} (next page)", f.message)),
             }
         }
