@@ -71,6 +71,12 @@ enum Command {
     MigrateState(cli::state::MigrateArgs),
     /// Run the scheduler, the workers and the HTTP API until Ctrl-C.
     Run(cli::run::RunArgs),
+    /// Run one or more roles of a cluster (needs a [cluster] section):
+    /// scheduler, worker, indexer, api.
+    Node(cli::cluster::NodeArgs),
+    /// Start, stop or inspect a local cluster (NATS JetStream, PostgreSQL
+    /// and every role on this machine).
+    Cluster(cli::cluster::ClusterArgs),
     /// Fetch sources: one pass with --once, else continuously (no API).
     Ingest(cli::run::IngestArgs),
     /// Search the index.
@@ -116,7 +122,7 @@ enum LogFormat {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let default_level = match &cli.command {
-        Command::Run(_) | Command::Demo(_) => "info",
+        Command::Run(_) | Command::Demo(_) | Command::Node(_) => "info",
         Command::Ingest(a) if !a.once => "info",
         _ => "warn",
     };
@@ -151,6 +157,8 @@ fn real_main(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Run(a) => cli::run::run_cmd(&ctx, a),
+        Command::Node(a) => cli::cluster::node_cmd(&ctx, a),
+        Command::Cluster(a) => cli::cluster::cluster_cmd(&ctx, a),
         Command::Ingest(a) => cli::run::ingest_cmd(&ctx, a),
         Command::Demo(a) => cli::run::demo_cmd(&ctx, a),
         Command::Search(a) => cli::query::search(&ctx.data_dir, a),

@@ -72,6 +72,46 @@ fn shipped_default_config_is_valid() {
     }
 }
 
+/// The container cluster's config (config/cluster/, not runnable here)
+/// at least parses and validates; `node` without a `[cluster]` section, or
+/// without the PostgreSQL state, says what is missing.
+#[test]
+fn shipped_cluster_config_is_valid_and_node_names_what_is_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/cluster/cluster.toml");
+    ok(&mw(Some(&cfg), tmp.path(), &["config", "check"]));
+    let plain = tmp.path().join("plain.toml");
+    std::fs::write(&plain, "version = 2\n").unwrap();
+    let out = mw(
+        Some(&plain),
+        tmp.path(),
+        &["node", "--name", "w", "--role", "worker"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no [cluster] section"),
+        "{}",
+        stderr(&out)
+    );
+    let sqlite = tmp.path().join("sqlite.toml");
+    std::fs::write(
+        &sqlite,
+        "version = 2\n[cluster]\nnats = [\"nats://127.0.0.1:1\"]\n",
+    )
+    .unwrap();
+    let out = mw(
+        Some(&sqlite),
+        tmp.path(),
+        &["node", "--name", "w", "--role", "worker"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("backend = \"postgres\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn classify_json_contract() {
     let tmp = tempfile::tempdir().unwrap();

@@ -6,6 +6,7 @@
 mod api;
 mod classify;
 mod cli;
+mod cluster;
 mod e2e;
 mod ingest;
 mod sources;

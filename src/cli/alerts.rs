@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use mediawatch_alerts::{AlertsRuntime, Evaluation, Origin};
 use mediawatch_config::Config;
-use mediawatch_index::Index;
 use mediawatch_pipeline::DataDir;
 use mediawatch_state::{AlertFilter, StateBackend};
 use tokio_util::sync::CancellationToken;
@@ -64,11 +63,11 @@ pub(crate) enum AlertsAction {
 /// config's channels and saved searches.
 pub(crate) fn runtime(
     config: &Config,
-    index: Index,
+    queries: impl Into<mediawatch_query::Queries>,
     state: Arc<dyn StateBackend>,
 ) -> Result<AlertsRuntime> {
     AlertsRuntime::new(
-        index,
+        queries,
         state,
         config.alerts.clone(),
         config.saved_searches.clone(),
@@ -80,14 +79,14 @@ pub(crate) fn runtime(
 /// stops when `cancel` is cancelled.
 pub(crate) fn start_loop(
     config: &Config,
-    index: Index,
+    queries: impl Into<mediawatch_query::Queries>,
     state: Arc<dyn StateBackend>,
     cancel: CancellationToken,
 ) -> Result<Option<tokio::task::JoinHandle<()>>> {
     if !config.alerts.enabled {
         return Ok(None);
     }
-    let rt = runtime(config, index, state)?;
+    let rt = runtime(config, queries, state)?;
     Ok(Some(tokio::spawn(rt.run(cancel))))
 }
 

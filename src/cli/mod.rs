@@ -11,6 +11,7 @@ use mediawatch_pipeline::DataDir;
 
 pub(crate) mod alerts;
 pub(crate) mod classify;
+pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod extract;
 pub(crate) mod index;

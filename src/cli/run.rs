@@ -48,6 +48,15 @@ pub(crate) struct DemoArgs {
     /// Exit after the report instead of serving the API.
     #[arg(long)]
     pub no_serve: bool,
+    /// Only serve the sample corpus, on this address, until Ctrl-C: for a
+    /// cluster (or a second `run`) to ingest. Its config is written to
+    /// --write-config.
+    #[arg(long, value_name = "ADDR")]
+    pub corpus_only: Option<SocketAddr>,
+    /// With --corpus-only: write the config whose sources are the corpus's
+    /// here (e.g. for `mediawatch --config FILE cluster up`).
+    #[arg(long, value_name = "FILE", requires = "corpus_only")]
+    pub write_config: Option<std::path::PathBuf>,
 }
 
 /// Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and Docker send)
@@ -81,10 +90,21 @@ async fn next_signal(term: &mut Option<tokio::signal::unix::Signal>) -> &'static
 }
 
 pub(crate) fn app_state(p: &Pipeline) -> mediawatch_server::AppState {
+    app_state_over(p, Arc::new(p.index().clone()))
+}
+
+/// The API's state over `backend` (the local index, or a cluster's index
+/// nodes), with `p`'s state store, sources, settings and metrics.
+pub(crate) fn app_state_over(
+    p: &Pipeline,
+    backend: Arc<dyn mediawatch_query::QueryBackend>,
+) -> mediawatch_server::AppState {
+    let sources = Arc::new(p.source_metas());
+    let queries = mediawatch_query::Queries::new(backend.clone(), sources.clone());
     mediawatch_server::AppState {
-        index: p.index().clone(),
+        backend,
         state: p.state().clone(),
-        sources: Arc::new(p.source_metas()),
+        sources,
         unhealthy_after: chrono::Duration::from_std(p.config().scheduler.unhealthy_after)
             .unwrap_or(chrono::Duration::days(2)),
         web: mediawatch_server::security::WebOptions::from_config(
@@ -93,7 +113,7 @@ pub(crate) fn app_state(p: &Pipeline) -> mediawatch_server::AppState {
         ),
         // Without a working alerts setup the API still serves everything
         // else; the reason is printed once.
-        alerts: alerts::runtime(p.config(), p.index().clone(), p.state().clone())
+        alerts: alerts::runtime(p.config(), queries, p.state().clone())
             .map_err(|e| eprintln!("mediawatch: saved searches and alerts unavailable: {e:#}"))
             .ok(),
         metrics: Some({
@@ -307,5 +327,32 @@ pub(crate) fn ingest_cmd(ctx: &Ctx, a: IngestArgs) -> Result<()> {
 
 /// `mediawatch demo`.
 pub(crate) fn demo_cmd(ctx: &Ctx, a: DemoArgs) -> Result<()> {
-    ctx.block_on(demo(&ctx.data_dir, a.listen, a.no_serve))
+    match a.corpus_only {
+        Some(addr) => ctx.block_on(corpus_only(addr, a.write_config)),
+        None => ctx.block_on(demo(&ctx.data_dir, a.listen, a.no_serve)),
+    }
+}
+
+/// `mediawatch demo --corpus-only ADDR [--write-config FILE]`.
+async fn corpus_only(addr: SocketAddr, write_config: Option<std::path::PathBuf>) -> Result<()> {
+    use mediawatch_pipeline::demo::{demo_config, DemoServer};
+    let corpus = DemoServer::start(addr).await?;
+    let config = demo_config(corpus.base())?.to_toml()?;
+    match &write_config {
+        Some(path) => std::fs::write(path, &config)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{config}"),
+    }
+    eprintln!(
+        "demo corpus at {}{} (Ctrl-C to stop)",
+        corpus.base(),
+        write_config
+            .map(|p| format!("; its config in {}", p.display()))
+            .unwrap_or_default()
+    );
+    let cancel = CancellationToken::new();
+    shutdown_on_signal(cancel.clone());
+    cancel.cancelled().await;
+    corpus.stop().await;
+    Ok(())
 }

@@ -40,6 +40,9 @@ pub enum AlertsError {
     /// A query was refused before reaching the index.
     #[error("{0}")]
     Query(String),
+    /// No index node could answer (a cluster's api role).
+    #[error("index unavailable: {0}")]
+    Unavailable(String),
     /// The state database failed.
     #[error("{0}")]
     State(#[from] mediawatch_state::StateError),
@@ -251,6 +254,8 @@ impl From<mediawatch_query::QueryError> for AlertsError {
         match e {
             mediawatch_query::QueryError::Index(e) => AlertsError::Index(e),
             mediawatch_query::QueryError::Invalid(m) => AlertsError::Query(m),
+            // Evaluated again on the next tick, when an index node answers.
+            mediawatch_query::QueryError::Unavailable(m) => AlertsError::Unavailable(m),
         }
     }
 }

@@ -20,10 +20,12 @@ pub use source::{
     DEFAULT_TELEGRAM_BASE, DEFAULT_YOUTUBE_BASE, MAX_MAX_PAGES,
 };
 mod classifier;
+mod cluster;
 mod state;
 pub use classifier::{
     ClassifierConfig, ClassifierKind, DeviceSpec, RustBertConfig, HATE_CLASSES, THRESHOLD_HEADS,
 };
+pub use cluster::ClusterConfig;
 pub use state::{StateBackendKind, StateConfig, POSTGRES_URL_ENV};
 mod alerts;
 pub use alerts::{
@@ -99,6 +101,10 @@ pub struct Config {
     /// Where the state is kept (SQLite in the data directory, or PostgreSQL).
     #[serde(default)]
     pub state: StateConfig,
+    /// Running as a cluster of roles over NATS JetStream (`[cluster]`);
+    /// absent on a single machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// HTTP fetching: politeness, limits, safety.
@@ -391,6 +397,11 @@ impl Config {
 
         self.classifier.validate_into(&mut errors);
         self.state.validate_into(&mut errors);
+        if let Some(c) = &self.cluster {
+            // `[state] backend = "postgres"` is checked where a role starts
+            // (`mediawatch node`): `cluster up` sets it itself.
+            c.validate_into(&mut errors);
+        }
         alerts::validate_alerts(
             &self.alerts,
             &self.saved_searches,
@@ -708,5 +719,35 @@ languages = ["hr"]
     fn missing_file_names_the_path() {
         let err = Config::load(Path::new("/nonexistent/mw.toml")).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/mw.toml"));
+    }
+
+    /// `[cluster]` needs well-formed addresses and durations; every
+    /// problem is named by its key.
+    #[test]
+    fn cluster_section_is_validated() {
+        let ok = "version = 2\n[state]\nbackend = \"postgres\"\nurl = \"postgres://mw@127.0.0.1:5432/mw\"\n\
+                  [cluster]\nnats = [\"nats://127.0.0.1:4222\"]\nstream_replicas = 3\n\
+                  index_nodes = [\"http://127.0.0.1:7711\"]\njob_ack_wait = \"30s\"\n";
+        let c = Config::from_toml_str(ok, "cluster.toml").expect("valid cluster config");
+        let cl = c.cluster.expect("cluster section");
+        assert_eq!(cl.stream_replicas, 3);
+        assert_eq!(cl.job_ack_wait, Duration::from_secs(30));
+        let bad = "version = 2\n[cluster]\nnats = [\"127.0.0.1:4222\"]\nstream_replicas = 7\n\
+                   index_nodes = [\"ftp://x\"]\nclaim_lease = \"1s\"\n";
+        let Err(ConfigError::Invalid { errors, .. }) = Config::from_toml_str(bad, "bad.toml")
+        else {
+            panic!("invalid cluster config accepted");
+        };
+        let all = errors.join("\n");
+        for key in [
+            "cluster.nats[0]",
+            "cluster.stream_replicas",
+            "cluster.index_nodes[0]",
+            "cluster.claim_lease",
+        ] {
+            assert!(all.contains(key), "{key} not reported in:\n{all}");
+        }
+        let unknown = "version = 2\n[cluster]\nnatz = []\n";
+        assert!(Config::from_toml_str(unknown, "u.toml").is_err());
     }
 }

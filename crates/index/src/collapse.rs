@@ -492,7 +492,7 @@ mod tests {
                             .map(|c| (c.addr, c.members - 1))
                             .collect();
                     let (got_total, page, _) = index
-                        .search_collapsed(&searcher, &*full, by_date, offset, limit)
+                        .search_collapsed(&searcher, &*full, by_date, offset, limit, None)
                         .unwrap();
                     let got: Vec<_> = page.into_iter().map(|(_, a, d)| (a, d)).collect();
                     assert_eq!(got_total, total, "{q:?} by_date={by_date}");

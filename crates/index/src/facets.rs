@@ -18,7 +18,7 @@ use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 use crate::segcache::{FacetTable, SegmentCache};
 
 /// One value of a facet and how many matching documents have it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FacetCount {
     /// Source id, country code, language code or label name.
     pub value: String,
@@ -29,7 +29,7 @@ pub struct FacetCount {
 /// Counts over all documents that match a search (every copy of a
 /// near-duplicate cluster counts, also when hits are collapsed). Lists are
 /// sorted by count, largest first, then by value.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Facets {
     /// Per source id.
     pub source: Vec<FacetCount>,
@@ -43,6 +43,39 @@ pub struct Facets {
     /// `LABEL_NAMES` in that order (zero counts included), over the
     /// classified matching documents.
     pub label: Vec<FacetCount>,
+}
+
+impl Facets {
+    /// The facets of a collection from those of its shards (disjoint
+    /// documents): counts added, lists sorted as one index sorts them.
+    pub fn merge(parts: impl IntoIterator<Item = Facets>) -> Facets {
+        let mut source = HashMap::new();
+        let mut country = HashMap::new();
+        let mut lang = HashMap::new();
+        let mut labelled = 0;
+        let mut label: Vec<FacetCount> = Vec::new();
+        let list = |v: Vec<FacetCount>| v.into_iter().map(|c| (c.value, c.count)).collect();
+        for p in parts {
+            merge_into(&mut source, list(p.source));
+            merge_into(&mut country, list(p.country));
+            merge_into(&mut lang, list(p.lang));
+            labelled += p.labelled;
+            if label.is_empty() {
+                label = p.label;
+            } else {
+                for (a, b) in label.iter_mut().zip(p.label) {
+                    a.count += b.count;
+                }
+            }
+        }
+        Facets {
+            source: sorted(source),
+            country: sorted(country),
+            lang: sorted(lang),
+            labelled,
+            label,
+        }
+    }
 }
 
 /// Collects [`Facets`], counting through the segments' [`FacetTable`]s.

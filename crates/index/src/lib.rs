@@ -36,6 +36,7 @@ mod rebuild;
 mod scan;
 mod schema;
 mod segcache;
+mod stats;
 mod terms;
 mod trend;
 mod writer;
@@ -46,7 +47,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use mediawatch_core::{DocId, DocKind, Document, Labels};
 use mediawatch_report::{Report, ReportRequest};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::directory::error::LockError;
@@ -61,9 +62,10 @@ pub use mediawatch_report::{DocFacts, FactTable};
 pub use query::snippet_to_text;
 pub use rebuild::RebuildStats;
 pub use schema::{DocExtra, SCHEMA_VERSION, STEMMED_LANGS, UNKNOWN_LANG};
+pub use stats::QueryStats;
 pub use terms::{
-    is_content_term, log_likelihood, TermStat, TermsRequest, TermsResult, DEFAULT_TERMS_LIMIT,
-    MAX_DOCS_PER_PERIOD, SIGNIFICANT_LLR,
+    is_content_term, log_likelihood, TermCount, TermCounts, TermStat, TermsRequest, TermsResult,
+    DEFAULT_TERMS_LIMIT, MAX_DOCS_PER_PERIOD, SIGNIFICANT_LLR,
 };
 pub use writer::IndexWriterHandle;
 
@@ -204,7 +206,7 @@ pub enum IndexError {
 }
 
 /// A search request. `limit: 0` means [`DEFAULT_LIMIT`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SearchRequest {
     /// tantivy query syntax over title (boost 2) and text; all words must
     /// match by default. Empty = every document, newest first. Filters in
@@ -239,7 +241,7 @@ pub struct SearchRequest {
 }
 
 /// Search results. The JSON form is the CLI/API contract.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchResults {
     /// Matching documents in the whole index (not just this page); with
     /// `collapse_clusters`, matching clusters.
@@ -252,7 +254,7 @@ pub struct SearchResults {
 }
 
 /// One search hit.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Hit {
     /// Document id.
     pub id: String,
@@ -279,7 +281,7 @@ pub struct Hit {
 }
 
 /// Which documents [`Index::facts`] returns.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FactsFilter {
     /// Inclusive lower bound on the trend time.
     pub from: Option<DateTime<Utc>>,
@@ -298,7 +300,7 @@ pub struct FactsFilter {
 /// A trend report over the index: which documents ([`FactsFilter`]), how
 /// to count them ([`ReportRequest`]), and optionally several queries side
 /// by side.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TrendRequest {
     /// Which documents; `filter.query` is the first compared query when
     /// `compare` is not empty.
@@ -579,6 +581,17 @@ impl Index {
             .map_err(self.tantivy_err("reload"))
     }
 
+    /// The payload of the last commit that set one (see
+    /// [`IndexWriterHandle::commit_with_payload`]).
+    pub fn commit_payload(&self) -> Result<Option<String>, IndexError> {
+        let metas = self
+            .inner
+            .index
+            .load_metas()
+            .map_err(self.tantivy_err("read the commit metadata"))?;
+        Ok(metas.payload)
+    }
+
     /// Number of live documents.
     pub fn num_docs(&self) -> Result<u64, IndexError> {
         Ok(self.inner.reader.searcher().num_docs())
@@ -634,20 +647,28 @@ impl Index {
 
     /// Runs a search. See [`SearchRequest`] for the semantics of each field.
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, IndexError> {
+        self.search_with_stats(req, None)
+    }
+
+    /// The statistics of `req`'s query in this index, for scoring it over
+    /// several shards as over one index (see [`QueryStats`]).
+    pub fn query_stats(&self, req: &SearchRequest) -> Result<QueryStats, IndexError> {
+        let (user_query, _, full) = self.search_query(req)?;
+        let searcher = self.inner.reader.searcher();
+        let mut stats =
+            stats::collect(&searcher, &*full).map_err(self.tantivy_err("query statistics"))?;
+        stats.scored = user_query.is_some();
+        Ok(stats)
+    }
+
+    /// The parts of a search: the user's query (scored; `None` when only
+    /// filters were given), the query snippets highlight, and the full
+    /// query with every filter.
+    fn search_query(
+        &self,
+        req: &SearchRequest,
+    ) -> Result<(Option<BoxQuery>, Option<BoxQuery>, BoxQuery), IndexError> {
         let f = &self.inner.fields;
-        let limit = match req.limit {
-            0 => DEFAULT_LIMIT,
-            n => n.min(MAX_LIMIT),
-        };
-        if req.offset.saturating_add(limit) > MAX_WINDOW {
-            return Err(IndexError::InvalidRequest {
-                message: format!(
-                    "offset {} + limit {limit} goes past the deepest page ({MAX_WINDOW} hits); \
-                     narrow the query or the date range instead",
-                    req.offset
-                ),
-            });
-        }
         let parsed = query::parse_user_query(&self.inner.index, f, &req.query)?;
         let user_query = parsed.text;
         let filters = query::Filters {
@@ -664,6 +685,31 @@ impl Index {
             parsed.clauses,
             &filters,
         )?;
+        Ok((user_query, parsed.snippet, full))
+    }
+
+    /// [`Index::search`], scoring with `stats` (a whole collection's, when
+    /// this index is one shard of it) instead of this index's own.
+    pub fn search_with_stats(
+        &self,
+        req: &SearchRequest,
+        stats: Option<&QueryStats>,
+    ) -> Result<SearchResults, IndexError> {
+        let f = &self.inner.fields;
+        let limit = match req.limit {
+            0 => DEFAULT_LIMIT,
+            n => n.min(MAX_LIMIT),
+        };
+        if req.offset.saturating_add(limit) > MAX_WINDOW {
+            return Err(IndexError::InvalidRequest {
+                message: format!(
+                    "offset {} + limit {limit} goes past the deepest page ({MAX_WINDOW} hits); \
+                     narrow the query or the date range instead",
+                    req.offset
+                ),
+            });
+        }
+        let (user_query, snippet_query, full) = self.search_query(req)?;
         let searcher = self.inner.reader.searcher();
         let live: Vec<_> = searcher
             .segment_readers()
@@ -675,7 +721,7 @@ impl Index {
         let top = TopDocs::with_limit(limit).and_offset(req.offset);
         let by_date = req.sort_by_date || user_query.is_none();
         let (total, page, facets): (usize, Vec<PageHit>, Facets) = if req.collapse_clusters {
-            self.search_collapsed(&searcher, &*full, by_date, req.offset, limit)?
+            self.search_collapsed(&searcher, &*full, by_date, req.offset, limit, stats)?
         } else if by_date {
             let by_date = top.order_by((
                 (
@@ -684,25 +730,30 @@ impl Index {
                 ),
                 (SortBySimilarityScore, Order::Desc),
             ));
-            let (total, docs, facets) = searcher
-                .search(&*full, &(Count, by_date, facets::FacetCollector { cache }))
-                .map_err(self.tantivy_err("search"))?;
+            let (total, docs, facets) = scored(
+                &searcher,
+                &*full,
+                &(Count, by_date, facets::FacetCollector { cache }),
+                stats,
+            )
+            .map_err(self.tantivy_err("search"))?;
             (
                 total,
                 docs.into_iter().map(|((_, s), a)| (s, a, 0)).collect(),
                 facets,
             )
         } else {
-            let (total, docs, facets) = searcher
-                .search(
-                    &*full,
-                    &(
-                        Count,
-                        top.order_by_score(),
-                        facets::FacetCollector { cache },
-                    ),
-                )
-                .map_err(self.tantivy_err("search"))?;
+            let (total, docs, facets) = scored(
+                &searcher,
+                &*full,
+                &(
+                    Count,
+                    top.order_by_score(),
+                    facets::FacetCollector { cache },
+                ),
+                stats,
+            )
+            .map_err(self.tantivy_err("search"))?;
             (
                 total,
                 docs.into_iter().map(|(s, a)| (s, a, 0)).collect(),
@@ -710,7 +761,7 @@ impl Index {
             )
         };
 
-        let snippets = match parsed.snippet.as_ref().or(user_query.as_ref()) {
+        let snippets = match snippet_query.as_ref().or(user_query.as_ref()) {
             Some(q) => {
                 let mut g = SnippetGenerator::create(&searcher, &**q, f.text)
                     .map_err(self.tantivy_err("snippet preparation"))?;
@@ -761,6 +812,7 @@ impl Index {
         by_date: bool,
         offset: usize,
         limit: usize,
+        stats: Option<&QueryStats>,
     ) -> Result<(usize, Vec<PageHit>, Facets), IndexError> {
         let cache = &self.inner.tables;
         let want = offset.saturating_add(limit);
@@ -774,6 +826,7 @@ impl Index {
                 collapse::ClusterCountCollector { cache },
                 facets::FacetCollector { cache },
             ),
+            stats,
         )
         .map_err(self.tantivy_err("search"))?;
         let matches = usize::try_from(counts.matches()).unwrap_or(usize::MAX);
@@ -790,7 +843,7 @@ impl Index {
             }
             // Never more than every match: ranking all of them is exact.
             n = n.saturating_mul(4).min(matches.max(1));
-            ranked = ranked_with(searcher, query, by_date, n, Count)
+            ranked = ranked_with(searcher, query, by_date, n, Count, stats)
                 .map_err(self.tantivy_err("search"))?
                 .1;
         }
@@ -890,6 +943,30 @@ type PageHit = (f32, DocAddress, usize);
 /// A ranked match: score and address.
 type Ranked = (f32, DocAddress);
 
+/// A query of any kind.
+type BoxQuery = Box<dyn tantivy::query::Query>;
+
+/// Runs `collector` over `query`, scoring with `stats` when given (see
+/// [`QueryStats`]) and with the searcher's own statistics otherwise.
+fn scored<C: tantivy::collector::Collector>(
+    searcher: &tantivy::Searcher,
+    query: &dyn tantivy::query::Query,
+    collector: &C,
+    stats: Option<&QueryStats>,
+) -> tantivy::Result<C::Fruit> {
+    match stats {
+        Some(stats) => searcher.search_with_statistics_provider(
+            query,
+            collector,
+            &stats::Global {
+                stats,
+                local: searcher,
+            },
+        ),
+        None => searcher.search(query, collector),
+    }
+}
+
 /// Runs `extra` and a ranking of the top `n` matches in one pass. The
 /// ranking is the collapse order: by relevance, score then trend time
 /// (newest first); by date, trend time then score; ties in document
@@ -900,16 +977,17 @@ fn ranked_with<C: tantivy::collector::Collector>(
     by_date: bool,
     n: usize,
     extra: C,
+    stats: Option<&QueryStats>,
 ) -> tantivy::Result<(C::Fruit, Vec<Ranked>)> {
     let top = TopDocs::with_limit(n.max(1));
     let time = || SortByStaticFastValue::<tantivy::DateTime>::for_field(schema::F_PUBLISHED);
     if by_date {
         let order = top.order_by(((time(), Order::Desc), (SortBySimilarityScore, Order::Desc)));
-        let (fruit, docs) = searcher.search(query, &(extra, order))?;
+        let (fruit, docs) = scored(searcher, query, &(extra, order), stats)?;
         Ok((fruit, docs.into_iter().map(|((_, s), a)| (s, a)).collect()))
     } else {
         let order = top.order_by(((SortBySimilarityScore, Order::Desc), (time(), Order::Desc)));
-        let (fruit, docs) = searcher.search(query, &(extra, order))?;
+        let (fruit, docs) = scored(searcher, query, &(extra, order), stats)?;
         Ok((fruit, docs.into_iter().map(|((s, _), a)| (s, a)).collect()))
     }
 }

@@ -117,7 +117,7 @@ pub(crate) fn stem_field_name(lang: &str) -> String {
 
 /// Identity of a document beyond its id, computed by the pipeline (which
 /// owns the clustering state) and stored next to the document.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DocExtra {
     /// `mediawatch_core::similarity::content_hash` of the text; computed
     /// from the document's text when `None`.

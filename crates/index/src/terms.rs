@@ -20,11 +20,11 @@
 //! documents; beyond that an even sample is read and the result says
 //! `sampled: true` (counts are then of the sample, not the whole period).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tantivy::collector::DocSetCollector;
 use tantivy::schema::Value;
 use tantivy::tokenizer::TokenStream;
@@ -45,7 +45,7 @@ const MAX_THREADS: usize = 8;
 const MIN_DOCS_PER_THREAD: usize = 2_000;
 
 /// Which terms to compare: a foreground period against a background period.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TermsRequest {
     /// Inclusive start of the foreground period (trend time).
     pub from: DateTime<Utc>,
@@ -70,7 +70,7 @@ pub struct TermsRequest {
 }
 
 /// One rising term.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TermStat {
     /// The term as the `mw` analyzer produces it (lower-case, Latin, folded).
     pub term: String,
@@ -91,7 +91,7 @@ pub struct TermStat {
 }
 
 /// The rising terms of a foreground period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TermsResult {
     /// Documents read in the foreground (the sample size when sampled).
     pub foreground_docs: u64,
@@ -107,6 +107,110 @@ pub struct TermsResult {
     /// Rising terms only (foreground rate above background rate), by `llr`
     /// descending (ties by count, then term).
     pub terms: Vec<TermStat>,
+}
+
+/// One term's counts in [`TermCounts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermCount {
+    /// Occurrences in the foreground.
+    pub count: u64,
+    /// Foreground documents containing it.
+    pub docs: u64,
+    /// Occurrences in the background.
+    pub background: u64,
+}
+
+/// The counts [`TermsResult`] is scored from (see [`Index::term_counts`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermCounts {
+    /// Documents read in the foreground.
+    pub foreground_docs: u64,
+    /// Documents read in the background.
+    pub background_docs: u64,
+    /// Content tokens in the foreground.
+    pub foreground_tokens: u64,
+    /// Content tokens in the background.
+    pub background_tokens: u64,
+    /// Whether either period was sampled.
+    pub sampled: bool,
+    /// Per term.
+    pub terms: BTreeMap<String, TermCount>,
+}
+
+impl TermCounts {
+    /// The counts of disjoint indexes as those of one.
+    pub fn merge(parts: impl IntoIterator<Item = TermCounts>) -> TermCounts {
+        let mut out = TermCounts::default();
+        for p in parts {
+            out.foreground_docs += p.foreground_docs;
+            out.background_docs += p.background_docs;
+            out.foreground_tokens += p.foreground_tokens;
+            out.background_tokens += p.background_tokens;
+            out.sampled |= p.sampled;
+            for (t, c) in p.terms {
+                let e = out.terms.entry(t).or_default();
+                e.count += c.count;
+                e.docs += c.docs;
+                e.background += c.background;
+            }
+        }
+        out
+    }
+
+    /// The rising terms with at least `min_count` foreground occurrences,
+    /// best `limit` first (0: [`DEFAULT_TERMS_LIMIT`]).
+    pub fn score(&self, min_count: u64, limit: usize) -> TermsResult {
+        let limit = match limit {
+            0 => DEFAULT_TERMS_LIMIT,
+            n => n.min(MAX_LIMIT),
+        };
+        let min_count = min_count.max(1);
+        let (fg_tokens, bg_tokens) = (self.foreground_tokens, self.background_tokens);
+        let mut terms: Vec<TermStat> = self
+            .terms
+            .iter()
+            .filter_map(|(term, c)| {
+                if c.count < min_count {
+                    return None;
+                }
+                // fg rate > bg rate, exactly (no float rounding); with an
+                // empty background every foreground term is "new".
+                let rising = bg_tokens == 0
+                    || u128::from(c.count) * u128::from(bg_tokens)
+                        > u128::from(c.background) * u128::from(fg_tokens);
+                if !rising {
+                    return None;
+                }
+                let llr = log_likelihood(c.count, fg_tokens, c.background, bg_tokens);
+                let ratio = ((c.count as f64 + 0.5) / (fg_tokens as f64 + 0.5))
+                    / ((c.background as f64 + 0.5) / (bg_tokens as f64 + 0.5));
+                Some(TermStat {
+                    term: term.clone(),
+                    count: c.count,
+                    background: c.background,
+                    docs: c.docs,
+                    llr,
+                    ratio,
+                    significant: llr > SIGNIFICANT_LLR,
+                })
+            })
+            .collect();
+        terms.sort_by(|a, b| {
+            b.llr
+                .total_cmp(&a.llr)
+                .then(b.count.cmp(&a.count))
+                .then_with(|| a.term.cmp(&b.term))
+        });
+        terms.truncate(limit);
+        TermsResult {
+            foreground_docs: self.foreground_docs,
+            background_docs: self.background_docs,
+            foreground_tokens: fg_tokens,
+            background_tokens: bg_tokens,
+            sampled: self.sampled,
+            terms,
+        }
+    }
 }
 
 /// Dunning's log-likelihood ratio G² = 2 Σ O ln(O/E) for the 2×2 table
@@ -438,6 +542,26 @@ impl Index {
             0 => DEFAULT_TERMS_LIMIT,
             n => n.min(MAX_LIMIT),
         };
+        Ok(self
+            .term_counts_chunked(req, min_chunk)?
+            .score(req.min_count, limit))
+    }
+
+    /// What [`Index::top_terms`] scores: both periods' sizes, and the
+    /// foreground and background counts of every term occurring at least
+    /// `req.min_count` times in the foreground. The counts of disjoint
+    /// indexes (shards) add up ([`TermCounts::merge`]), and
+    /// [`TermCounts::score`] of the sum is what one index holding all the
+    /// documents answers (unless a period was sampled).
+    pub fn term_counts(&self, req: &TermsRequest) -> Result<TermCounts, IndexError> {
+        self.term_counts_chunked(req, MIN_DOCS_PER_THREAD)
+    }
+
+    fn term_counts_chunked(
+        &self,
+        req: &TermsRequest,
+        min_chunk: usize,
+    ) -> Result<TermCounts, IndexError> {
         let min_count = req.min_count.max(1);
         let searcher = self.inner.reader.searcher();
         // Select both periods first, so a bad request fails before any
@@ -517,54 +641,26 @@ impl Index {
                 }
             }
         }
-        let bg = Period {
-            docs: bg_docs.len() as u64,
-            tokens: bg_tokens,
-            sampled: bg_sampled,
-            counts: bg_counts,
-        };
-
-        let mut terms: Vec<TermStat> = bg
-            .counts
-            .iter()
-            .filter_map(|(&term, &background)| {
-                let c = fg.counts.get(term)?;
-                // fg rate > bg rate, exactly (no float rounding); with an
-                // empty background every foreground term is "new".
-                let rising = bg.tokens == 0
-                    || u128::from(c.count) * u128::from(bg.tokens)
-                        > u128::from(background) * u128::from(fg.tokens);
-                if !rising {
-                    return None;
-                }
-                let llr = log_likelihood(c.count, fg.tokens, background, bg.tokens);
-                let ratio = ((c.count as f64 + 0.5) / (fg.tokens as f64 + 0.5))
-                    / ((background as f64 + 0.5) / (bg.tokens as f64 + 0.5));
-                Some(TermStat {
-                    term: term.to_string(),
-                    count: c.count,
-                    background,
-                    docs: c.docs,
-                    llr,
-                    ratio,
-                    significant: llr > SIGNIFICANT_LLR,
-                })
-            })
-            .collect();
-        terms.sort_by(|a, b| {
-            b.llr
-                .total_cmp(&a.llr)
-                .then(b.count.cmp(&a.count))
-                .then_with(|| a.term.cmp(&b.term))
-        });
-        terms.truncate(limit);
-        Ok(TermsResult {
+        Ok(TermCounts {
             foreground_docs: fg.docs,
-            background_docs: bg.docs,
+            background_docs: bg_docs.len() as u64,
             foreground_tokens: fg.tokens,
-            background_tokens: bg.tokens,
-            sampled: fg.sampled || bg.sampled,
-            terms,
+            background_tokens: bg_tokens,
+            sampled: fg.sampled || bg_sampled,
+            terms: bg_counts
+                .into_iter()
+                .filter_map(|(term, background)| {
+                    let c = fg.counts.get(term)?;
+                    Some((
+                        term.to_string(),
+                        TermCount {
+                            count: c.count,
+                            docs: c.docs,
+                            background,
+                        },
+                    ))
+                })
+                .collect(),
         })
     }
 

@@ -133,7 +133,8 @@ pub(crate) type TantivyWriter = tantivy::IndexWriter<QueuedDoc>;
 enum Command {
     /// Documents with their ids, in the order they were upserted.
     Upsert(Vec<(String, TantivyDocument)>),
-    Commit(SyncSender<Result<u64, IndexError>>),
+    /// Commit, with an optional payload stored in the commit's metadata.
+    Commit(Option<String>, SyncSender<Result<u64, IndexError>>),
     Shutdown(SyncSender<Result<u64, IndexError>>),
 }
 
@@ -287,7 +288,17 @@ impl IndexWriterHandle {
     /// reader so searches see the changes. Returns tantivy's opstamp.
     pub fn commit(&self) -> Result<u64, IndexError> {
         self.check_failure()?;
-        self.round_trip(Command::Commit)
+        self.round_trip(|r| Command::Commit(None, r))
+    }
+
+    /// Commits like [`IndexWriterHandle::commit`] and stores `payload` in
+    /// the same commit (atomically with the documents): an indexer
+    /// consuming a stream writes its stream position here, so that after a
+    /// crash the index and the position it reached can never disagree.
+    /// Read it back with [`crate::Index::commit_payload`].
+    pub fn commit_with_payload(&self, payload: String) -> Result<u64, IndexError> {
+        self.check_failure()?;
+        self.round_trip(|r| Command::Commit(Some(payload), r))
     }
 
     /// Commits, stops the writer thread and waits for it to finish (ordered
@@ -327,17 +338,35 @@ fn writer_loop(
             *slot = Some(format!("{message}{}", diagnose(&location)));
         }
     };
-    let commit = |writer: &mut TantivyWriter| -> Result<u64, IndexError> {
-        let opstamp = writer.commit().map_err(|e| IndexError::Writer {
-            location: location.clone(),
-            message: format!("commit failed: {e}"),
-        })?;
-        reader.reload().map_err(|e| IndexError::Writer {
-            location: location.clone(),
-            message: format!("committed, but reloading the reader failed: {e}"),
-        })?;
-        Ok(opstamp)
-    };
+    // A commit without a payload keeps the last one (tantivy would store
+    // none): a plain commit, such as the one at close, must not erase an
+    // indexer's stream position.
+    let mut kept_payload: Option<String> = reader
+        .searcher()
+        .index()
+        .load_metas()
+        .ok()
+        .and_then(|m| m.payload);
+    let mut commit =
+        |writer: &mut TantivyWriter, payload: Option<String>| -> Result<u64, IndexError> {
+            let failed = |e: tantivy::TantivyError| IndexError::Writer {
+                location: location.clone(),
+                message: format!("commit failed: {e}"),
+            };
+            let mut prepared = writer.prepare_commit().map_err(failed)?;
+            if let Some(p) = payload {
+                kept_payload = Some(p);
+            }
+            if let Some(p) = &kept_payload {
+                prepared.set_payload(p);
+            }
+            let opstamp = prepared.commit().map_err(failed)?;
+            reader.reload().map_err(|e| IndexError::Writer {
+                location: location.clone(),
+                message: format!("committed, but reloading the reader failed: {e}"),
+            })?;
+            Ok(opstamp)
+        };
     // What is committed: another process may have committed before this
     // writer took the lock. Without a fresh view, every upsert deletes.
     let mut committed = reader.reload().ok().map(|()| reader.searcher());
@@ -373,8 +402,8 @@ fn writer_loop(
                     record(format!("adding a batch of {count} operations failed: {e}"));
                 }
             }
-            Command::Commit(reply) => {
-                let r = commit(&mut writer);
+            Command::Commit(payload, reply) => {
+                let r = commit(&mut writer, payload);
                 match &r {
                     Ok(_) => {
                         // `commit` reloaded the reader: it sees them all now.
@@ -386,7 +415,7 @@ fn writer_loop(
                 let _ = reply.send(r);
             }
             Command::Shutdown(reply) => {
-                let r = commit(&mut writer);
+                let r = commit(&mut writer, None);
                 // Let merges finish so the directory is tidy and unlocked
                 // before the caller goes on (e.g. reopens the index).
                 let r = match writer.wait_merging_threads() {

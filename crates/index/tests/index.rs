@@ -1525,3 +1525,33 @@ fn an_old_index_is_rebuilt_from_its_stored_documents() {
     let e = Index::rebuild(empty.path(), &new_root.path().join("x"), 0).unwrap_err();
     assert!(e.to_string().contains("no index"), "{e}");
 }
+
+/// A commit's payload (an indexer's stream position) is stored with the
+/// documents of that commit, survives closing and reopening, and a plain
+/// commit after it keeps it.
+#[test]
+fn commit_payload_is_stored_with_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::open_or_create(dir.path()).unwrap();
+    assert_eq!(index.commit_payload().unwrap(), None);
+    let w = index.writer(20_000_000).unwrap();
+    let src = source("n1", "rs", "sr");
+    w.upsert(doc("https://n1.rs/p", "n1", "t", "migranti", None), &src)
+        .unwrap();
+    w.commit_with_payload(r#"{"stream_seq":42}"#.into())
+        .unwrap();
+    w.close().unwrap();
+    let reopened = Index::open_or_create(dir.path()).unwrap();
+    assert_eq!(reopened.num_docs().unwrap(), 1);
+    assert_eq!(
+        reopened.commit_payload().unwrap().as_deref(),
+        Some(r#"{"stream_seq":42}"#)
+    );
+    let w = reopened.writer(20_000_000).unwrap();
+    w.commit().unwrap();
+    w.close().unwrap();
+    assert_eq!(
+        reopened.commit_payload().unwrap().as_deref(),
+        Some(r#"{"stream_seq":42}"#)
+    );
+}

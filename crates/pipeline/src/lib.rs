@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 pub use data_dir::{DataDir, Rebuilt};
 pub use reclassify::{reclassify_index, ReclassifyReport};
 pub use schedule::RunHandle;
-pub use sink::{SinkHandle, SinkStats};
+pub use sink::{DocOutput, SinkHandle, SinkStats};
 pub use source::{SourcePassReport, SourceRuntime};
 
 /// Errors of the pipeline.
@@ -74,6 +74,15 @@ pub enum PipelineError {
     /// The classify/index thread stopped.
     #[error("the classify/index stage failed: {0}")]
     Sink(String),
+    /// Writing to a [`DocOutput`] other than the local index failed (a
+    /// cluster's document stream).
+    #[error("{target}: {message}")]
+    Output {
+        /// What was written to, e.g. `NATS stream MW_DOCS`.
+        target: String,
+        /// What failed.
+        message: String,
+    },
     /// The config asks for something this machine cannot provide.
     #[error("config: {0}")]
     Config(String),
@@ -281,7 +290,47 @@ impl Pipeline {
             scheduler: self.config.scheduler.clone(),
             cancel: cancel.clone(),
             metrics: self.metrics.clone(),
+            commit_before_record: false,
         }
+    }
+
+    /// Starts the classify stage writing to `out` instead of the local
+    /// index (a cluster worker writes to the document stream).
+    pub fn start_sink_to(&self, out: Box<dyn DocOutput>) -> Result<SinkHandle> {
+        SinkHandle::start_to(
+            out,
+            self.classifier.clone(),
+            self.state.clone(),
+            self.metrics.clone(),
+        )
+    }
+
+    /// Ids of the enabled sources, in config order.
+    pub fn enabled_source_ids(&self) -> Vec<String> {
+        self.sources
+            .iter()
+            .filter(|s| s.cfg.enabled)
+            .map(|s| s.cfg.id.clone())
+            .collect()
+    }
+
+    /// Polls one source now, as a cluster worker runs a fetch job: list,
+    /// fetch, extract and classify into `sink`, commit the sink, and only
+    /// then record the poll (and its next due time) in the state.
+    pub async fn poll_source(
+        &self,
+        id: &str,
+        sink: &SinkHandle,
+        cancel: &CancellationToken,
+    ) -> Result<SourcePassReport> {
+        let rt = self
+            .sources
+            .iter()
+            .find(|s| s.cfg.id == id)
+            .ok_or_else(|| PipelineError::UnknownSource(id.to_string()))?;
+        let mut cx = self.poll_context(sink, cancel);
+        cx.commit_before_record = true;
+        Ok(source::poll_and_record(rt, &cx).await)
     }
 
     /// Starts the scheduler: every source polled on its interval until

@@ -97,6 +97,37 @@ pub struct SinkStats {
     pub commits: u64,
 }
 
+/// Where the classify stage writes labelled documents: the local index
+/// on a single machine, a cluster's document stream on a worker. The stage
+/// marks items seen only after [`DocOutput::commit`] returned, so whatever
+/// `commit` promises (on disk, or stored by JetStream) is what makes an
+/// item safe to skip next time.
+pub trait DocOutput: Send + 'static {
+    /// Writes a batch of labelled documents (an upsert: a document written
+    /// again under its id replaces the earlier copy).
+    fn write(&mut self, batch: &[(&Document, &SourceMeta, &DocExtra)]) -> Result<()>;
+    /// Makes everything written so far durable.
+    fn commit(&mut self) -> Result<()>;
+    /// Commits and releases the output.
+    fn close(self: Box<Self>) -> Result<()>;
+}
+
+/// The local tantivy index as a [`DocOutput`].
+struct IndexOutput(IndexWriterHandle);
+
+impl DocOutput for IndexOutput {
+    fn write(&mut self, batch: &[(&Document, &SourceMeta, &DocExtra)]) -> Result<()> {
+        Ok(self.0.upsert_batch(batch.iter().copied())?)
+    }
+    fn commit(&mut self) -> Result<()> {
+        self.0.commit()?;
+        Ok(())
+    }
+    fn close(self: Box<Self>) -> Result<()> {
+        Ok(self.0.close()?)
+    }
+}
+
 /// Handle to the running stage.
 pub struct SinkHandle {
     tx: mpsc::Sender<SinkMsg>,
@@ -129,16 +160,32 @@ impl SinkHandle {
         metrics: Arc<PipelineMetrics>,
     ) -> Result<Self> {
         let writer = index.writer(heap_bytes)?;
+        Self::start_to(Box::new(IndexOutput(writer)), classifier, state, metrics)
+    }
+
+    /// Starts the classify stage writing to `out`, counting into `metrics`.
+    pub(crate) fn start_to(
+        out: Box<dyn DocOutput>,
+        classifier: Arc<dyn Classifier>,
+        state: Arc<dyn StateBackend>,
+        metrics: Arc<PipelineMetrics>,
+    ) -> Result<Self> {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let thread = std::thread::Builder::new()
             .name("mw-classify-index".into())
-            .spawn(move || run(rx, writer, classifier, state, &metrics))
+            .spawn(move || run(rx, out, classifier, state, &metrics))
             .map_err(|e| PipelineError::Sink(format!("cannot start thread: {e}")))?;
         Ok(Self { tx, thread })
     }
 
     pub(crate) fn sender(&self) -> mpsc::Sender<SinkMsg> {
         self.tx.clone()
+    }
+
+    /// Whether the stage has stopped (it failed: a commit or a write
+    /// could not be made); [`SinkHandle::finish`] then returns why.
+    pub fn is_stopped(&self) -> bool {
+        self.tx.is_closed()
     }
 
     /// Commits everything received so far; returns how many documents that was.
@@ -167,7 +214,7 @@ impl SinkHandle {
 
 fn run(
     mut rx: mpsc::Receiver<SinkMsg>,
-    writer: IndexWriterHandle,
+    mut out: Box<dyn DocOutput>,
     classifier: Arc<dyn Classifier>,
     state: Arc<dyn StateBackend>,
     metrics: &PipelineMetrics,
@@ -198,7 +245,7 @@ fn run(
             let started = std::time::Instant::now();
             index_batch(
                 &mut batch,
-                &writer,
+                out.as_mut(),
                 classifier.as_ref(),
                 &mut cache,
                 state.as_ref(),
@@ -215,7 +262,7 @@ fn run(
         }
         if let Some(reply) = flush {
             let started = std::time::Instant::now();
-            let r = commit(&writer, state.as_ref(), &mut pending_seen, &mut stats);
+            let r = commit(out.as_mut(), state.as_ref(), &mut pending_seen, &mut stats);
             if r.is_ok() {
                 metrics.commits.inc();
                 metrics
@@ -227,15 +274,15 @@ fn run(
             uncommitted = 0;
         }
     }
-    commit(&writer, state.as_ref(), &mut pending_seen, &mut stats)?;
+    commit(out.as_mut(), state.as_ref(), &mut pending_seen, &mut stats)?;
     metrics.commits.inc();
-    writer.close()?;
+    out.close()?;
     Ok(stats)
 }
 
 fn index_batch(
     batch: &mut Vec<PendingDoc>,
-    writer: &IndexWriterHandle,
+    out: &mut dyn DocOutput,
     classifier: &dyn Classifier,
     cache: &mut LabelCache,
     state: &dyn StateBackend,
@@ -295,12 +342,13 @@ fn index_batch(
         }
     }
     // One hand-off to the writer thread for the whole batch.
-    writer.upsert_batch(
-        batch
-            .iter()
-            .zip(&extras)
-            .map(|(p, extra)| (&p.doc, p.source.as_ref(), extra)),
-    )?;
+    let rows: Vec<_> = batch
+        .iter()
+        .zip(&extras)
+        .map(|(p, extra)| (&p.doc, p.source.as_ref(), extra))
+        .collect();
+    out.write(&rows)?;
+    drop(rows);
     stats.indexed += batch.len() as u64;
     pending_seen.extend(batch.drain(..).filter_map(|p| p.seen));
     Ok(())
@@ -349,12 +397,12 @@ fn dedup_extras(batch: &[PendingDoc], state: &dyn StateBackend) -> Vec<DocExtra>
 }
 
 fn commit(
-    writer: &IndexWriterHandle,
+    out: &mut dyn DocOutput,
     state: &dyn StateBackend,
     pending_seen: &mut Vec<SeenItem>,
     stats: &mut SinkStats,
 ) -> Result<()> {
-    writer.commit()?;
+    out.commit()?;
     stats.commits += 1;
     if !pending_seen.is_empty() {
         state

@@ -47,6 +47,11 @@ pub(crate) struct PollContext {
     pub scheduler: SchedulerConfig,
     pub cancel: CancellationToken,
     pub metrics: Arc<crate::metrics::PipelineMetrics>,
+    /// Commit the source's documents before recording the poll (a
+    /// cluster worker): a worker that dies mid-poll then leaves the poll
+    /// unrecorded, so the job's redelivery fetches the source again rather
+    /// than finding it done with its documents lost.
+    pub commit_before_record: bool,
 }
 
 /// Per-source result of one pass, as printed by `ingest --once`.
@@ -68,6 +73,10 @@ pub struct SourcePassReport {
     pub messages: Vec<String>,
     /// When the source is next due.
     pub next_due: Option<DateTime<Utc>>,
+    /// The poll's outcome was recorded in the state (not when shutdown cut
+    /// the poll short, nor when its documents could not be committed).
+    #[serde(skip)]
+    pub recorded: bool,
 }
 
 /// The failure of a whole poll.
@@ -158,10 +167,30 @@ pub(crate) async fn poll_and_record(rt: &SourceRuntime, cx: &PollContext) -> Sou
     cx.metrics.items_unchanged.inc_by(report.unchanged);
     let next_due = at + chrono::Duration::from_std(next).unwrap_or(chrono::Duration::hours(1));
     report.next_due = Some(next_due);
-    if let Err(e) = cx.state.record_poll(&id, at, latency_ms, &result, next_due) {
-        tracing::error!(source = %id, "cannot record poll outcome: {e}");
-        report.errors += 1;
-        report.messages.push(format!("source {id}: {e}"));
+    if cx.commit_before_record {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let committed = match cx.sink.send(crate::sink::SinkMsg::Flush(reply)).await {
+            Ok(()) => rx
+                .await
+                .unwrap_or_else(|_| Err("the classify stage stopped during the commit".into())),
+            Err(_) => Err("the classify stage stopped".into()),
+        };
+        if let Err(e) = committed {
+            tracing::error!(source = %id, "documents not committed, poll not recorded: {e}");
+            report.errors += 1;
+            report.messages.push(format!(
+                "source {id}: documents not committed ({e}); the poll is not recorded"
+            ));
+            return report;
+        }
+    }
+    match cx.state.record_poll(&id, at, latency_ms, &result, next_due) {
+        Ok(()) => report.recorded = true,
+        Err(e) => {
+            tracing::error!(source = %id, "cannot record poll outcome: {e}");
+            report.errors += 1;
+            report.messages.push(format!("source {id}: {e}"));
+        }
     }
     report
 }

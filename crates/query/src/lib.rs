@@ -35,6 +35,10 @@ pub enum QueryError {
     /// the query text was at fault).
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// No index node could answer (a backend over a cluster's index
+    /// nodes); the message names each node and why. HTTP 503.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// Result alias.
@@ -43,6 +47,8 @@ pub type Result<T> = std::result::Result<T, QueryError>;
 /// What a backend answers. Blocking: callers on async runtimes run these on
 /// a blocking thread.
 pub trait QueryBackend: Send + Sync {
+    /// Documents searchable now (for health checks).
+    fn num_docs(&self) -> Result<u64>;
     /// Ranked (or newest-first) hits with snippets.
     fn search(&self, req: &SearchRequest) -> Result<SearchResults>;
     /// One stored document.
@@ -63,6 +69,10 @@ pub trait QueryBackend: Send + Sync {
 }
 
 impl QueryBackend for Index {
+    fn num_docs(&self) -> Result<u64> {
+        Ok(Index::num_docs(self)?)
+    }
+
     fn search(&self, req: &SearchRequest) -> Result<SearchResults> {
         Ok(Index::search(self, req)?)
     }

@@ -28,7 +28,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, Utc};
 use mediawatch_core::{DocKind, LABEL_NAMES};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Errors from parsing report options and writing reports.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +54,7 @@ pub enum ReportError {
 /// What the index knows about one document, for counting.
 ///
 /// Produced by `mediawatch_index::Index::facts` from fast fields only.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocFacts {
     /// Trend time: publication time, else fetch time.
     pub time: DateTime<Utc>,
@@ -80,7 +80,7 @@ pub struct DocFacts {
 pub type FactRow = DocFacts;
 
 /// Width of a time bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum Interval {
     /// Calendar day (UTC), key `2024-03-04`.
     #[default]
@@ -152,7 +152,7 @@ impl FromStr for Interval {
 }
 
 /// Optional second dimension of a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum GroupBy {
     /// One row per bucket.
     #[default]
@@ -233,7 +233,7 @@ impl FromStr for GroupBy {
 }
 
 /// What to report.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ReportRequest {
     /// Bucket width.
     pub interval: Interval,
@@ -255,7 +255,7 @@ pub struct ReportRequest {
 }
 
 /// Count and share of one label.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct LabelCount {
     /// Documents with the label.
     pub count: u64,
@@ -265,7 +265,7 @@ pub struct LabelCount {
 }
 
 /// One row of a report: a time bucket, optionally narrowed to one group.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Bucket {
     /// Bucket key (`2024-03-04`, `2024-W10` or `2024-03`).
     pub bucket: String,
@@ -280,7 +280,7 @@ pub struct Bucket {
 }
 
 /// Sums over the whole report.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Totals {
     /// Documents in range.
     pub documents: u64,
@@ -291,7 +291,7 @@ pub struct Totals {
 }
 
 /// A trend report. Its JSON form is what `render_json` prints.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Report {
     /// `day`, `week` or `month`.
     pub interval: String,
@@ -397,6 +397,70 @@ pub fn compare_reports(parts: Vec<(String, Report)>) -> Report {
         labels: totals.labels(),
     };
     report
+}
+
+/// The report of a collection from the reports of its shards (built with
+/// one request each, over disjoint documents): counts are added per bucket
+/// and group, shares computed again from the sums. Exact when no document
+/// is in two shards, and, with clusters counted once, when no cluster
+/// spans two shards (a cluster's copies are routed to one shard).
+pub fn merge_reports(parts: Vec<Report>) -> Report {
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return build_report(&[], &ReportRequest::default());
+    };
+    let by_query = first.by.as_deref() == Some("query");
+    // Rows sort by bucket key (chronological within an interval), then by
+    // group: compared queries in the order given, other groups as a single
+    // report sorts them (none first, then by name).
+    let mut query_order: Vec<Option<String>> = Vec::new();
+    let mut rows: BTreeMap<(String, Option<String>), Acc> = BTreeMap::new();
+    let mut totals = Acc::default();
+    let add =
+        |acc: &mut Acc, documents: u64, labelled: u64, labels: &BTreeMap<String, LabelCount>| {
+            acc.documents += documents;
+            acc.labelled += labelled;
+            for (c, name) in acc.counts.iter_mut().zip(LABEL_NAMES) {
+                *c += labels.get(name).map_or(0, |l| l.count);
+            }
+        };
+    let mut out = first.clone();
+    for r in std::iter::once(first).chain(parts) {
+        for b in &r.buckets {
+            if by_query && !query_order.contains(&b.group) {
+                query_order.push(b.group.clone());
+            }
+            let acc = rows.entry((b.bucket.clone(), b.group.clone())).or_default();
+            add(acc, b.documents, b.labelled, &b.labels);
+        }
+        add(
+            &mut totals,
+            r.totals.documents,
+            r.totals.labelled,
+            &r.totals.labels,
+        );
+    }
+    let mut buckets: Vec<Bucket> = rows
+        .into_iter()
+        .map(|((bucket, group), acc)| Bucket {
+            bucket,
+            group,
+            documents: acc.documents,
+            labelled: acc.labelled,
+            labels: acc.labels(),
+        })
+        .collect();
+    if by_query {
+        let pos = |g: &Option<String>| query_order.iter().position(|q| q == g);
+        buckets.sort_by(|a, b| (&a.bucket, pos(&a.group)).cmp(&(&b.bucket, pos(&b.group))));
+    }
+    out.buckets = buckets;
+    out.totals = Totals {
+        documents: totals.documents,
+        labelled: totals.labelled,
+        labels: totals.labels(),
+    };
+    out
 }
 
 /// Counts documents and labels per bucket (and group).

@@ -78,6 +78,7 @@ impl From<AlertsError> for AlertsApiError {
             }
             AlertsError::NotFound(_) => StatusCode::NOT_FOUND,
             AlertsError::ReadOnly(_) => StatusCode::CONFLICT,
+            AlertsError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AlertsError::State(mediawatch_state::StateError::Invalid { .. }) => {
                 StatusCode::CONFLICT
             }

@@ -26,8 +26,10 @@ use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use mediawatch_core::{DocId, SourceMeta};
-use mediawatch_index::{FactsFilter, Index, SearchRequest};
-use mediawatch_query::{parse_date, terms_request, Queries, ReportQuery, SolutionsQuery};
+use mediawatch_index::{FactsFilter, SearchRequest};
+use mediawatch_query::{
+    parse_date, terms_request, Queries, QueryBackend, ReportQuery, SolutionsQuery,
+};
 use mediawatch_report::{GroupBy, Interval};
 use mediawatch_state::StateBackend;
 use serde::{Deserialize, Serialize};
@@ -65,6 +67,9 @@ pub enum ApiError {
     /// Something failed on our side.
     #[error("{0}")]
     Internal(String),
+    /// No index node could answer (a cluster's api role).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// `Query<T>` whose rejection (a missing or malformed parameter) is the
@@ -134,6 +139,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         if status.is_server_error() {
             tracing::error!("API error: {self}");
@@ -159,6 +165,7 @@ impl From<mediawatch_query::QueryError> for ApiError {
         match e {
             mediawatch_query::QueryError::Invalid(m) => ApiError::BadRequest(m),
             mediawatch_query::QueryError::Index(e) => e.into(),
+            mediawatch_query::QueryError::Unavailable(m) => ApiError::Unavailable(m),
         }
     }
 }
@@ -166,8 +173,9 @@ impl From<mediawatch_query::QueryError> for ApiError {
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    /// The document index.
-    pub index: Index,
+    /// The documents: the local index (`Arc::new(index)`), or the index
+    /// nodes of a cluster behind one backend.
+    pub backend: Arc<dyn QueryBackend>,
     /// Crawl state (health).
     pub state: Arc<dyn StateBackend>,
     /// The configured sources.
@@ -208,7 +216,7 @@ impl AppState {
     /// The query facade over this state's index and sources: every read
     /// of the index by a handler or a page goes through it.
     pub fn queries(&self) -> Queries {
-        Queries::local(self.index.clone(), Arc::clone(&self.sources))
+        Queries::new(Arc::clone(&self.backend), Arc::clone(&self.sources))
     }
 }
 
@@ -352,7 +360,11 @@ pub struct Health {
 #[utoipa::path(get, path = "/api/health", tag = "meta",
     responses((status = 200, description = "Status, version, document and source counts", body = Health)))]
 pub(crate) async fn health(State(s): State<AppState>) -> Result<Json<Health>, ApiError> {
-    let docs = s.index.num_docs()?;
+    // A cluster's backend asks its index nodes over the network.
+    let backend = Arc::clone(&s.backend);
+    let docs = tokio::task::spawn_blocking(move || backend.num_docs())
+        .await
+        .map_err(|e| ApiError::Internal(format!("health task: {e}")))??;
     Ok(Json(Health {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),

@@ -158,7 +158,7 @@ async fn fixture_with(
         .unwrap()
     });
     let app = AppState {
-        index,
+        backend: Arc::new(index),
         state,
         sources: Arc::new(srcs),
         unhealthy_after: chrono::Duration::days(2),

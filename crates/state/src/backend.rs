@@ -41,6 +41,21 @@ pub trait StateBackend: Send + Sync {
         next_due: DateTime<Utc>,
     ) -> Result<()>;
 
+    /// Claims, for a cluster scheduler, up to `limit` of `source_ids` that
+    /// are due at `now` and not claimed: each claimed source is leased
+    /// until `now + lease` or until its poll is recorded
+    /// ([`StateBackend::record_poll`] releases the claim), so two
+    /// schedulers never hand out the same source twice within its interval,
+    /// and a source whose job was lost is claimed again when the lease ends.
+    /// Most overdue first.
+    fn claim_due(
+        &self,
+        source_ids: &[&str],
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> Result<Vec<String>>;
+
     /// Postpones a source (e.g. a 429 with a long Retry-After) without
     /// touching its counters.
     fn set_next_due(&self, source_id: &str, next_due: DateTime<Utc>) -> Result<()>;
@@ -165,6 +180,16 @@ impl StateBackend for StateStore {
         next_due: DateTime<Utc>,
     ) -> Result<()> {
         StateStore::record_poll(self, source_id, at, latency_ms, result, next_due)
+    }
+
+    fn claim_due(
+        &self,
+        source_ids: &[&str],
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        StateStore::claim_due(self, source_ids, now, lease, limit)
     }
 
     fn set_next_due(&self, source_id: &str, next_due: DateTime<Utc>) -> Result<()> {

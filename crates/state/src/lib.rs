@@ -287,6 +287,7 @@ CREATE INDEX IF NOT EXISTS simhash_b2 ON simhash (b2, at);
 CREATE INDEX IF NOT EXISTS simhash_b3 ON simhash (b3, at);
 CREATE INDEX IF NOT EXISTS simhash_by_time ON simhash (at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS claims (source_id TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 "#;
 
@@ -392,6 +393,13 @@ impl StateStore {
             params![source_id, ts(at), ts(next_due)],
         )
         .map_err(sql("update poll"))?;
+        // The poll is recorded: its claim (if a cluster scheduler made one)
+        // is done, and the source is next claimable at `next_due`.
+        tx.execute(
+            "DELETE FROM claims WHERE source_id = ?1",
+            params![source_id],
+        )
+        .map_err(sql("release claim"))?;
         match result {
             PollResult::Success {
                 etag,
@@ -439,6 +447,56 @@ impl StateStore {
             .map_err(sql("trim latencies"))?;
         }
         tx.commit().map_err(sql("commit poll"))
+    }
+
+    /// Claims up to `limit` of `source_ids` that are due at `now` (never
+    /// polled, or `next_due` passed) and not claimed by someone else
+    /// (a claim lasts until `now + lease`, or until the source's poll is
+    /// recorded). Most overdue first. See [`StateBackend::claim_due`].
+    pub fn claim_due(
+        &self,
+        source_ids: &[&str],
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let until = ts(now) + i64::try_from(lease.as_secs()).unwrap_or(i64::MAX / 2);
+        let mut conn = self.conn();
+        // One writer at a time in SQLite: the transaction alone makes the
+        // check and the claim atomic.
+        let tx = conn.transaction().map_err(sql("begin"))?;
+        let mut claimed = Vec::new();
+        {
+            let mut due = tx
+                .prepare_cached(
+                    "SELECT COALESCE(s.next_due, 0) FROM (SELECT ?1 AS id) q \
+                     LEFT JOIN sources s ON s.id = q.id LEFT JOIN claims c ON c.source_id = q.id \
+                     WHERE COALESCE(s.next_due, 0) <= ?2 AND COALESCE(c.until, 0) <= ?2",
+                )
+                .map_err(sql("prepare claim"))?;
+            let mut candidates = Vec::new();
+            for id in source_ids {
+                if let Some(due_at) = due
+                    .query_row(params![id, ts(now)], |r| r.get::<_, i64>(0))
+                    .optional()
+                    .map_err(sql("check due"))?
+                {
+                    candidates.push((due_at, *id));
+                }
+            }
+            candidates.sort();
+            for (_, id) in candidates.into_iter().take(limit) {
+                tx.execute(
+                    "INSERT INTO claims (source_id, until) VALUES (?1, ?2) \
+                     ON CONFLICT(source_id) DO UPDATE SET until = excluded.until",
+                    params![id, until],
+                )
+                .map_err(sql("claim"))?;
+                claimed.push(id.to_string());
+            }
+        }
+        tx.commit().map_err(sql("commit claim"))?;
+        Ok(claimed)
     }
 
     /// Postpones a source (e.g. a 429 with a long Retry-After) without

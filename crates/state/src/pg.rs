@@ -90,6 +90,7 @@ CREATE INDEX IF NOT EXISTS simhash_b2 ON simhash (b2, at);
 CREATE INDEX IF NOT EXISTS simhash_b3 ON simhash (b3, at);
 CREATE INDEX IF NOT EXISTS simhash_by_time ON simhash (at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS claims (source_id TEXT PRIMARY KEY, until BIGINT NOT NULL);
 INSERT INTO meta (key, value) VALUES ('schema_version', '1') ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS saved_searches (
     id TEXT PRIMARY KEY,
@@ -358,6 +359,7 @@ impl StateBackend for PgStateStore {
                 "UPDATE sources SET polls = polls + 1, last_poll = $2, next_due = $3 WHERE id = $1",
                 &[&source_id, &at, &next_due],
             )?;
+            tx.execute("DELETE FROM claims WHERE source_id = $1", &[&source_id])?;
             match result {
                 PollResult::Success {
                     etag,
@@ -400,6 +402,43 @@ impl StateBackend for PgStateStore {
                 )?;
             }
             tx.commit()
+        })
+    }
+
+    fn claim_due(
+        &self,
+        source_ids: &[&str],
+        now: DateTime<Utc>,
+        lease: StdDuration,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let ids: Vec<String> = source_ids.iter().map(|s| s.to_string()).collect();
+        let now = ts(now);
+        let until = now + i64::try_from(lease.as_secs()).unwrap_or(i64::MAX / 2);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with("claim due sources", |c| {
+            let mut tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO sources (id) SELECT unnest($1::text[]) ON CONFLICT (id) DO NOTHING",
+                &[&ids],
+            )?;
+            // Rows another scheduler is claiming right now are skipped, not
+            // waited for: each due source goes to exactly one of them.
+            let rows = tx.query(
+                "SELECT s.id FROM sources s LEFT JOIN claims c ON c.source_id = s.id \
+                 WHERE s.id = ANY($1) AND COALESCE(s.next_due, 0) <= $2 \
+                 AND COALESCE(c.until, 0) <= $2 \
+                 ORDER BY COALESCE(s.next_due, 0), s.id LIMIT $3 FOR UPDATE OF s SKIP LOCKED",
+                &[&ids, &now, &limit],
+            )?;
+            let claimed: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+            tx.execute(
+                "INSERT INTO claims (source_id, until) SELECT unnest($1::text[]), $2 \
+                 ON CONFLICT (source_id) DO UPDATE SET until = excluded.until",
+                &[&claimed, &until],
+            )?;
+            tx.commit()?;
+            Ok(claimed)
         })
     }
 

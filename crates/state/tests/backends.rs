@@ -61,6 +61,37 @@ fn script(b: &dyn StateBackend) -> Vec<String> {
     b.set_next_due("a", t(9)).unwrap();
     b.set_next_due("new", t(4)).unwrap();
     assert_eq!(b.crawl_state("a").unwrap().next_due, Some(t(9)));
+
+    // Claims (the cluster scheduler): due and unclaimed sources only, most
+    // overdue first, each once per lease; a recorded poll releases its
+    // claim and the source is claimable again at its next due time.
+    let lease = std::time::Duration::from_secs(3600);
+    let ids = ["a", "new", "c-never", "d-never"];
+    assert_eq!(
+        b.claim_due(&ids, t(4), lease, 10).unwrap(),
+        ["c-never", "d-never", "new"]
+    );
+    assert!(
+        b.claim_due(&ids, t(4), lease, 10).unwrap().is_empty(),
+        "claimed once"
+    );
+    assert_eq!(
+        b.claim_due(&ids, t(6), lease, 1).unwrap(),
+        ["c-never"],
+        "lease over, limit 1"
+    );
+    b.record_poll("new", t(6), 10, &PollResult::NotModified, t(7))
+        .unwrap();
+    assert_eq!(
+        b.claim_due(&ids, t(7), lease, 10).unwrap(),
+        ["c-never", "d-never", "new"]
+    );
+    b.record_poll("c-never", t(7), 10, &PollResult::NotModified, t(20))
+        .unwrap();
+    assert_eq!(
+        b.claim_due(&ids, t(9), lease, 10).unwrap(),
+        ["d-never", "new", "a"]
+    );
     let h = b.health("a", t(4)).unwrap();
     assert_eq!((h.polls, h.failures, h.not_modified), (4, 2, 1));
     assert_eq!(h.failing_since, Some(t(2)));

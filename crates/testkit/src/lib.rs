@@ -3,6 +3,7 @@
 //! type is added here once, not in every test. Test-only: no library crate
 //! depends on this except as a dev-dependency.
 
+pub mod corpus;
 pub mod postgres;
 
 use chrono::{DateTime, TimeZone, Utc};

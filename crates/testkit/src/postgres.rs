@@ -11,6 +11,8 @@
 //! to run as root; as root the server runs as the `postgres` user.
 
 use std::path::{Path, PathBuf};
+
+use mediawatch_core::procs::{find_bin, is_root};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,32 +21,6 @@ pub struct TempPostgres {
     dir: PathBuf,
     child: Child,
     port: u16,
-}
-
-fn find_bin(name: &str) -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    on_path.or_else(|| {
-        let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path().join("bin").join(name))
-            .filter(|p| p.is_file())
-            .collect();
-        found.sort();
-        found.pop()
-    })
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
 }
 
 /// `bin args...`, as the `postgres` user when we are root, in a process
