@@ -20,15 +20,19 @@ cp crates/server/bench/load.toml "$W/user.toml"
 up() { "$BIN" --config "$W/user.toml" --data-dir "$W/data" cluster up --nats-nodes 1 --workers 1 --indexers 3 --port-base "$BASE"; }
 up
 "$BIN" --data-dir "$W/data" cluster down --grace 10s
+trap '"$BIN" --data-dir "$W/data" cluster down --grace 10s; kill $(jobs -p) 2>/dev/null || true' EXIT
 for i in 1 2 3; do
     rm -rf "$W/data/cluster/nodes/indexer-$i/index"
     cp -al "$INDEX" "$W/data/cluster/nodes/indexer-$i/index"
+    # The writer's lock files must not be shared: a hard link is the same
+    # file, and the lock is taken on it.
+    rm -f "$W/data/cluster/nodes/indexer-$i/index"/.tantivy-*.lock
 done
 up
 trap '"$BIN" --data-dir "$W/data" cluster down --grace 10s; kill $(jobs -p) 2>/dev/null || true' EXIT
 sed "s#^index_nodes = .*#index_nodes = [\"http://127.0.0.1:$((BASE + 30))\"]#" "$W/data/cluster/cluster.toml" > "$W/one.toml"
 "$BIN" --config "$W/one.toml" --data-dir "$W/api1" node --name api1 --role api --listen "127.0.0.1:$((BASE + 99))" > "$W/api1.log" 2>&1 &
-mkdir -p "$W/local" && cp -al "$INDEX" "$W/local/index"
+mkdir -p "$W/local" && cp -al "$INDEX" "$W/local/index" && rm -f "$W/local/index"/.tantivy-*.lock
 "$BIN" --config crates/server/bench/load.toml --data-dir "$W/local" run --listen "127.0.0.1:$((BASE + 98))" > "$W/local.log" 2>&1 &
 for p in $((BASE + 98)) $((BASE + 99)) $((BASE + 50)); do
     for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$p/api/health" >/dev/null && break; sleep 0.2; done
