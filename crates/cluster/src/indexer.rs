@@ -246,9 +246,12 @@ pub async fn run_indexer(
         }
         let due = last_commit.elapsed() >= config.index_commit_interval
             || reached.saturating_sub(position) >= COMMIT_EVERY_DOCS;
-        if last_msg.is_some() && due {
-            commit(&writer, &mut position, reached, &mut last_msg, &node).await?;
+        if due {
+            if last_msg.is_some() {
+                commit(&writer, &mut position, reached, &mut last_msg, &node).await?;
+            }
             last_commit = Instant::now();
+            // The lag, idle or not (`cluster status`, /metrics).
             if let Ok(info) = consumer.info().await {
                 let pending = i64::try_from(info.num_pending).unwrap_or(i64::MAX);
                 metrics.docs_pending.set(pending);

@@ -157,9 +157,14 @@ pub struct LocalCluster {
 }
 
 impl LocalCluster {
-    /// The cluster kept in `dir`.
+    /// The cluster kept in `dir`. Made absolute: PostgreSQL and the roles
+    /// run in directories of their own, where a relative path would point
+    /// elsewhere.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        let dir = dir.into();
+        Self {
+            dir: std::path::absolute(&dir).unwrap_or(dir),
+        }
     }
 
     /// The generated config of the roles.
