@@ -343,7 +343,9 @@ async fn status(dir: PathBuf, json: bool) -> Result<()> {
             match n.and_then(|n| index_urls.get(n.wrapping_sub(1))) {
                 Some(u) => match node_status(&client, u).await {
                     Ok(s) => format!(
-                        "{} documents, stream position {}, lag {}",
+                        "shard {}/{}: {} documents, stream position {}, lag {}",
+                        s.shard + 1,
+                        s.shards,
                         s.documents,
                         s.position,
                         s.pending.map_or("?".into(), |p| p.to_string())
