@@ -52,6 +52,10 @@ pub(crate) struct ReportArgs {
     /// Count each near-duplicate cluster (one syndicated story) once.
     #[arg(long)]
     dedup: bool,
+    /// Raw counts only: without each row's share of all coverage of the
+    /// same outlets (a report of a query has it by default).
+    #[arg(long)]
+    counts_only: bool,
     /// The audience map instead of trends: outlets and audience segments
     /// ranked by hostile vs recognising coverage of migration, weighted by reach.
     #[arg(long)]
@@ -386,6 +390,7 @@ pub(crate) fn report(
         by,
         dedup: a.dedup,
         compare: a.compare.clone(),
+        counts_only: a.counts_only,
     };
     let audience_map = || queries.audience(&filter, a.min_documents);
     let text = if a.audience {

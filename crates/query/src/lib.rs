@@ -122,6 +122,10 @@ pub struct ReportQuery {
     pub dedup: bool,
     /// More queries side by side: one row per bucket and query.
     pub compare: Vec<String>,
+    /// Raw counts only: no attention (a report of a query otherwise sets
+    /// each row against all coverage of the same outlets; see
+    /// [`mediawatch_report::with_attention`]).
+    pub counts_only: bool,
 }
 
 /// What the solutions finder is asked for.
@@ -223,11 +227,31 @@ impl Queries {
                 "compare puts each query in its own rows: it cannot be combined with by".into(),
             ));
         }
-        self.backend.report(&TrendRequest {
+        let mut report = self.backend.report(&TrendRequest {
             filter: q.filter.clone(),
             report: self.report_request(q),
             compare: q.compare.clone(),
-        })
+        })?;
+        let has_query = q
+            .filter
+            .query
+            .as_deref()
+            .is_some_and(|t| !t.trim().is_empty())
+            || !q.compare.is_empty();
+        if has_query && !q.counts_only {
+            // The same outlets, period, grouping and deduplication, any
+            // subject: what the query's documents are a share of.
+            let base = self.backend.report(&TrendRequest {
+                filter: FactsFilter {
+                    query: None,
+                    ..q.filter.clone()
+                },
+                report: self.report_request(q),
+                compare: Vec::new(),
+            })?;
+            mediawatch_report::with_attention(&mut report, &base);
+        }
+        Ok(report)
     }
 
     /// The audience map: outlets and audience segments ranked by hostile
@@ -427,6 +451,123 @@ mod tests {
             .buckets
             .iter()
             .any(|b| b.group.as_deref() == Some("urban")));
+    }
+
+    /// A report of a query sets each row against all coverage of the same
+    /// outlets: the same bucket (and group), any subject; compared queries
+    /// against the bucket's whole coverage; `counts_only` leaves it out.
+    #[test]
+    fn reports_of_a_query_give_attention() {
+        let index = Index::create_in_ram().expect("index");
+        let w = index.writer(15_000_000).expect("writer");
+        // (source, month, migration?) x count
+        for (n, (src, month, about)) in [
+            ("a", 3, true),
+            ("a", 3, true),
+            ("a", 3, false),
+            ("a", 3, false),
+            ("b", 3, true),
+            ("b", 3, false),
+            ("b", 3, false),
+            ("b", 3, false),
+            ("a", 4, false),
+            ("a", 4, false),
+            ("b", 4, true),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let text = if about {
+                "Migrants arrived at the border."
+            } else {
+                "The council passed the budget."
+            };
+            let d = testkit::doc(&format!("https://{src}.example/{n}"))
+                .source(src)
+                .title(&format!("Story {n}"))
+                .text(text)
+                .lang("en")
+                .published(testkit::day(2026, month, 2 + n as u32))
+                .build();
+            w.upsert(d, &testkit::source(src)).expect("upsert");
+        }
+        w.commit().expect("commit");
+        w.close().expect("close");
+        index.reload().expect("reload");
+        let q = Queries::from(index);
+        let filter = FactsFilter {
+            query: Some("migrants".into()),
+            ..FactsFilter::default()
+        };
+        let r = q
+            .report(&ReportQuery {
+                interval: Interval::Month,
+                filter: filter.clone(),
+                ..ReportQuery::default()
+            })
+            .expect("report");
+        let att: Vec<(String, u64, u64, f64)> = r
+            .buckets
+            .iter()
+            .map(|b| {
+                let a = b.attention.expect("attention");
+                (b.bucket.clone(), b.documents, a.coverage, a.share)
+            })
+            .collect();
+        assert_eq!(
+            att,
+            [
+                ("2026-03".to_string(), 3, 8, 0.375),
+                ("2026-04".to_string(), 1, 3, 0.3333)
+            ]
+        );
+        assert_eq!(r.totals.attention.expect("total").coverage, 11);
+        let by_source = q
+            .report(&ReportQuery {
+                interval: Interval::Month,
+                filter: filter.clone(),
+                by: GroupBy::Source,
+                ..ReportQuery::default()
+            })
+            .expect("by source");
+        let b_april = by_source
+            .buckets
+            .iter()
+            .find(|b| b.bucket == "2026-04" && b.group.as_deref() == Some("b"))
+            .expect("b in April");
+        assert_eq!(b_april.attention.expect("attention").share, 1.0);
+        let compared = q
+            .report(&ReportQuery {
+                interval: Interval::Month,
+                filter: FactsFilter {
+                    query: Some("migrants".into()),
+                    ..FactsFilter::default()
+                },
+                compare: vec!["budget".into()],
+                ..ReportQuery::default()
+            })
+            .expect("compare");
+        for b in &compared.buckets {
+            let coverage = if b.bucket == "2026-03" { 8 } else { 3 };
+            assert_eq!(b.attention.expect("attention").coverage, coverage, "{b:?}");
+        }
+        let raw = q
+            .report(&ReportQuery {
+                interval: Interval::Month,
+                filter,
+                counts_only: true,
+                ..ReportQuery::default()
+            })
+            .expect("counts only");
+        assert!(raw.buckets.iter().all(|b| b.attention.is_none()));
+        // Without a query there is nothing to be a share of.
+        let all = q
+            .report(&ReportQuery {
+                interval: Interval::Month,
+                ..ReportQuery::default()
+            })
+            .expect("all");
+        assert!(all.totals.attention.is_none());
     }
 
     #[test]

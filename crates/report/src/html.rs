@@ -154,7 +154,7 @@ pub fn render_html(r: &Report, title: &str, audience: Option<&AudienceMap>) -> S
     };
     let _ = write!(
         o,
-        "<p class=\"note\">Per {}{}; from {} to {} (end exclusive); {} documents, {} labelled.{}</p>",
+        "<p class=\"note\">Per {}{}; from {} to {} (end exclusive); {} documents, {} labelled.{}{}</p>",
         escape(&r.interval),
         r.by.as_deref().map(|b| format!(", by {}", escape(b))).unwrap_or_default(),
         range(r.from),
@@ -165,6 +165,14 @@ pub fn render_html(r: &Report, title: &str, audience: Option<&AudienceMap>) -> S
             " Near-duplicate copies of a story are counted once."
         } else {
             ""
+        },
+        match r.totals.attention {
+            Some(a) => format!(
+                " They are {:.1}% of all {} documents the same outlets published in the range (\"of all coverage\").",
+                a.share * 100.0,
+                a.coverage
+            ),
+            None => String::new(),
         }
     );
     if s.is_empty() {
@@ -177,7 +185,12 @@ pub fn render_html(r: &Report, title: &str, audience: Option<&AudienceMap>) -> S
     if r.by.is_some() {
         o.push_str("<th>group</th>");
     }
-    o.push_str("<th>documents</th><th>labelled</th>");
+    o.push_str("<th>documents</th>");
+    let attention = r.totals.attention.is_some();
+    if attention {
+        o.push_str("<th>of all coverage</th>");
+    }
+    o.push_str("<th>labelled</th>");
     for (name, _) in CHARTED {
         let _ = write!(o, "<th>{}</th>", escape(name));
     }
@@ -191,7 +204,16 @@ pub fn render_html(r: &Report, title: &str, audience: Option<&AudienceMap>) -> S
                 escape(b.group.as_deref().unwrap_or(""))
             );
         }
-        let _ = write!(o, "<td>{}</td><td>{}</td>", b.documents, b.labelled);
+        let _ = write!(o, "<td>{}</td>", b.documents);
+        if attention {
+            match b.attention {
+                Some(a) => {
+                    let _ = write!(o, "<td>{:.1}% of {}</td>", a.share * 100.0, a.coverage);
+                }
+                None => o.push_str("<td></td>"),
+            }
+        }
+        let _ = write!(o, "<td>{}</td>", b.labelled);
         for (name, _) in CHARTED {
             let c = b.labels.get(name).map_or((0, 0.0), |l| (l.count, l.share));
             let _ = write!(o, "<td>{} ({:.1}%)</td>", c.0, c.1 * 100.0);

@@ -22,7 +22,7 @@ mod table;
 
 pub use table::{build_report_table, cluster_key, CompactFact, FactTable};
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -277,6 +277,37 @@ pub struct Bucket {
     pub labelled: u64,
     /// Every name in [`LABEL_NAMES`], present even when zero.
     pub labels: BTreeMap<String, LabelCount>,
+    /// The documents as a share of all coverage of the same outlets in the
+    /// same bucket and group (a report of a query; see [`with_attention`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<Attention>,
+}
+
+/// How much of everything the same outlets published in a period the
+/// documents of a query are: what Media Cloud calls attention. A rise in
+/// raw counts can be a rise in everything (a busier news week, more
+/// outlets crawled); the share is not.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Attention {
+    /// Every document of the same outlets, period and group, whatever its
+    /// subject (the report's filters without its query).
+    pub coverage: u64,
+    /// `documents / coverage`, rounded to 4 decimals; 0 when there is no
+    /// coverage.
+    pub share: f64,
+}
+
+impl Attention {
+    fn of(documents: u64, coverage: u64) -> Self {
+        Attention {
+            coverage,
+            share: if coverage == 0 {
+                0.0
+            } else {
+                round4(documents as f64 / coverage as f64)
+            },
+        }
+    }
 }
 
 /// Sums over the whole report.
@@ -288,6 +319,10 @@ pub struct Totals {
     pub labelled: u64,
     /// Every name in [`LABEL_NAMES`].
     pub labels: BTreeMap<String, LabelCount>,
+    /// The documents as a share of all coverage of the same outlets over
+    /// the whole range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<Attention>,
 }
 
 /// A trend report. Its JSON form is what `render_json` prints.
@@ -395,6 +430,7 @@ pub fn compare_reports(parts: Vec<(String, Report)>) -> Report {
         documents: totals.documents,
         labelled: totals.labelled,
         labels: totals.labels(),
+        attention: None,
     };
     report
 }
@@ -425,12 +461,19 @@ pub fn merge_reports(parts: Vec<Report>) -> Report {
             }
         };
     let mut out = first.clone();
+    // Coverage adds up like the counts, where the parts have it.
+    let mut coverage: BTreeMap<(String, Option<String>), u64> = BTreeMap::new();
+    let mut total_coverage: Option<u64> = None;
     for r in std::iter::once(first).chain(parts) {
         for b in &r.buckets {
             if by_query && !query_order.contains(&b.group) {
                 query_order.push(b.group.clone());
             }
-            let acc = rows.entry((b.bucket.clone(), b.group.clone())).or_default();
+            let key = (b.bucket.clone(), b.group.clone());
+            if let Some(a) = b.attention {
+                *coverage.entry(key.clone()).or_default() += a.coverage;
+            }
+            let acc = rows.entry(key).or_default();
             add(acc, b.documents, b.labelled, &b.labels);
         }
         add(
@@ -439,10 +482,16 @@ pub fn merge_reports(parts: Vec<Report>) -> Report {
             r.totals.labelled,
             &r.totals.labels,
         );
+        if let Some(a) = r.totals.attention {
+            *total_coverage.get_or_insert(0) += a.coverage;
+        }
     }
     let mut buckets: Vec<Bucket> = rows
         .into_iter()
         .map(|((bucket, group), acc)| Bucket {
+            attention: coverage
+                .get(&(bucket.clone(), group.clone()))
+                .map(|&c| Attention::of(acc.documents, c)),
             bucket,
             group,
             documents: acc.documents,
@@ -459,8 +508,36 @@ pub fn merge_reports(parts: Vec<Report>) -> Report {
         documents: totals.documents,
         labelled: totals.labelled,
         labels: totals.labels(),
+        attention: total_coverage.map(|c| Attention::of(totals.documents, c)),
     };
     out
+}
+
+/// Adds attention to a report of a query: each row's documents as a share
+/// of `base`'s row for the same bucket and group, where `base` is the same
+/// report without the query (the same outlets, period, grouping and
+/// deduplication). For compared queries (`by` = `query`) every query's row
+/// is set against the bucket's whole coverage (`base` ungrouped). A row
+/// whose bucket has no coverage row gets a coverage of 0.
+pub fn with_attention(report: &mut Report, base: &Report) {
+    let by_query = report.by.as_deref() == Some("query");
+    let coverage: HashMap<(&str, Option<&str>), u64> = base
+        .buckets
+        .iter()
+        .map(|b| ((b.bucket.as_str(), b.group.as_deref()), b.documents))
+        .collect();
+    for b in &mut report.buckets {
+        let group = if by_query { None } else { b.group.as_deref() };
+        let c = coverage
+            .get(&(b.bucket.as_str(), group))
+            .copied()
+            .unwrap_or(0);
+        b.attention = Some(Attention::of(b.documents, c));
+    }
+    report.totals.attention = Some(Attention::of(
+        report.totals.documents,
+        base.totals.documents,
+    ));
 }
 
 /// Counts documents and labels per bucket (and group).
@@ -528,12 +605,14 @@ fn assemble(
                 documents: acc.documents,
                 labelled: acc.labelled,
                 labels: acc.labels(),
+                attention: None,
             })
             .collect(),
         totals: Totals {
             documents: totals.documents,
             labelled: totals.labelled,
             labels: totals.labels(),
+            attention: None,
         },
         count_clusters_once: req.count_clusters_once,
     }
@@ -566,7 +645,13 @@ pub fn csv_header() -> Vec<String> {
 /// report is not grouped.
 pub fn write_csv<W: std::io::Write>(r: &Report, out: W) -> Result<(), ReportError> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(csv_header())?;
+    // A report of a query ends each row with its coverage and attention.
+    let attention = r.buckets.iter().any(|b| b.attention.is_some());
+    let mut header = csv_header();
+    if attention {
+        header.extend(["coverage".to_string(), "attention".to_string()]);
+    }
+    w.write_record(&header)?;
     for b in &r.buckets {
         let mut rec = vec![
             b.bucket.clone(),
@@ -581,6 +666,14 @@ pub fn write_csv<W: std::io::Write>(r: &Report, out: W) -> Result<(), ReportErro
             });
             rec.push(lc.count.to_string());
             rec.push(lc.share.to_string());
+        }
+        if attention {
+            let a = b.attention.unwrap_or(Attention {
+                coverage: 0,
+                share: 0.0,
+            });
+            rec.push(a.coverage.to_string());
+            rec.push(a.share.to_string());
         }
         w.write_record(&rec)?;
     }
@@ -625,13 +718,18 @@ pub fn render_markdown(r: &Report) -> String {
             .unwrap_or_else(|| "open".to_string())
     };
     s.push_str(&format!(
-        "Range: {} to {} (end exclusive). {} documents, {} labelled. Shares are of labelled documents.{}\n\n",
+        "Range: {} to {} (end exclusive). {} documents, {} labelled. Label shares are of labelled documents.{}{}\n\n",
         fmt_t(r.from),
         fmt_t(r.to),
         r.totals.documents,
         r.totals.labelled,
         if r.count_clusters_once {
             " Near-duplicate copies of a story are counted once."
+        } else {
+            ""
+        },
+        if r.totals.attention.is_some() {
+            " \"Of all coverage\" is the documents' share of everything the same outlets published in the period."
         } else {
             ""
         }
@@ -641,6 +739,10 @@ pub fn render_markdown(r: &Report) -> String {
         header.push(md_cell(r.by.as_deref().unwrap_or("group")));
     }
     header.push("documents".into());
+    let attention = r.totals.attention.is_some();
+    if attention {
+        header.push("of all coverage".into());
+    }
     header.push("labelled".into());
     header.extend(LABEL_NAMES.iter().map(|n| n.to_string()));
     s.push_str(&format!("| {} |\n", header.join(" | ")));
@@ -659,6 +761,7 @@ pub fn render_markdown(r: &Report) -> String {
     let mut row = |bucket: &str,
                    group: Option<&str>,
                    documents: u64,
+                   share: Option<Attention>,
                    labelled: u64,
                    labels: &BTreeMap<String, LabelCount>| {
         let mut cells = vec![md_cell(bucket)];
@@ -666,6 +769,12 @@ pub fn render_markdown(r: &Report) -> String {
             cells.push(md_cell(group.unwrap_or("")));
         }
         cells.push(documents.to_string());
+        if attention {
+            cells.push(match share {
+                Some(a) => format!("{:.1}% of {}", a.share * 100.0, a.coverage),
+                None => String::new(),
+            });
+        }
         cells.push(labelled.to_string());
         cells.extend(LABEL_NAMES.iter().map(|n| md_label(labels.get(*n))));
         s.push_str(&format!("| {} |\n", cells.join(" | ")));
@@ -675,6 +784,7 @@ pub fn render_markdown(r: &Report) -> String {
             &b.bucket,
             b.group.as_deref(),
             b.documents,
+            b.attention,
             b.labelled,
             &b.labels,
         );
@@ -683,6 +793,7 @@ pub fn render_markdown(r: &Report) -> String {
         "**total**",
         None,
         r.totals.documents,
+        r.totals.attention,
         r.totals.labelled,
         &r.totals.labels,
     );
@@ -759,6 +870,84 @@ mod tests {
         assert_eq!(Interval::Week.bucket_key(t(2024, 12, 30, 12)), "2025-W01");
         assert_eq!(Interval::Week.bucket_key(t(2021, 1, 3, 12)), "2020-W53");
         assert_eq!(Interval::Week.bucket_key(t(2021, 1, 4, 0)), "2021-W01");
+    }
+
+    /// Attention from a report without the query; merged reports add up
+    /// coverage and compute shares again; CSV, Markdown and HTML show it.
+    #[test]
+    fn attention_is_set_merged_and_rendered() {
+        let all = vec![
+            row(t(2024, 3, 4, 8), "n1", "RS", "sr"),
+            row(t(2024, 3, 5, 8), "n1", "RS", "sr"),
+            row(t(2024, 3, 6, 8), "n1", "RS", "sr"),
+            row(t(2024, 3, 7, 8), "blic", "RS", "sr"),
+            row(t(2024, 4, 7, 8), "blic", "RS", "sr"),
+        ];
+        let matching = vec![all[0].clone(), all[3].clone()];
+        let req = ReportRequest {
+            interval: Interval::Month,
+            by: GroupBy::Source,
+            ..Default::default()
+        };
+        let mut r = build_report(&matching, &req);
+        with_attention(&mut r, &build_report(&all, &req));
+        let a: Vec<(String, Option<String>, Attention)> = r
+            .buckets
+            .iter()
+            .map(|b| (b.bucket.clone(), b.group.clone(), b.attention.unwrap()))
+            .collect();
+        assert_eq!(
+            a,
+            [
+                (
+                    "2024-03".into(),
+                    Some("blic".into()),
+                    Attention {
+                        coverage: 1,
+                        share: 1.0
+                    }
+                ),
+                (
+                    "2024-03".into(),
+                    Some("n1".into()),
+                    Attention {
+                        coverage: 3,
+                        share: 0.3333
+                    }
+                ),
+            ]
+        );
+        assert_eq!(r.totals.attention.unwrap().coverage, 5);
+        let merged = merge_reports(vec![r.clone(), r.clone()]);
+        assert_eq!(merged.buckets[1].documents, 2);
+        assert_eq!(
+            merged.buckets[1].attention,
+            Some(Attention {
+                coverage: 6,
+                share: 0.3333
+            })
+        );
+        assert_eq!(merged.totals.attention.unwrap().coverage, 10);
+        let csv = render_csv(&r);
+        assert!(
+            csv.lines().next().unwrap().ends_with(",coverage,attention"),
+            "{csv}"
+        );
+        assert!(csv.contains(",3,0.3333"), "{csv}");
+        let md = render_markdown(&r);
+        assert!(
+            md.contains("| of all coverage |") && md.contains("33.3% of 3"),
+            "{md}"
+        );
+        let html = html::render_html(&r, "t", None);
+        assert!(
+            html.contains("<th>of all coverage</th>") && html.contains("40.0%"),
+            "{html}"
+        );
+        // A report without a query has no such columns.
+        let plain = build_report(&all, &req);
+        assert!(!render_csv(&plain).contains("coverage"));
+        assert!(!render_markdown(&plain).contains("of all coverage"));
     }
 
     #[test]

@@ -23,14 +23,27 @@
   }
 
   // Series from a /api/report answer: one per group (or "all"), values per
-  // bucket: the chosen label's count, or the document count.
-  function seriesFrom(report, label) {
+  // bucket. measure "share": the documents' share of all coverage of the
+  // same outlets (a report of a query has it; otherwise the count), or the
+  // chosen label's share of the labelled documents, in percent. measure
+  // "count": the document or label count.
+  function valueOf(b, label, measure) {
+    if (label) {
+      var l = b.labels && b.labels[label];
+      if (!l) return 0;
+      return measure === "share" ? Math.round(l.share * 1000) / 10 : l.count;
+    }
+    if (measure === "share" && b.attention) return Math.round(b.attention.share * 1000) / 10;
+    return b.documents;
+  }
+
+  function seriesFrom(report, label, measure) {
     var buckets = [], seen = {}, byName = {}, order = [];
     report.buckets.forEach(function (b) {
       if (!seen[b.bucket]) { seen[b.bucket] = true; buckets.push(b.bucket); }
       var name = b.group == null ? "all" : String(b.group);
       if (!byName[name]) { byName[name] = {}; order.push(name); }
-      var v = label ? ((b.labels && b.labels[label]) ? b.labels[label].count : 0) : b.documents;
+      var v = valueOf(b, label, measure);
       byName[name][b.bucket] = v;
     });
     buckets.sort();
@@ -124,6 +137,7 @@
     if (!svg) return;
     var src = svg.getAttribute("data-src");
     var label = svg.getAttribute("data-label") || "";
+    var measure = svg.getAttribute("data-measure") || "share";
     fetch(src, { headers: { Accept: "application/json" } })
       .then(function (r) {
         return r.json().then(function (j) {
@@ -131,7 +145,7 @@
           return j;
         });
       })
-      .then(function (report) { drawChart(svg, seriesFrom(report, label)); })
+      .then(function (report) { drawChart(svg, seriesFrom(report, label, measure)); })
       .catch(function (err) {
         var p = document.createElement("p");
         p.id = "query-error";

@@ -464,14 +464,27 @@ pub(crate) async fn document(
         .ok_or_else(|| ApiError::NotFound(format!("no document with id {id}")))
 }
 
-const REPORT_KEYS: [&str; 10] = [
-    "from", "to", "interval", "by", "source", "country", "lang", "q", "dedup", "compare",
+const REPORT_KEYS: [&str; 11] = [
+    "from",
+    "to",
+    "interval",
+    "by",
+    "source",
+    "country",
+    "lang",
+    "q",
+    "dedup",
+    "compare",
+    "counts_only",
 ];
 
 /// Trend report: documents and label counts and shares per time bucket
 /// (and group, or compared query). With `compare=Q` (repeatable), one row
 /// per bucket and query (`by` = `query`); a `q` given too is the first query
-/// compared. `dedup=true` counts each near-duplicate cluster once.
+/// compared. `dedup=true` counts each near-duplicate cluster once. A
+/// report of a query gives each row's `attention`: its documents as a share
+/// of all coverage of the same outlets in that bucket (`counts_only=true`
+/// leaves it out).
 #[utoipa::path(get, path = "/api/report", tag = "trends", params(openapi::ReportParams),
     responses((status = 200, description = "The report", body = mediawatch_report::Report),
         (status = 400, description = "The message says which parameter is wrong and why", body = ErrorBody)))]
@@ -518,6 +531,7 @@ pub(crate) async fn report(
         by,
         dedup: p.flag("dedup"),
         compare,
+        counts_only: p.flag("counts_only"),
     };
     let queries = s.queries();
     let r = tokio::task::spawn_blocking(move || queries.report(&q))

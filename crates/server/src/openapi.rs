@@ -129,6 +129,10 @@ pub(crate) struct ReportParams {
     lang: Option<String>,
     /// Count each near-duplicate cluster once.
     dedup: Option<bool>,
+    /// Raw counts only: leave out each row's `attention` (its share of all
+    /// coverage of the same outlets), which a report of a query has by
+    /// default.
+    counts_only: Option<bool>,
 }
 
 /// Query of `GET /api/export` (the search page's parameters, read from the

@@ -588,6 +588,25 @@ async fn report_compares_queries_and_openapi_is_served() {
         get(&f, "/api/trends?compare=wave&compare=bakery&interval=month").await;
     assert_eq!(status, 200);
     assert_eq!(json(&trends), v);
+    // Each compared query's rows are a share of the bucket's whole
+    // coverage; raw counts on request.
+    for b in v["buckets"].as_array().unwrap() {
+        let a = &b["attention"];
+        let (docs, coverage) = (
+            b["documents"].as_u64().unwrap(),
+            a["coverage"].as_u64().unwrap(),
+        );
+        assert!(coverage >= docs && coverage > 0, "{b}");
+        let share = a["share"].as_f64().unwrap();
+        assert!((share - docs as f64 / coverage as f64).abs() < 1e-4, "{b}");
+    }
+    let (status, _, raw) = get(
+        &f,
+        "/api/report?compare=wave&compare=bakery&interval=month&counts_only=true",
+    )
+    .await;
+    assert_eq!(status, 200, "{raw}");
+    assert!(!raw.contains("attention"), "{raw}");
     let (status, _, body) = get(&f, "/api/report?compare=x&by=source").await;
     assert_eq!(status, 400, "{body}");
     let (status, _, body) = get(&f, "/api/report?bogus=1").await;

@@ -1,4 +1,6 @@
-//! `/trends`: label shares per period, compared queries side by side.
+//! `/trends`: documents and label counts per period, as shares by default
+//! (a query's share of all coverage of the same outlets; a label's share of
+//! the labelled documents), compared queries side by side.
 
 use super::*;
 
@@ -63,6 +65,25 @@ pub(super) async fn trends_page(RawQuery(raw): RawQuery) -> Response {
         }
         h.raw(">").text(&name.replace('_', " ")).raw("</option>");
     }
+    h.raw("</select></label> <label>")
+        .text(t("trends.measure"))
+        .raw(" <select id=\"measure\" name=\"measure\">");
+    // Attention (a query's share of all coverage of the same outlets) by
+    // default; the raw count one choice away.
+    let measure = match p.str("measure") {
+        "count" => "count",
+        _ => "share",
+    };
+    for (v, key) in [
+        ("share", "trends.measure_share"),
+        ("count", "trends.measure_count"),
+    ] {
+        h.raw("<option value=\"").text(v).raw("\"");
+        if measure == v {
+            h.raw(" selected");
+        }
+        h.raw(">").text(t(key)).raw("</option>");
+    }
     h.raw("</select></label> ");
     input(&mut h, "from", "date", p.str("from"), "search.from");
     input(&mut h, "to", "date", p.str("to"), "search.to");
@@ -87,6 +108,8 @@ pub(super) async fn trends_page(RawQuery(raw): RawQuery) -> Response {
         .text(&src)
         .raw("\" data-label=\"")
         .text(p.str("label"))
+        .raw("\" data-measure=\"")
+        .text(measure)
         .raw("\"></svg><div id=\"chart-tooltip\" hidden></div></div><ul id=\"chart-legend\"></ul><p class=\"hint\">")
         .text(t("trends.hint"))
         .raw("</p><noscript><p>")
