@@ -102,6 +102,32 @@ fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     panic!("timed out after {within:?} waiting for {what}");
 }
 
+/// [`wait_for`], and on a timeout the cluster's status and the end of
+/// every log, so that a failure says what stalled.
+fn wait_for_cluster(data: &Path, what: &str, within: Duration, done: impl FnMut() -> bool) {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for(what, within, done)
+    }));
+    if let Err(e) = r {
+        let status = mw(None, data, &["cluster", "status"]);
+        eprintln!(
+            "cluster status:\n{}",
+            String::from_utf8_lossy(&status.stdout)
+        );
+        if let Ok(rd) = std::fs::read_dir(data.join("cluster/logs")) {
+            for log in rd.flatten() {
+                let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(15).collect();
+                eprintln!("--- {}", log.path().display());
+                for l in tail.into_iter().rev() {
+                    eprintln!("{}", &l[..l.len().min(400)]);
+                }
+            }
+        }
+        std::panic::resume_unwind(e);
+    }
+}
+
 /// The scale-out issue's "done when", on one machine: while the cluster
 /// ingests a generated corpus, a worker, a JetStream node and an indexer
 /// are killed with SIGKILL, and PostgreSQL is stopped abruptly; `cluster
@@ -129,7 +155,7 @@ fn cluster_survives_kills_and_answers_like_one_machine() {
             "version = 1\n[index]\nwriter_heap_bytes = 15000000\ncommit_interval = \"1s\"\n\
              [fetch]\nallow_private_addresses = true\nper_host_interval = \"1ms\"\nper_host_concurrency = 4\n\
              [scheduler]\nmax_articles_per_pass = 1000\ndefault_interval = \"1h\"\n\
-             [cluster]\njob_ack_wait = \"4s\"\nclaim_lease = \"20s\"\nschedule_every = \"500ms\"\n\
+             [cluster]\njob_ack_wait = \"15s\"\nclaim_lease = \"60s\"\nschedule_every = \"500ms\"\n\
              worker_concurrency = {WORKER_CONCURRENCY}\nindex_commit_interval = \"500ms\"\nquery_timeout = \"3s\"\n\
              {}",
             server.sources_toml(FEEDS)
@@ -161,15 +187,19 @@ fn cluster_survives_kills_and_answers_like_one_machine() {
     ok(&up);
     eprintln!("cluster up in {:?}", t0.elapsed());
     let indexed = || node_docs(idx1).unwrap_or(0);
-    wait_for("the first documents", Duration::from_secs(180), || {
-        indexed() >= 40
-    });
+    wait_for_cluster(
+        &data,
+        "the first documents",
+        Duration::from_secs(180),
+        || indexed() >= 40,
+    );
     kill9(&dir, "worker-1");
-    wait_for("more documents", Duration::from_secs(180), || {
+    wait_for_cluster(&data, "more documents", Duration::from_secs(180), || {
         indexed() >= 200
     });
     kill9(&dir, "nats-2");
-    wait_for(
+    wait_for_cluster(
+        &data,
         "documents after the NATS node died",
         Duration::from_secs(180),
         || indexed() >= 400,
@@ -209,7 +239,8 @@ fn cluster_survives_kills_and_answers_like_one_machine() {
         &data,
         &["cluster", "up", "--port-base", &base.to_string()],
     ));
-    wait_for(
+    wait_for_cluster(
+        &data,
         "every document on both index nodes",
         Duration::from_secs(300),
         || node_docs(idx1) == Some(total) && node_docs(idx2) == Some(total),
@@ -365,7 +396,8 @@ fn sharded_cluster_answers_like_one_machine_and_resumes() {
     up(&topology);
     let guard = Down(data.clone());
     let (idx1, idx2, api) = (base + 30, base + 31, base + 50);
-    wait_for(
+    wait_for_cluster(
+        &data,
         "every document on one shard or the other",
         Duration::from_secs(240),
         || node_docs(idx1).unwrap_or(0) + node_docs(idx2).unwrap_or(0) == total,
@@ -385,9 +417,12 @@ fn sharded_cluster_answers_like_one_machine_and_resumes() {
     // read again.
     ok(&mw(None, &data, &["cluster", "down"]));
     up(&topology);
-    wait_for("the index nodes back", Duration::from_secs(120), || {
-        node_docs(idx1).is_some() && node_docs(idx2).is_some()
-    });
+    wait_for_cluster(
+        &data,
+        "the index nodes back",
+        Duration::from_secs(120),
+        || node_docs(idx1).is_some() && node_docs(idx2).is_some(),
+    );
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!((position(idx1), position(idx2)), before);
     assert_eq!((node_docs(idx1).unwrap(), node_docs(idx2).unwrap()), (a, b));

@@ -56,6 +56,10 @@ pub(crate) struct ReportArgs {
     /// same outlets (a report of a query has it by default).
     #[arg(long)]
     counts_only: bool,
+    /// Count documents that stated no date too (dated by the day they were
+    /// fetched); left out by default, and the report says how many.
+    #[arg(long)]
+    include_undated: bool,
     /// The audience map instead of trends: outlets and audience segments
     /// ranked by hostile vs recognising coverage of migration, weighted by reach.
     #[arg(long)]
@@ -98,6 +102,7 @@ impl FilterArgs {
             country: self.country.clone(),
             lang: self.lang.clone(),
             query,
+            include_undated: false,
         })
     }
 }
@@ -169,6 +174,10 @@ pub(crate) struct TermsArgs {
     /// Least occurrences in the period.
     #[arg(long, default_value_t = 3)]
     pub min_count: u64,
+    /// Read documents that stated no date too (dated by the day they were
+    /// fetched); left out by default.
+    #[arg(long)]
+    pub include_undated: bool,
     /// JSON output.
     #[arg(long)]
     pub json: bool,
@@ -201,6 +210,7 @@ pub(crate) fn terms_cmd(ctx: &Ctx, a: TermsArgs) -> Result<()> {
         lang: a.lang,
         limit: a.limit,
         min_count: a.min_count,
+        include_undated: a.include_undated,
         ..req
     };
     terms(&ctx.data_dir, &req, &a.country, a.json)
@@ -382,7 +392,10 @@ pub(crate) fn report(
     if !a.compare.is_empty() && (a.query.is_some() || by != GroupBy::None || a.audience) {
         bail!("--compare puts each query in its own rows: combine it with neither --query, --by nor --audience");
     }
-    let filter = a.filter.facts_filter(a.query.clone())?;
+    let mut filter = a.filter.facts_filter(a.query.clone())?;
+    // The audience map is shares of each outlet's coverage, not a time
+    // series: every document counts there.
+    filter.include_undated = a.include_undated || a.audience;
     let queries = open_queries(data_dir, sources.to_vec())?;
     let q = ReportQuery {
         filter: filter.clone(),

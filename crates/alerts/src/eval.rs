@@ -170,6 +170,9 @@ fn facts_filter(search: &SavedSearchConfig) -> FactsFilter {
         country: search.country.clone().filter(|v| !v.is_empty()),
         lang: search.lang.clone().filter(|v| !v.is_empty()),
         query: Some(search.query.clone()).filter(|q| !q.trim().is_empty()),
+        // A crawl day must not fire an alert: documents that stated no
+        // date are not counted.
+        include_undated: false,
     }
 }
 

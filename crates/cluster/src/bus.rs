@@ -38,9 +38,11 @@ pub fn shard_of(cluster_key: &str, shards: usize) -> usize {
     (h % shards.max(1) as u64) as usize
 }
 
-/// Attempts of one publish before it is reported failed. Each waits for
-/// the stream's acknowledgement; a leader election takes a few seconds.
-const PUBLISH_ATTEMPTS: u32 = 8;
+/// Attempts of one publish before it is reported failed (about 40 s with
+/// the backoff): a leader election takes a few seconds, more on a loaded
+/// machine, and a worker whose publish fails for good stops (see
+/// `worker.rs`).
+const PUBLISH_ATTEMPTS: u32 = 24;
 
 /// A fetch job: poll this source now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

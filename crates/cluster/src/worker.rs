@@ -17,6 +17,7 @@
 //! indexers). Killed between 3 and 4, the redelivered job finds the source
 //! polled since its claim and is acknowledged without fetching.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -136,6 +137,9 @@ pub async fn run_worker(
         metrics: metrics.clone(),
     }))?);
     let slots = Arc::new(tokio::sync::Semaphore::new(config.worker_concurrency));
+    // Sources this worker is polling now (the state's poll lock is per
+    // connection, and this worker's jobs share one).
+    let polling: Arc<std::sync::Mutex<HashSet<String>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
     tracing::info!(concurrency = config.worker_concurrency, "worker started");
     while !cancel.is_cancelled() {
@@ -185,16 +189,17 @@ pub async fn run_worker(
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 break;
             };
-            let (p, s, m, c, wait) = (
+            let (p, s, m, c, wait, busy) = (
                 pipeline.clone(),
                 sink.clone(),
                 metrics.clone(),
                 cancel.clone(),
                 config.job_ack_wait,
+                polling.clone(),
             );
             tasks.spawn(async move {
                 let _permit = permit;
-                run_job(msg, &p, &s, &m, &c, wait).await;
+                run_job(msg, &p, &s, &m, &c, wait, &busy).await;
             });
         }
     }
@@ -214,6 +219,12 @@ pub async fn run_worker(
     Ok(())
 }
 
+fn release_local(polling: &std::sync::Mutex<HashSet<String>>, id: &str) {
+    if let Ok(mut p) = polling.lock() {
+        p.remove(id);
+    }
+}
+
 async fn run_job(
     msg: Message,
     pipeline: &Pipeline,
@@ -221,6 +232,7 @@ async fn run_job(
     metrics: &ClusterMetrics,
     cancel: &CancellationToken,
     ack_wait: Duration,
+    polling: &std::sync::Mutex<HashSet<String>>,
 ) {
     let job: FetchJob = match serde_json::from_slice(&msg.payload) {
         Ok(j) => j,
@@ -246,6 +258,45 @@ async fn run_job(
             return;
         }
     }
+    // One poll of a source at a time in the whole cluster: a job
+    // redelivered while its first worker is still polling (a worker starved
+    // past the ack wait) waits and then finds the poll recorded.
+    let mine = polling
+        .lock()
+        .map(|mut p| p.insert(id.clone()))
+        .unwrap_or(false);
+    let state = pipeline.state().clone();
+    let sid = id.clone();
+    let locked = if mine {
+        tokio::task::spawn_blocking(move || state.try_lock_source(&sid))
+            .await
+            .unwrap_or(Ok(false))
+    } else {
+        Ok(false)
+    };
+    match locked {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(source = %id, "another worker is polling this source; the job waits");
+            if mine {
+                release_local(polling, &id);
+            }
+            let _ = msg.ack_with(AckKind::Nak(Some(ack_wait / 2))).await;
+            metrics.job("busy");
+            return;
+        }
+        // The state is away: the poll could not be recorded either; try
+        // again later.
+        Err(e) => {
+            tracing::warn!(source = %id, "cannot take the poll lock: {e}");
+            release_local(polling, &id);
+            let _ = msg
+                .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
+                .await;
+            metrics.job("retried");
+            return;
+        }
+    }
     // Keep the job ours while the poll runs (a big sitemap can take longer
     // than the ack wait).
     let keepalive = async {
@@ -259,6 +310,13 @@ async fn run_job(
         r = pipeline.poll_source(&id, sink, cancel) => r,
         _ = keepalive => unreachable!("the keepalive loop never ends"),
     };
+    let state = pipeline.state().clone();
+    let sid = id.clone();
+    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || state.unlock_source(&sid)).await {
+        // A lost connection released it already.
+        tracing::debug!(source = %id, "poll lock not released: {e}");
+    }
+    release_local(polling, &id);
     match report {
         Ok(r) if r.recorded => {
             if let Err(e) = msg.double_ack().await {

@@ -124,6 +124,10 @@ pub struct Document {
     /// Publication time, when the item states one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<DateTime<Utc>>,
+    /// Last modification time, when the item states one (used for trends
+    /// only when it states no publication time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<DateTime<Utc>>,
     /// When mediawatch fetched it.
     pub fetched: DateTime<Utc>,
     /// ISO 639-1 language code, when known.
@@ -140,10 +144,69 @@ pub struct Document {
     pub labels: Option<Labels>,
 }
 
+/// Where a document's trend time comes from. A document dated only by
+/// its fetch says when it was crawled, not when it was news: reports and
+/// alerts leave such documents out of their time series by default, so a
+/// crawl day never looks like a news day.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DateSource {
+    /// The item's publication time.
+    #[default]
+    Published,
+    /// The item's last modification time (it stated no publication time).
+    Modified,
+    /// The fetch time: the item stated no date.
+    Fetched,
+}
+
+impl DateSource {
+    /// `published`, `modified` or `fetched`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DateSource::Published => "published",
+            DateSource::Modified => "modified",
+            DateSource::Fetched => "fetched",
+        }
+    }
+
+    /// The number stored in the index.
+    pub fn code(self) -> u64 {
+        match self {
+            DateSource::Published => 0,
+            DateSource::Modified => 1,
+            DateSource::Fetched => 2,
+        }
+    }
+
+    /// The inverse of [`DateSource::code`] (unknown codes read as fetched).
+    pub fn from_code(code: u64) -> Self {
+        match code {
+            0 => DateSource::Published,
+            1 => DateSource::Modified,
+            _ => DateSource::Fetched,
+        }
+    }
+}
+
 impl Document {
-    /// The time used for trends: publication time, else fetch time.
+    /// The time used for trends: publication time, else modification
+    /// time, else fetch time (see [`Document::date_source`]).
     pub fn effective_time(&self) -> DateTime<Utc> {
-        self.published.unwrap_or(self.fetched)
+        self.published.or(self.modified).unwrap_or(self.fetched)
+    }
+
+    /// Which time [`Document::effective_time`] is.
+    pub fn date_source(&self) -> DateSource {
+        if self.published.is_some() {
+            DateSource::Published
+        } else if self.modified.is_some() {
+            DateSource::Modified
+        } else {
+            DateSource::Fetched
+        }
     }
 
     /// The text a classifier reads: the document's text, or its title when
@@ -231,6 +294,7 @@ mod tests {
             ),
             author: None,
             published: None,
+            modified: None,
             fetched: Utc::now(),
             lang: Some("bs".into()),
             kind: DocKind::Article,

@@ -13,7 +13,7 @@ pub mod source;
 pub mod text;
 pub mod url_canon;
 
-pub use doc::{DocId, DocKind, Document};
+pub use doc::{DateSource, DocId, DocKind, Document};
 pub use labels::{
     CollectiveLabelling, CueType, EvidenceSpan, Frame, Hate, HateClass, LabelFlag, Labels,
     LanguageSupport, Relevance, Solutions, LABEL_NAMES,

@@ -715,6 +715,7 @@ fn generate_one(i: usize, rng: &mut Rng, model: &TextModel) -> (Document, Source
                 text,
                 author: None,
                 published,
+                modified: None,
                 fetched: start + chrono::Duration::days(366),
                 lang: Some(lang.code.into()),
                 kind: if rng.below(10) == 0 {

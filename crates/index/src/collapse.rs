@@ -476,6 +476,7 @@ mod tests {
                 country: None,
                 lang: None,
                 kind: None,
+                dated_only: false,
             };
             let full = query::with_filters(f, parsed.text, parsed.clauses, &no_filters).unwrap();
             for by_date in [false, true] {

@@ -266,6 +266,11 @@ pub struct Hit {
     pub source: String,
     /// Publication time; null when the item stated none.
     pub published: Option<DateTime<Utc>>,
+    /// Where the document's trend time comes from: `fetched` means the
+    /// item stated no date (it is kept out of reports and alerts unless
+    /// they ask for undated documents).
+    #[serde(default)]
+    pub date_source: mediawatch_core::DateSource,
     /// Relevance score (BM25).
     pub score: f32,
     /// HTML-safe excerpt: matches wrapped in `<b>`, everything else escaped.
@@ -295,6 +300,11 @@ pub struct FactsFilter {
     pub lang: Option<String>,
     /// Optional query (same syntax as search) to narrow the documents.
     pub query: Option<String>,
+    /// Count documents that stated no date too (dated by their fetch).
+    /// Off by default: a crawl day must not look like a news day in a
+    /// time series.
+    #[serde(default)]
+    pub include_undated: bool,
 }
 
 /// A trend report over the index: which documents ([`FactsFilter`]), how
@@ -678,6 +688,8 @@ impl Index {
             country: req.country.as_deref(),
             lang: req.lang.as_deref(),
             kind: req.kind,
+            // Search finds every document; time series leave undated ones out.
+            dated_only: false,
         };
         let full = query::with_filters(
             f,
@@ -789,6 +801,7 @@ impl Index {
                 title: s.title,
                 source: s.source,
                 published: s.published,
+                date_source: s.date_source,
                 score,
                 snippet,
                 labels,
@@ -867,8 +880,30 @@ impl Index {
             country: filter.country.as_deref(),
             lang: filter.lang.as_deref(),
             kind: None,
+            dated_only: !filter.include_undated,
         };
         query::with_filters(f, parsed.text, parsed.clauses, &filters)
+    }
+
+    /// Documents `filter` leaves out for stating no date (0 when it
+    /// includes them).
+    pub fn undated_left_out(&self, filter: &FactsFilter) -> Result<u64, IndexError> {
+        if filter.include_undated {
+            return Ok(0);
+        }
+        let all = FactsFilter {
+            include_undated: true,
+            ..filter.clone()
+        };
+        let searcher = self.inner.reader.searcher();
+        let count = |q: &dyn tantivy::query::Query| {
+            searcher
+                .search(q, &Count)
+                .map_err(self.tantivy_err("counting undated documents"))
+        };
+        let with = count(&*self.facts_query(&all)?)?;
+        let without = count(&*self.facts_query(filter)?)?;
+        Ok(with.saturating_sub(without) as u64)
     }
 
     /// One [`DocFacts`] row per matching document, read from fast fields
@@ -899,7 +934,9 @@ impl Index {
     pub fn report(&self, req: &TrendRequest) -> Result<Report, IndexError> {
         if req.compare.is_empty() {
             let table = self.fact_table(&req.filter)?;
-            return Ok(mediawatch_report::build_report_table(&table, &req.report));
+            let mut report = mediawatch_report::build_report_table(&table, &req.report);
+            report.undated_left_out = self.undated_left_out(&req.filter)?;
+            return Ok(report);
         }
         if req.report.by != mediawatch_report::GroupBy::None {
             return Err(IndexError::InvalidRequest {
@@ -928,10 +965,9 @@ impl Index {
                 ..req.filter.clone()
             };
             let table = self.fact_table(&filter)?;
-            parts.push((
-                q.clone(),
-                mediawatch_report::build_report_table(&table, &req.report),
-            ));
+            let mut part = mediawatch_report::build_report_table(&table, &req.report);
+            part.undated_left_out = self.undated_left_out(&filter)?;
+            parts.push((q.clone(), part));
         }
         Ok(mediawatch_report::compare_reports(parts))
     }

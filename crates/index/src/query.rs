@@ -4,7 +4,7 @@ use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 use mediawatch_core::text::escape_html;
-use mediawatch_core::DocKind;
+use mediawatch_core::{DateSource, DocKind};
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, QueryParserError,
     RangeQuery, TermQuery,
@@ -271,6 +271,8 @@ pub(crate) struct Filters<'a> {
     pub country: Option<&'a str>,
     pub lang: Option<&'a str>,
     pub kind: Option<DocKind>,
+    /// Leave out documents dated only by their fetch.
+    pub dated_only: bool,
 }
 
 /// A filter clause: matches exactly, adds nothing to the relevance score.
@@ -328,6 +330,15 @@ pub(crate) fn with_filters(
             bound(flt.from, true),
             bound(flt.to, false),
         ))));
+    }
+    if flt.dated_only {
+        clauses.push((
+            Occur::MustNot,
+            Box::new(TermQuery::new(
+                Term::from_field_u64(f.date_source, DateSource::Fetched.code()),
+                IndexRecordOption::Basic,
+            )),
+        ));
     }
     let main = user.unwrap_or_else(|| Box::new(AllQuery));
     if clauses.is_empty() {

@@ -182,5 +182,12 @@ fn stored_fields_of(old: &Schema) -> Result<Fields, String> {
     ] {
         remap(field)?;
     }
+    // Fields of later versions: absent from an older index, read as
+    // missing (a field id no document has).
+    for field in [&mut f.modified, &mut f.date_source] {
+        if remap(field).is_err() {
+            *field = Field::from_field_id(u32::MAX);
+        }
+    }
     Ok(f)
 }

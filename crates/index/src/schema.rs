@@ -33,7 +33,7 @@
 
 use chrono::{DateTime, Utc};
 use mediawatch_core::similarity::content_hash;
-use mediawatch_core::{DocId, DocKind, Document, Labels, SourceMeta};
+use mediawatch_core::{DateSource, DocId, DocKind, Document, Labels, SourceMeta};
 use mediawatch_report::cluster_key;
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema,
@@ -49,8 +49,9 @@ pub const UNKNOWN_LANG: &str = "und";
 
 /// Version of the field layout below. Bump it on every schema change:
 /// [`crate::Index::open_or_create`] refuses an index of another version.
-/// v1: no version file; v2: `cluster_key`, `stem_*`, `pairs`.
-pub const SCHEMA_VERSION: u32 = 2;
+/// v1: no version file; v2: `cluster_key`, `stem_*`, `pairs`; v3:
+/// `modified`, `date_source`.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Languages with a stemmed field: those tantivy ships a Snowball stemmer
 /// for. BCMS, Macedonian, Bulgarian, Slovenian, Polish, Czech, Slovak and
@@ -78,6 +79,11 @@ pub(crate) struct Fields {
     pub published: Field,
     pub published_known: Field,
     pub fetched: Field,
+    /// The stated modification time (stored only).
+    pub modified: Field,
+    /// [`mediawatch_core::DateSource::code`] of the trend time: indexed,
+    /// so that undated documents can be left out of time series.
+    pub date_source: Field,
     pub labels_json: Field,
     pub relevance: Field,
     pub hate: Field,
@@ -104,6 +110,7 @@ pub(crate) const F_COUNTRY: &str = "country";
 pub(crate) const F_LANG: &str = "lang";
 pub(crate) const F_KIND: &str = "kind";
 pub(crate) const F_PUBLISHED: &str = "published";
+pub(crate) const F_DATE_SOURCE: &str = "date_source";
 pub(crate) const F_LABEL_FLAGS: &str = "label_flags";
 pub(crate) const F_LABELLED: &str = "labelled";
 pub(crate) const F_CLUSTER: &str = "cluster_id";
@@ -165,7 +172,14 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
         author: b.add_text_field("author", STORED),
         published: b.add_date_field(F_PUBLISHED, date.clone()),
         published_known: b.add_bool_field("published_known", STORED | FAST),
-        fetched: b.add_date_field("fetched", date),
+        fetched: b.add_date_field("fetched", date.clone()),
+        modified: b.add_date_field(
+            "modified",
+            DateOptions::default()
+                .set_stored()
+                .set_precision(DateTimePrecision::Seconds),
+        ),
+        date_source: b.add_u64_field(F_DATE_SOURCE, INDEXED | STORED | FAST),
         labels_json: b.add_text_field("labels_json", STORED),
         relevance: b.add_f64_field("relevance", score.clone()),
         hate: b.add_f64_field("hate", score.clone()),
@@ -262,6 +276,10 @@ pub(crate) fn to_tantivy(
     d.add_date(f.published, to_tantivy_time(doc.effective_time()));
     d.add_bool(f.published_known, doc.published.is_some());
     d.add_date(f.fetched, to_tantivy_time(doc.fetched));
+    if let Some(m) = doc.modified {
+        d.add_date(f.modified, to_tantivy_time(m));
+    }
+    d.add_u64(f.date_source, doc.date_source().code());
     match &doc.labels {
         Some(l) => {
             let json = serde_json::to_string(l).map_err(|e| IndexError::Encode {
@@ -337,6 +355,7 @@ pub(crate) struct StoredHitFields {
     pub title: String,
     pub source: String,
     pub published: Option<DateTime<Utc>>,
+    pub date_source: DateSource,
     pub text: String,
     pub cluster_id: String,
 }
@@ -356,6 +375,17 @@ pub(crate) fn hit_fields(f: &Fields, d: &TantivyDocument) -> StoredHitFields {
         } else {
             None
         },
+        // Stored since v3; before, a document was dated by its publication
+        // time or by its fetch.
+        date_source: d
+            .get_first(f.date_source)
+            .and_then(|v| v.as_u64())
+            .map(DateSource::from_code)
+            .unwrap_or(if known {
+                DateSource::Published
+            } else {
+                DateSource::Fetched
+            }),
         text: get_str(d, f.text).unwrap_or_default().to_string(),
         cluster_id: get_str(d, f.cluster_id).unwrap_or_default().to_string(),
     }
@@ -396,6 +426,7 @@ pub(crate) fn from_tantivy(f: &Fields, d: &TantivyDocument) -> Result<Document, 
         text: h.text,
         author: get_str(d, f.author).map(str::to_string),
         published: h.published,
+        modified: get_time(d, f.modified),
         fetched,
         lang: get_str(d, f.lang).map(str::to_string),
         kind,

@@ -67,6 +67,10 @@ pub struct TermsRequest {
     pub limit: usize,
     /// Least foreground occurrences a term needs to be listed (0 acts as 1).
     pub min_count: u64,
+    /// Read documents that stated no date too (their period would be the
+    /// day they were fetched); off by default.
+    #[serde(default)]
+    pub include_undated: bool,
 }
 
 /// One rising term.
@@ -426,6 +430,7 @@ impl Index {
             country: req.country.as_deref(),
             lang: req.lang.as_deref(),
             kind: None,
+            dated_only: !req.include_undated,
         };
         let full = query::with_filters(f, parsed.text, parsed.clauses, &filters)?;
         let set = searcher

@@ -28,6 +28,7 @@ fn doc(
 ) -> Document {
     Document {
         published,
+        modified: None,
         ..mediawatch_testkit::doc(url)
             .source(source_id)
             .title(title)
@@ -619,7 +620,15 @@ fn facts_carry_flags_and_filters() {
     }
     w.commit().unwrap();
 
-    let mut rows = index.facts(&FactsFilter::default()).unwrap();
+    // C states no date: time series leave it out unless asked.
+    assert_eq!(index.facts(&FactsFilter::default()).unwrap().len(), 2);
+    assert_eq!(index.undated_left_out(&FactsFilter::default()).unwrap(), 1);
+    let every = FactsFilter {
+        include_undated: true,
+        ..Default::default()
+    };
+    assert_eq!(index.undated_left_out(&every).unwrap(), 0);
+    let mut rows = index.facts(&every).unwrap();
     rows.sort_by_key(|r| r.time);
     assert_eq!(rows.len(), 3);
     let on = |flags: &[bool; 8]| -> Vec<&str> {
@@ -651,7 +660,7 @@ fn facts_carry_flags_and_filters() {
     assert_eq!(
         n(FactsFilter {
             country: Some("hu".into()),
-            ..Default::default()
+            ..every.clone()
         }),
         1
     );
@@ -666,7 +675,7 @@ fn facts_carry_flags_and_filters() {
     assert_eq!(
         n(FactsFilter {
             query: Some("migranti OR migransok".into()),
-            ..Default::default()
+            ..every.clone()
         }),
         2
     );
@@ -1162,13 +1171,17 @@ fn table_reports_equal_row_reports_and_compare_queries() {
                 report: report.clone(),
                 compare: vec![],
             };
-            assert_eq!(index.report(&req).unwrap(), build_report(&rows, &report));
+            let mut expected = build_report(&rows, &report);
+            expected.undated_left_out = index.undated_left_out(&req.filter).unwrap();
+            assert_eq!(index.report(&req).unwrap(), expected);
         }
     }
-    // q=migranti&compare=izbjeglice: one row per bucket and query.
+    // q=migranti&compare=izbjeglice: one row per bucket and query (the
+    // corpus's undated documents included).
     let req = TrendRequest {
         filter: FactsFilter {
             query: Some("migranti".into()),
+            include_undated: true,
             ..Default::default()
         },
         report: ReportRequest {
@@ -1554,4 +1567,79 @@ fn commit_payload_is_stored_with_the_commit() {
         reopened.commit_payload().unwrap().as_deref(),
         Some(r#"{"stream_seq":42}"#)
     );
+}
+
+/// Each document says what dates it (publication, modification, fetch);
+/// the stored document keeps its modification time; time series leave out
+/// only the documents dated by their fetch, and say how many; search finds
+/// them all.
+#[test]
+fn undated_documents_are_flagged_and_left_out_of_time_series() {
+    use mediawatch_core::DateSource;
+    let index = Index::create_in_ram().unwrap();
+    let w = index.writer(20_000_000).unwrap();
+    let rs = source("n1", "RS", "sr");
+    let dated = doc(
+        "https://n1.rs/d",
+        "n1",
+        "A",
+        "migranti",
+        Some(t(2024, 3, 4)),
+    );
+    let mut modified = doc("https://n1.rs/m", "n1", "B", "migranti", None);
+    modified.modified = Some(t(2024, 3, 5));
+    let undated = doc("https://n1.rs/u", "n1", "C", "migranti", None);
+    for d in [&dated, &modified, &undated] {
+        w.upsert(d.clone(), &rs).unwrap();
+    }
+    w.commit().unwrap();
+    w.close().unwrap();
+    let hits = index
+        .search(&SearchRequest {
+            query: "migranti".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hits.total, 3, "search finds undated documents too");
+    let source_of = |title: &str| {
+        hits.hits
+            .iter()
+            .find(|h| h.title == title)
+            .unwrap()
+            .date_source
+    };
+    assert_eq!(source_of("A"), DateSource::Published);
+    assert_eq!(source_of("B"), DateSource::Modified);
+    assert_eq!(source_of("C"), DateSource::Fetched);
+    let stored = index
+        .get(&DocId::from_url("https://n1.rs/m"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.modified, Some(t(2024, 3, 5)));
+    assert_eq!(stored.published, None);
+    assert_eq!(stored.date_source(), DateSource::Modified);
+    // Trends: the modified document is dated (by its modification), the
+    // undated one is left out and counted.
+    let req = mediawatch_index::TrendRequest {
+        filter: FactsFilter {
+            query: Some("migranti".into()),
+            ..Default::default()
+        },
+        report: mediawatch_report::ReportRequest {
+            interval: mediawatch_report::Interval::Month,
+            ..Default::default()
+        },
+        compare: vec![],
+    };
+    let r = index.report(&req).unwrap();
+    assert_eq!((r.totals.documents, r.undated_left_out), (2, 1));
+    let with = mediawatch_index::TrendRequest {
+        filter: FactsFilter {
+            include_undated: true,
+            ..req.filter.clone()
+        },
+        ..req
+    };
+    let r = index.report(&with).unwrap();
+    assert_eq!((r.totals.documents, r.undated_left_out), (3, 0));
 }

@@ -46,7 +46,7 @@ pub struct FeedEntry {
     pub title: Option<String>,
     /// Absolute link, resolved against `xml:base` and the feed's URL.
     pub link: Option<String>,
-    /// Publication time, else the update time.
+    /// Publication time, when the entry states one.
     pub published: Option<DateTime<Utc>>,
     /// Last update time.
     pub updated: Option<DateTime<Utc>>,
@@ -300,7 +300,7 @@ fn convert_entry(e: model::Entry, base: Option<&Url>) -> FeedEntry {
         id,
         title,
         link,
-        published: e.published.or(e.updated),
+        published: e.published,
         updated: e.updated,
         authors,
         summary,

@@ -271,7 +271,10 @@ async fn poll(
     report.messages.extend(listing.problems);
     let items = listing.items;
     report.fetched = items.len() as u64;
-    let item_times: Vec<DateTime<Utc>> = items.iter().filter_map(|i| i.published).collect();
+    let item_times: Vec<DateTime<Utc>> = items
+        .iter()
+        .filter_map(|i| i.published.or(i.updated))
+        .collect();
 
     // Newest first, so a backlog is worked from the top.
     let keys: Vec<&str> = items.iter().map(|it| it.key.as_str()).collect();
@@ -289,7 +292,7 @@ async fn poll(
             fresh.push(it);
         }
     }
-    fresh.sort_by_key(|it| std::cmp::Reverse(it.published));
+    fresh.sort_by_key(|it| std::cmp::Reverse(it.published.or(it.updated)));
     let limit = cx.scheduler.max_articles_per_pass;
     if fresh.len() > limit {
         tracing::info!(source = %id, backlog = fresh.len() - limit, "deferring items to the next pass");
@@ -412,6 +415,8 @@ async fn item_documents(
         text: fallback_text,
         author: (!it.authors.is_empty()).then(|| it.authors.join(", ")),
         published: it.published,
+        // An entry with only an update time is dated by it, and says so.
+        modified: it.updated.filter(|_| it.published.is_none()),
         fetched,
         lang: None,
         kind: DocKind::Article,
@@ -490,6 +495,7 @@ async fn item_documents(
                                 // trends put them in the story's period rather
                                 // than the day they were fetched.
                                 published: c.published.or(doc.published),
+                                modified: None,
                                 fetched,
                                 lang: None,
                                 kind: DocKind::Comment,

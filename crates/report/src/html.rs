@@ -175,6 +175,13 @@ pub fn render_html(r: &Report, title: &str, audience: Option<&AudienceMap>) -> S
             None => String::new(),
         }
     );
+    if r.undated_left_out > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"note\">{} matching documents stated no date and are left out (their only date is the day they were fetched).</p>",
+            r.undated_left_out
+        );
+    }
     if s.is_empty() {
         o.push_str("<p>No documents in this range.</p>");
     } else {

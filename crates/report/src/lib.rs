@@ -344,6 +344,11 @@ pub struct Report {
     /// Whether near-duplicate copies were counted once
     /// ([`ReportRequest::count_clusters_once`]).
     pub count_clusters_once: bool,
+    /// Matching documents left out because they stated no date (their
+    /// trend time would be their fetch time); 0 when undated documents
+    /// were asked for.
+    #[serde(default)]
+    pub undated_left_out: u64,
 }
 
 /// Running counts for one bucket (or the totals).
@@ -409,7 +414,9 @@ pub fn compare_reports(parts: Vec<(String, Report)>) -> Report {
     let mut out: Option<Report> = None;
     let mut buckets = Vec::new();
     let mut totals = Acc::default();
+    let mut undated = 0;
     for (query, r) in parts {
+        undated += r.undated_left_out;
         totals.documents += r.totals.documents;
         totals.labelled += r.totals.labelled;
         for (c, name) in totals.counts.iter_mut().zip(LABEL_NAMES) {
@@ -426,6 +433,7 @@ pub fn compare_reports(parts: Vec<(String, Report)>) -> Report {
     buckets.sort_by(|a, b| a.bucket.cmp(&b.bucket));
     report.buckets = buckets;
     report.by = Some("query".to_string());
+    report.undated_left_out = undated;
     report.totals = Totals {
         documents: totals.documents,
         labelled: totals.labelled,
@@ -464,6 +472,7 @@ pub fn merge_reports(parts: Vec<Report>) -> Report {
     // Coverage adds up like the counts, where the parts have it.
     let mut coverage: BTreeMap<(String, Option<String>), u64> = BTreeMap::new();
     let mut total_coverage: Option<u64> = None;
+    let mut undated = 0;
     for r in std::iter::once(first).chain(parts) {
         for b in &r.buckets {
             if by_query && !query_order.contains(&b.group) {
@@ -485,6 +494,7 @@ pub fn merge_reports(parts: Vec<Report>) -> Report {
         if let Some(a) = r.totals.attention {
             *total_coverage.get_or_insert(0) += a.coverage;
         }
+        undated += r.undated_left_out;
     }
     let mut buckets: Vec<Bucket> = rows
         .into_iter()
@@ -510,6 +520,7 @@ pub fn merge_reports(parts: Vec<Report>) -> Report {
         labels: totals.labels(),
         attention: total_coverage.map(|c| Attention::of(totals.documents, c)),
     };
+    out.undated_left_out = undated;
     out
 }
 
@@ -615,6 +626,7 @@ fn assemble(
             attention: None,
         },
         count_clusters_once: req.count_clusters_once,
+        undated_left_out: 0,
     }
 }
 
@@ -734,6 +746,12 @@ pub fn render_markdown(r: &Report) -> String {
             ""
         }
     ));
+    if r.undated_left_out > 0 {
+        s.push_str(&format!(
+            "{} matching documents stated no date and are left out (their only date is the day they were fetched).\n\n",
+            r.undated_left_out
+        ));
+    }
     let mut header = vec!["bucket".to_string()];
     if r.by.is_some() {
         header.push(md_cell(r.by.as_deref().unwrap_or("group")));

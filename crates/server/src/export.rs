@@ -317,6 +317,7 @@ async fn html_report(s: AppState, p: Params) -> Result<Response, ApiError> {
         country: req.country.clone(),
         lang: req.lang.clone(),
         query: Some(req.query.clone()).filter(|q| !q.trim().is_empty()),
+        include_undated: false,
     };
     let title = match &filter.query {
         Some(q) => format!("mediawatch report: {q}"),

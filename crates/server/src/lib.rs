@@ -464,7 +464,7 @@ pub(crate) async fn document(
         .ok_or_else(|| ApiError::NotFound(format!("no document with id {id}")))
 }
 
-const REPORT_KEYS: [&str; 11] = [
+const REPORT_KEYS: [&str; 12] = [
     "from",
     "to",
     "interval",
@@ -476,6 +476,7 @@ const REPORT_KEYS: [&str; 11] = [
     "dedup",
     "compare",
     "counts_only",
+    "include_undated",
 ];
 
 /// Trend report: documents and label counts and shares per time bucket
@@ -526,6 +527,7 @@ pub(crate) async fn report(
             country: p.get("country").map(str::to_string),
             lang: p.get("lang").map(str::to_string),
             query: p.get("q").map(str::to_string),
+            include_undated: p.flag("include_undated"),
         },
         interval,
         by,
@@ -627,6 +629,9 @@ pub(crate) async fn audience(
         country: p.country.filter(|v| !v.is_empty()),
         lang: p.lang.filter(|v| !v.is_empty()),
         query: p.q.filter(|q| !q.is_empty()),
+        // Shares of an outlet's coverage, not a time series: every
+        // document counts.
+        include_undated: true,
     };
     let min = p
         .min_documents
@@ -710,6 +715,8 @@ pub(crate) struct TermsParams {
     limit: Option<usize>,
     /// Least occurrences in the period (default 3).
     min_count: Option<u64>,
+    /// Read documents that stated no date too (left out by default).
+    include_undated: Option<bool>,
 }
 
 /// Emerging narratives: terms rising in a period against a background
@@ -734,6 +741,7 @@ pub(crate) async fn terms(
         lang: p.lang.filter(|l| !l.is_empty()),
         limit: p.limit.unwrap_or(30).min(MAX_LIMIT),
         min_count: p.min_count.unwrap_or(3),
+        include_undated: p.include_undated.unwrap_or(false),
         ..base
     };
     let q = s.queries();

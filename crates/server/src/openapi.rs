@@ -133,6 +133,9 @@ pub(crate) struct ReportParams {
     /// coverage of the same outlets), which a report of a query has by
     /// default.
     counts_only: Option<bool>,
+    /// Count documents that stated no date too (dated by their fetch);
+    /// left out by default, and `undated_left_out` says how many.
+    include_undated: Option<bool>,
 }
 
 /// Query of `GET /api/export` (the search page's parameters, read from the

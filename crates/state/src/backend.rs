@@ -56,6 +56,15 @@ pub trait StateBackend: Send + Sync {
         limit: usize,
     ) -> Result<Vec<String>>;
 
+    /// Takes the poll lock of a source: `false` when another process (a
+    /// cluster worker holding a redelivered job of it) is polling it now.
+    /// Held until [`StateBackend::unlock_source`] or until the holder's
+    /// connection ends (a dead worker's locks go with it).
+    fn try_lock_source(&self, source_id: &str) -> Result<bool>;
+
+    /// Releases the poll lock of a source.
+    fn unlock_source(&self, source_id: &str) -> Result<()>;
+
     /// Postpones a source (e.g. a 429 with a long Retry-After) without
     /// touching its counters.
     fn set_next_due(&self, source_id: &str, next_due: DateTime<Utc>) -> Result<()>;
@@ -190,6 +199,16 @@ impl StateBackend for StateStore {
         limit: usize,
     ) -> Result<Vec<String>> {
         StateStore::claim_due(self, source_ids, now, lease, limit)
+    }
+
+    /// One process holds an SQLite state: its polls are serialised by its
+    /// own scheduler, so the lock is always free.
+    fn try_lock_source(&self, _source_id: &str) -> Result<bool> {
+        Ok(true)
+    }
+
+    fn unlock_source(&self, _source_id: &str) -> Result<()> {
+        Ok(())
     }
 
     fn set_next_due(&self, source_id: &str, next_due: DateTime<Utc>) -> Result<()> {

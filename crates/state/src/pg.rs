@@ -38,6 +38,19 @@ pub const RECONNECT_FOR: StdDuration = StdDuration::from_secs(30);
 /// assignment.
 const SCHEMA_LOCK: i64 = 0x6d77_0001;
 const CLUSTER_LOCK: i64 = 0x6d77_0002;
+/// The namespace of the per-source poll locks (two-key advisory locks:
+/// this, and a hash of the source id).
+const SOURCE_LOCKS: i32 = 0x6d77_0003;
+
+/// A stable 32-bit key of a source id (FNV-1a).
+fn source_lock_key(source_id: &str) -> i32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in source_id.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h as i32
+}
 
 /// Every table of the state, as in SQLite (BIGINT seconds for times).
 const SCHEMA: &str = r#"
@@ -439,6 +452,25 @@ impl StateBackend for PgStateStore {
             )?;
             tx.commit()?;
             Ok(claimed)
+        })
+    }
+
+    fn try_lock_source(&self, source_id: &str) -> Result<bool> {
+        let key = source_lock_key(source_id);
+        self.with("lock source", |c| {
+            c.query_one(
+                "SELECT pg_try_advisory_lock($1, $2)",
+                &[&SOURCE_LOCKS, &key],
+            )
+            .map(|r| r.get::<_, bool>(0))
+        })
+    }
+
+    fn unlock_source(&self, source_id: &str) -> Result<()> {
+        let key = source_lock_key(source_id);
+        self.with("unlock source", |c| {
+            c.query_one("SELECT pg_advisory_unlock($1, $2)", &[&SOURCE_LOCKS, &key])
+                .map(drop)
         })
     }
 

@@ -290,6 +290,44 @@ fn sqlite_and_postgres_answer_alike() {
     assert_eq!(again.correction_count().unwrap(), 2);
 }
 
+/// A source's poll lock is exclusive across connections (two workers)
+/// and released by unlocking or by the holder's connection closing (a
+/// dead worker); SQLite's, for one process, is always free.
+#[test]
+fn source_poll_locks_are_exclusive_across_workers() {
+    let sqlite = StateStore::in_memory().unwrap();
+    assert!(sqlite.try_lock_source("a").unwrap());
+    assert!(sqlite.try_lock_source("a").unwrap());
+    let Some(server) = TempPostgres::start() else {
+        return;
+    };
+    let w1 = PgStateStore::connect(&server.url()).unwrap();
+    let w2 = PgStateStore::connect(&server.url()).unwrap();
+    assert!(w1.try_lock_source("a").unwrap());
+    assert!(
+        !w2.try_lock_source("a").unwrap(),
+        "held by the other worker"
+    );
+    assert!(w2.try_lock_source("b").unwrap(), "another source is free");
+    w1.unlock_source("a").unwrap();
+    assert!(w2.try_lock_source("a").unwrap());
+    drop(w2);
+    // w2's connection is gone: its locks with it.
+    let w3 = PgStateStore::connect(&server.url()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !w3.try_lock_source("a").unwrap() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a dead worker's lock stayed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        w1.try_lock_source("b").unwrap(),
+        "released with w2's connection"
+    );
+}
+
 /// Calls from async tasks work (they run off the runtime's threads), and
 /// a server killed and restarted mid-run is reconnected to: callers wait,
 /// then go on, and nothing stored before is lost.

@@ -45,6 +45,7 @@ pub fn doc(url: &str) -> DocBuilder {
         text: String::new(),
         author: None,
         published: None,
+        modified: None,
         fetched: day(2026, 3, 10),
         lang: None,
         kind: DocKind::Article,

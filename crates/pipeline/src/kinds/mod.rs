@@ -256,6 +256,9 @@ pub(crate) struct Item {
     pub link: Option<String>,
     pub title: Option<String>,
     pub published: Option<DateTime<Utc>>,
+    /// A stated modification time (a feed entry's `updated`, a sitemap's
+    /// `lastmod`): the document's date when it states no publication time.
+    pub updated: Option<DateTime<Utc>>,
     pub authors: Vec<String>,
     /// Feed-provided HTML (content, else summary), used when the page cannot be fetched.
     pub html: Option<String>,
@@ -272,6 +275,7 @@ impl Item {
             link: Some(url),
             title: None,
             published: None,
+            updated: None,
             authors: Vec::new(),
             html: None,
             prebuilt: None,
@@ -285,7 +289,8 @@ impl From<FeedEntry> for Item {
             key: e.id,
             link: e.link,
             title: e.title,
-            published: e.published.or(e.updated),
+            published: e.published,
+            updated: e.updated,
             authors: e.authors,
             html: e.content.or(e.summary),
             prebuilt: None,
@@ -308,6 +313,7 @@ fn post_item(rt: &SourceRuntime, p: mediawatch_ingest::SocialPost) -> Item {
         text: p.text,
         author: p.author.clone(),
         published: p.published,
+        modified: None,
         fetched: Utc::now(),
         lang: p.lang,
         kind: DocKind::Post,
@@ -319,6 +325,7 @@ fn post_item(rt: &SourceRuntime, p: mediawatch_ingest::SocialPost) -> Item {
         link: None,
         title: p.title,
         published: p.published,
+        updated: None,
         authors: p.author.into_iter().collect(),
         html: None,
         prebuilt: Some(Box::new(doc)),
@@ -327,6 +334,34 @@ fn post_item(rt: &SourceRuntime, p: mediawatch_ingest::SocialPost) -> Item {
 
 #[cfg(test)]
 mod tests {
+
+    /// A feed entry with only an update time keeps it as such: the item is
+    /// dated by its modification, not passed off as published; an entry
+    /// with both keeps its publication time.
+    #[test]
+    fn feed_entries_keep_publication_and_update_times_apart() {
+        let t = |d: u32| {
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, d, 12, 0, 0)
+                .single()
+                .expect("valid date")
+        };
+        let only_updated = Item::from(FeedEntry {
+            id: "a".into(),
+            updated: Some(t(2)),
+            ..FeedEntry::default()
+        });
+        assert_eq!(
+            (only_updated.published, only_updated.updated),
+            (None, Some(t(2)))
+        );
+        let both = Item::from(FeedEntry {
+            id: "b".into(),
+            published: Some(t(1)),
+            updated: Some(t(3)),
+            ..FeedEntry::default()
+        });
+        assert_eq!(both.published, Some(t(1)));
+    }
     use super::*;
     use mediawatch_config::Config;
     use mediawatch_fetch::Fetcher;

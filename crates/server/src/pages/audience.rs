@@ -12,6 +12,7 @@ pub(super) async fn audience_page(State(s): State<AppState>, RawQuery(raw): RawQ
             country: p.get("country").map(str::to_string),
             lang: p.get("lang").map(str::to_string),
             query: p.get("q").map(str::to_string),
+            include_undated: true,
         })
     })();
     let min_docs = p

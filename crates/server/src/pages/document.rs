@@ -110,6 +110,22 @@ pub(super) async fn document_page(State(s): State<AppState>, Path(id): Path<Stri
         .text(t("doc.published"))
         .raw("</dt><dd>")
         .text(&fmt_time(d.published))
+        .raw("</dd>");
+    if let Some(m) = d.modified {
+        h.raw("<dt>")
+            .text(t("doc.modified"))
+            .raw("</dt><dd>")
+            .text(&fmt_time(Some(m)))
+            .raw("</dd>");
+    }
+    h.raw("<dt>")
+        .text(t("doc.date_source"))
+        .raw("</dt><dd id=\"date-source\">")
+        .text(t(match d.date_source() {
+            mediawatch_core::DateSource::Published => "doc.date_published",
+            mediawatch_core::DateSource::Modified => "doc.date_modified",
+            mediawatch_core::DateSource::Fetched => "doc.date_fetched",
+        }))
         .raw("</dd><dt>")
         .text(t("doc.fetched"))
         .raw("</dt><dd>")

@@ -195,6 +195,17 @@ pub(super) async fn search_page(State(s): State<AppState>, RawQuery(raw): RawQue
             .raw("</span> · <time>")
             .text(&fmt_date(hit.published))
             .raw("</time> · ");
+        if hit.date_source != mediawatch_core::DateSource::Published {
+            // Its trend date is not a publication date: say which.
+            h.raw("<span class=\"undated\" title=\"")
+                .text(t("search.date_source_hint"))
+                .raw("\">")
+                .text(t(match hit.date_source {
+                    mediawatch_core::DateSource::Modified => "search.dated_modified",
+                    _ => "search.undated",
+                }))
+                .raw("</span> · ");
+        }
         h.external_link(&hit.url, t("search.original"));
         if hit.duplicates > 0 {
             h.raw(" · ")
