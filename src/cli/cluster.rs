@@ -92,7 +92,8 @@ enum ClusterAction {
         #[arg(long, default_value_t = 7400)]
         port_base: u16,
     },
-    /// Stop the local cluster, roles first, then NATS, then PostgreSQL.
+    /// Stop the local cluster in the order work flows: scheduler, workers,
+    /// indexers, API, then NATS, then PostgreSQL.
     Down {
         /// The cluster's directory (default: <data-dir>/cluster).
         #[arg(long)]

@@ -7,9 +7,9 @@
 //! `<dir>/pg`, its own data directory), the NATS JetStream nodes, the
 //! indexers, the workers, the scheduler and the api, each a process with a
 //! PID file in `<dir>/pids` and a log in `<dir>/logs`. `down` stops them in
-//! the reverse order (SIGTERM, then SIGKILL after a grace period), so the
-//! roles finish their jobs and commits while NATS and PostgreSQL are still
-//! there. Ports are `port_base + offset` (see [`Layout`]).
+//! the order work flows (scheduler, workers, indexers, api, NATS,
+//! PostgreSQL; SIGTERM, then SIGKILL after a grace period), so each role
+//! finishes its jobs and commits while NATS and PostgreSQL are still there. Ports are `port_base + offset` (see [`Layout`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -590,9 +590,11 @@ impl LocalCluster {
         let mut procs = self.processes();
         procs.reverse();
         let mut stopped = Vec::new();
-        // Roles first, all at once (each finishes its own work), then the
-        // NATS nodes, then PostgreSQL.
-        for tier in [2u8, 1, 0] {
+        // In the order work flows, so each stage finishes what the one
+        // before handed it: the scheduler (no new jobs), the workers (their
+        // jobs in flight published or handed back), the indexers (their
+        // last commit), the api, then the NATS nodes, then PostgreSQL.
+        for tier in [5u8, 4, 3, 2, 1, 0] {
             let group: Vec<&ProcessStatus> = procs
                 .iter()
                 .filter(|p| tier_of(&p.name) == tier && p.running)
@@ -643,13 +645,16 @@ impl LocalCluster {
 }
 
 /// 0: PostgreSQL, 1: NATS, 2: the roles.
+/// Stop order, highest first: 5 scheduler, 4 workers, 3 indexers, 2 the
+/// api (and anything else), 1 NATS, 0 PostgreSQL.
 fn tier_of(name: &str) -> u8 {
-    if name == "postgres" {
-        0
-    } else if name.starts_with("nats-") {
-        1
-    } else {
-        2
+    match name.split('-').next().unwrap_or(name) {
+        "postgres" => 0,
+        "nats" => 1,
+        "indexer" => 3,
+        "worker" => 4,
+        "scheduler" => 5,
+        _ => 2,
     }
 }
 
