@@ -181,7 +181,7 @@ impl QueryBackend for Sharded {
         // relevance. (A stable sort: ties keep shard order.)
         hits.sort_by(|a, b| {
             let score = b.score.total_cmp(&a.score);
-            let time = b.published.cmp(&a.published);
+            let time = b.time.cmp(&a.time);
             if by_date {
                 time.then(score)
             } else {

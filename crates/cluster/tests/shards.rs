@@ -60,7 +60,7 @@ fn corpus() -> Vec<DocMessage> {
         }
         let url = format!("https://{}.example/{i}", src.id);
         let labels = classifier.classify(&text, Some(&src.languages[0])).unwrap();
-        let doc = mediawatch_testkit::doc(&url)
+        let mut doc = mediawatch_testkit::doc(&url)
             .source(&src.id)
             .title(&format!("Vest {i} {}", WORDS[i % WORDS.len()]))
             .text(&text)
@@ -72,6 +72,14 @@ fn corpus() -> Vec<DocMessage> {
             ))
             .labels(labels)
             .build();
+        // Some state no date (dated by their fetch), some only a
+        // modification: browsing by date must order them as one index does.
+        if i % 17 == 3 {
+            doc.published = None;
+            doc.fetched = mediawatch_testkit::day(2026, 2, 1 + (i % 20) as u32);
+        } else if i % 17 == 5 {
+            doc.modified = doc.published.take();
+        }
         // Every fifth document is a copy of an earlier story: its cluster
         // is that story's id.
         let cluster_id = (i % 5 == 4).then(|| {

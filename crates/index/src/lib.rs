@@ -266,6 +266,10 @@ pub struct Hit {
     pub source: String,
     /// Publication time; null when the item stated none.
     pub published: Option<DateTime<Utc>>,
+    /// The trend time (publication, else modification, else fetch time):
+    /// what date ordering and date filters use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<DateTime<Utc>>,
     /// Where the document's trend time comes from: `fetched` means the
     /// item stated no date (it is kept out of reports and alerts unless
     /// they ask for undated documents).
@@ -801,6 +805,7 @@ impl Index {
                 title: s.title,
                 source: s.source,
                 published: s.published,
+                time: s.time,
                 date_source: s.date_source,
                 score,
                 snippet,

@@ -355,6 +355,8 @@ pub(crate) struct StoredHitFields {
     pub title: String,
     pub source: String,
     pub published: Option<DateTime<Utc>>,
+    /// The trend time.
+    pub time: Option<DateTime<Utc>>,
     pub date_source: DateSource,
     pub text: String,
     pub cluster_id: String,
@@ -375,6 +377,7 @@ pub(crate) fn hit_fields(f: &Fields, d: &TantivyDocument) -> StoredHitFields {
         } else {
             None
         },
+        time: get_time(d, f.published),
         // Stored since v3; before, a document was dated by its publication
         // time or by its fetch.
         date_source: d
