@@ -128,24 +128,48 @@ fn mw(bin: &Path, config: &Path, data: &Path, args: &[&str]) -> std::process::Ou
     out
 }
 
-fn node_status(port: u16) -> Option<serde_json::Value> {
-    let out = Command::new("curl")
-        .args(["-s", "-m", "2"])
-        .arg(format!("http://127.0.0.1:{port}/internal/status"))
-        .output()
-        .ok()?;
-    serde_json::from_slice(&out.stdout).ok()
-}
-
+/// Waits until the index node on `port` holds `want` documents (its
+/// `/internal/status`, as `cluster status` reads it); how long that took.
 fn wait_docs(port: u16, want: u64, within: Duration) -> Duration {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
     let t = Instant::now();
     while t.elapsed() < within {
-        if node_status(port).and_then(|s| s["documents"].as_u64()) == Some(want) {
+        let status = rt.block_on(mediawatch_cluster::node_status(&client, &url));
+        if status.is_ok_and(|s| s.documents == want) {
             return t.elapsed();
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("the index node on port {port} did not reach {want} documents within {within:?}");
+}
+
+/// `mediawatch cluster up` with one NATS node.
+fn cluster_up(bin: &Path, cfg: &Path, data: &Path, workers: usize, indexers: usize, base: u16) {
+    mw(
+        bin,
+        cfg,
+        data,
+        &[
+            "cluster",
+            "up",
+            "--nats-nodes",
+            "1",
+            "--workers",
+            &workers.to_string(),
+            "--indexers",
+            &indexers.to_string(),
+            "--port-base",
+            &base.to_string(),
+        ],
+    );
 }
 
 fn config_text(server: &CorpusServer, feeds: usize) -> String {
@@ -207,23 +231,7 @@ fn workers(bin: &Path, args: &[String]) {
         let dir = data.join("cluster");
         let base = 21_000 + 100 * w as u16;
         let t = Instant::now();
-        mw(
-            bin,
-            &cfg,
-            &data,
-            &[
-                "cluster",
-                "up",
-                "--nats-nodes",
-                "1",
-                "--workers",
-                &w.to_string(),
-                "--indexers",
-                "1",
-                "--port-base",
-                &base.to_string(),
-            ],
-        );
+        cluster_up(bin, &cfg, &data, w, 1, base);
         let up = t.elapsed();
         let ingest = wait_docs(base + 30, total, Duration::from_secs(1800));
         let cpu = cluster_cpu(&dir);
@@ -256,23 +264,7 @@ fn recovery(bin: &Path, args: &[String]) {
     let data = tmp.path().join("data");
     let dir = data.join("cluster");
     let base = 22_000u16;
-    mw(
-        bin,
-        &cfg,
-        &data,
-        &[
-            "cluster",
-            "up",
-            "--nats-nodes",
-            "1",
-            "--workers",
-            "1",
-            "--indexers",
-            "2",
-            "--port-base",
-            &base.to_string(),
-        ],
-    );
+    cluster_up(bin, &cfg, &data, 1, 2, base);
     // indexer-2 goes down (cleanly: SIGTERM) before the documents arrive.
     let pid2 = pid_of(&dir, "indexer-2").unwrap();
     Command::new("kill").arg(pid2.to_string()).status().unwrap();

@@ -194,6 +194,12 @@ impl LocalCluster {
     /// Starts `cmd` as process `name` and remembers how (for restarting
     /// it after a crash: see [`LocalCluster::up`]).
     fn spawn(&self, name: &str, cmd: Command) -> Result<u32> {
+        self.record(name, &cmd)?;
+        self.launch(name, cmd)
+    }
+
+    /// Writes how `cmd` starts process `name` next to its PID file.
+    fn record(&self, name: &str, cmd: &Command) -> Result<()> {
         let saved = SavedCommand {
             program: cmd.get_program().to_string_lossy().into_owned(),
             args: cmd
@@ -213,8 +219,7 @@ impl LocalCluster {
         let json = serde_json::to_string(&saved)
             .map_err(|e| local(format!("cannot record how {name} was started: {e}")))?;
         std::fs::write(self.cmd_file(name), json)
-            .map_err(io(format!("cannot record how {name} was started")))?;
-        self.launch(name, cmd)
+            .map_err(io(format!("cannot record how {name} was started")))
     }
 
     fn launch(&self, name: &str, mut cmd: Command) -> Result<u32> {
@@ -435,19 +440,7 @@ impl LocalCluster {
             .arg("-l")
             .arg(pg_dir.join("server.log"))
             .args(["-o", &opts, "-w", "-t", "60", "start"]);
-        let saved = SavedCommand {
-            program: start.get_program().to_string_lossy().into_owned(),
-            args: start
-                .get_args()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect(),
-            env: Vec::new(),
-        };
-        std::fs::write(
-            self.cmd_file("postgres"),
-            serde_json::to_string(&saved).unwrap_or_default(),
-        )
-        .map_err(io("cannot record how PostgreSQL was started"))?;
+        self.record("postgres", &start)?;
         self.run_pg_ctl_start(start)?;
         Ok(format!("postgres://mw@127.0.0.1:{port}/postgres"))
     }

@@ -111,11 +111,10 @@ impl ClusterConfig {
             errors.push("cluster.nats: name at least one NATS server".into());
         }
         for (i, u) in self.nats.iter().enumerate() {
-            match url::Url::parse(u) {
-                Ok(p) if matches!(p.scheme(), "nats" | "tls") && p.host().is_some() => {}
-                _ => errors.push(format!(
+            if !is_url(u, &["nats", "tls"]) {
+                errors.push(format!(
                     "cluster.nats[{i}]: {u:?} is not a NATS URL (nats://host:port)"
-                )),
+                ));
             }
         }
         if !(1..=5).contains(&self.stream_replicas) {
@@ -125,11 +124,10 @@ impl ClusterConfig {
             ));
         }
         for (i, u) in self.index_nodes.iter().enumerate() {
-            match url::Url::parse(u) {
-                Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => {}
-                _ => errors.push(format!(
+            if !is_url(u, &["http", "https"]) {
+                errors.push(format!(
                     "cluster.index_nodes[{i}]: {u:?} is not an http:// address"
-                )),
+                ));
             }
         }
         if !(1..=1024).contains(&self.shards) {
@@ -159,11 +157,10 @@ impl ClusterConfig {
                     ));
                 }
                 for (i, u) in nodes.iter().enumerate() {
-                    match url::Url::parse(u) {
-                        Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => {}
-                        _ => errors.push(format!(
+                    if !is_url(u, &["http", "https"]) {
+                        errors.push(format!(
                             "cluster.index_shards[{k}][{i}]: {u:?} is not an http:// address"
-                        )),
+                        ));
                     }
                 }
             }
@@ -196,4 +193,9 @@ impl ClusterConfig {
             ));
         }
     }
+}
+
+/// Whether `u` parses as a URL of one of `schemes` with a host.
+fn is_url(u: &str, schemes: &[&str]) -> bool {
+    url::Url::parse(u).is_ok_and(|p| schemes.contains(&p.scheme()) && p.host().is_some())
 }

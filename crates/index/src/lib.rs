@@ -896,19 +896,31 @@ impl Index {
         if filter.include_undated {
             return Ok(0);
         }
-        let all = FactsFilter {
+        // The same documents with undated ones in, narrowed to the undated.
+        let all = self.facts_query(&FactsFilter {
             include_undated: true,
             ..filter.clone()
-        };
-        let searcher = self.inner.reader.searcher();
-        let count = |q: &dyn tantivy::query::Query| {
-            searcher
-                .search(q, &Count)
-                .map_err(self.tantivy_err("counting undated documents"))
-        };
-        let with = count(&*self.facts_query(&all)?)?;
-        let without = count(&*self.facts_query(filter)?)?;
-        Ok(with.saturating_sub(without) as u64)
+        })?;
+        let undated = tantivy::query::BooleanQuery::new(vec![
+            (tantivy::query::Occur::Must, all),
+            (
+                tantivy::query::Occur::Must,
+                Box::new(tantivy::query::TermQuery::new(
+                    Term::from_field_u64(
+                        self.inner.fields.date_source,
+                        mediawatch_core::DateSource::Fetched.code(),
+                    ),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ]);
+        let n = self
+            .inner
+            .reader
+            .searcher()
+            .search(&undated, &Count)
+            .map_err(self.tantivy_err("counting undated documents"))?;
+        Ok(n as u64)
     }
 
     /// One [`DocFacts`] row per matching document, read from fast fields
