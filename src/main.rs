@@ -77,6 +77,15 @@ enum Command {
     /// Start, stop or inspect a local cluster (NATS JetStream, PostgreSQL
     /// and every role on this machine).
     Cluster(cli::cluster::ClusterArgs),
+    /// Re-check tracked articles and their comment sections that are due
+    /// now (the moderation ledger; `run` does this on its own).
+    Revisit(cli::ledger::RevisitArgs),
+    /// The moderation ledger: per outlet, comments removed, how fast, and
+    /// hostile comments still online; or the evidence pack.
+    Ledger(cli::ledger::LedgerArgs),
+    /// An article's versions, edits and deletion (JSON, or HTML/CSV for a
+    /// press-council complaint).
+    History(cli::ledger::HistoryArgs),
     /// Fetch sources: one pass with --once, else continuously (no API).
     Ingest(cli::run::IngestArgs),
     /// Search the index.
@@ -160,6 +169,9 @@ fn real_main(cli: Cli) -> Result<()> {
         Command::Node(a) => cli::cluster::node_cmd(&ctx, a),
         Command::Cluster(a) => cli::cluster::cluster_cmd(&ctx, a),
         Command::Ingest(a) => cli::run::ingest_cmd(&ctx, a),
+        Command::Revisit(a) => cli::ledger::revisit_cmd(&ctx, a),
+        Command::Ledger(a) => cli::ledger::ledger_cmd(&ctx, a),
+        Command::History(a) => cli::ledger::history_cmd(&ctx, a),
         Command::Demo(a) => cli::run::demo_cmd(&ctx, a),
         Command::Search(a) => cli::query::search(&ctx.data_dir, a),
         Command::Report(a) => cli::query::report_cmd(&ctx, a),

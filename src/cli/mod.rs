@@ -15,6 +15,7 @@ pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod extract;
 pub(crate) mod index;
+pub(crate) mod ledger;
 pub(crate) mod models;
 pub(crate) mod query;
 pub(crate) mod run;

@@ -17,6 +17,92 @@ use tokio_util::sync::CancellationToken;
 use super::alerts;
 use super::Ctx;
 
+/// The demo's second act: the outlets' sites change (a headline softened,
+/// a hateful comment removed, an article deleted) and the re-checks at
+/// +7 h, +24 h and +72 h, on a simulated clock, put it on record.
+async fn demo_ledger(
+    pipeline: &Pipeline,
+    corpus: &mediawatch_pipeline::demo::DemoServer,
+    dir: &Path,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    use mediawatch_core::ledger::GoneReason;
+    println!("\n## Moderation ledger and article history (simulated clock)\n");
+    corpus.revise();
+    let t0 = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0)
+        .unwrap_or_else(chrono::Utc::now);
+    let mut edited = Vec::new();
+    let mut deleted = Vec::new();
+    for hours in [7, 25, 73] {
+        let r = pipeline
+            .revisit_once(t0 + chrono::Duration::hours(hours), cancel)
+            .await?;
+        println!(
+            "+{hours} h: re-checked {} articles: {} not modified, {} unchanged, {} edited, {} deleted; comments {} still online, {} gone",
+            r.checked, r.not_modified, r.unchanged, r.changed, r.deleted, r.comments_online, r.comments_gone
+        );
+        edited.extend(r.edited);
+        deleted.extend(r.deleted_ids);
+    }
+    let state = pipeline.state();
+    for id in &edited {
+        if let Some(h) = state.article_history(id)? {
+            let (first, last) = (h.versions.first(), h.versions.last());
+            if let (Some(a), Some(b)) = (first, last) {
+                println!(
+                    "\nEdited headline ({}):\n  was: {}\n  now: {}\n  mediawatch --data-dir {} history {id} --format html > history.html",
+                    h.article.url,
+                    a.title,
+                    b.title,
+                    dir.display()
+                );
+            }
+        }
+    }
+    for id in &deleted {
+        if let Some(h) = state.article_history(id)? {
+            println!(
+                "\nDeleted article: {} ({}); it stays in the index and its versions on record.",
+                h.article.url,
+                h.article.deleted_how.unwrap_or_default()
+            );
+        }
+    }
+    let all = state.comment_sightings(&mediawatch_state::SightingFilter {
+        tracked_only: true,
+        ..Default::default()
+    })?;
+    for c in all
+        .iter()
+        .filter(|c| c.gone_reason == Some(GoneReason::Removed))
+    {
+        println!(
+            "\nRemoved comment ({}, {}): \"{}\" by {}, first seen {}, gone at the re-check of {}",
+            c.source_id,
+            c.label(),
+            c.text,
+            c.author.as_deref().unwrap_or("anonymous"),
+            c.first_seen.format("%Y-%m-%d %H:%M"),
+            c.gone_at
+                .map(|g| g.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default()
+        );
+    }
+    println!(
+        "\nThe ledger (mediawatch --data-dir {} ledger):\n",
+        dir.display()
+    );
+    let report = mediawatch_report::ledger::ledger_report(
+        &all,
+        None,
+        None,
+        chrono::Duration::hours(72),
+        None,
+    );
+    super::ledger::print_ledger(&report, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
 /// `mediawatch run`.
 #[derive(Args, Debug)]
 pub(crate) struct RunArgs {
@@ -120,6 +206,13 @@ pub(crate) fn app_state_over(
             let m = p.metrics().clone();
             Arc::new(move || m.render())
         }),
+        revisit_final_age: p
+            .config()
+            .revisit
+            .ages
+            .last()
+            .and_then(|a| chrono::Duration::from_std(*a).ok())
+            .unwrap_or(chrono::Duration::hours(72)),
     }
 }
 
@@ -293,6 +386,7 @@ pub(crate) async fn demo(data_dir: &Path, listen: SocketAddr, no_serve: bool) ->
             println!("    [{}] {}", h.source, h.title);
         }
     }
+    demo_ledger(&pipeline, &corpus, &dir, &cancel).await?;
     if no_serve {
         corpus.stop().await;
         return Ok(());

@@ -21,11 +21,13 @@ pub use source::{
 };
 mod classifier;
 mod cluster;
+mod revisit;
 mod state;
 pub use classifier::{
     ClassifierConfig, ClassifierKind, DeviceSpec, RustBertConfig, HATE_CLASSES, THRESHOLD_HEADS,
 };
 pub use cluster::ClusterConfig;
+pub use revisit::{RevisitConfig, RevisitScope};
 pub use state::{StateBackendKind, StateConfig, POSTGRES_URL_ENV};
 mod alerts;
 pub use alerts::{
@@ -101,6 +103,9 @@ pub struct Config {
     /// Where the state is kept (SQLite in the data directory, or PostgreSQL).
     #[serde(default)]
     pub state: StateConfig,
+    /// Re-checks of stored articles and comment sections (`[revisit]`).
+    #[serde(default)]
+    pub revisit: RevisitConfig,
     /// Running as a cluster of roles over NATS JetStream (`[cluster]`);
     /// absent on a single machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -397,6 +402,7 @@ impl Config {
 
         self.classifier.validate_into(&mut errors);
         self.state.validate_into(&mut errors);
+        self.revisit.validate_into(&mut errors);
         if let Some(c) = &self.cluster {
             // `[state] backend = "postgres"` is checked where a role starts
             // (`mediawatch node`): `cluster up` sets it itself.

@@ -7,6 +7,7 @@
 pub mod doc;
 pub mod fsprobe;
 pub mod labels;
+pub mod ledger;
 pub mod procs;
 pub mod similarity;
 pub mod source;

@@ -90,6 +90,10 @@ pub struct Article {
     /// On discussion pages (forum threads, Q&A) the posts are the content: they are in `text`
     /// and `comments` is empty.
     pub comments: Vec<Comment>,
+    /// The page has a recognisable comment section (possibly empty): an
+    /// empty section means no comments are online, a page without one
+    /// says nothing about them (comments closed, or the markup changed).
+    pub comment_section: bool,
 }
 
 /// One reader comment.
@@ -101,6 +105,10 @@ pub struct Comment {
     pub published: Option<chrono::DateTime<chrono::Utc>>,
     /// Comment text, paragraphs separated by "\n\n".
     pub text: String,
+    /// The platform's own id of the comment, when the markup carries one
+    /// (`data-comment-id`, or an element id such as `comment-123`): what
+    /// identifies the comment across fetches even if its text is edited.
+    pub id: Option<String>,
 }
 
 /// Errors from extraction and selector validation.
@@ -361,6 +369,7 @@ pub fn extract(
         text,
         lead_image: absolute(meta.lead_image),
         canonical_url: absolute(meta.canonical),
+        comment_section: !comment_sections.is_empty() && thread_sections.is_empty(),
         comments,
     })
 }
@@ -1086,6 +1095,21 @@ mod comments {
         class_item || id_item
     }
 
+    /// The comment's own id in the markup: `data-comment-id` / `data-id`,
+    /// else an element id with digits (`comment-123`, `li-comment-123`).
+    /// Ids without digits (`comment-form`) name roles, not comments.
+    fn platform_id(el: &scraper::node::Element) -> Option<String> {
+        let clean = |v: &str| {
+            let v = v.trim();
+            (!v.is_empty() && v.len() <= 128 && v.chars().any(|c| c.is_ascii_digit()))
+                .then(|| v.to_string())
+        };
+        ["data-comment-id", "data-commentid", "data-id"]
+            .iter()
+            .find_map(|a| el.attr(a).and_then(clean))
+            .or_else(|| el.attr("id").and_then(clean))
+    }
+
     /// Parts of a comment item that are not its text.
     fn is_item_chrome(el: &scraper::node::Element, name: &str) -> bool {
         if matches!(name, "time" | "footer" | "header" | "button" | "form") {
@@ -1295,6 +1319,7 @@ mod comments {
                 author,
                 published: item_date(dom, item),
                 text,
+                id: dom.nodes[item].el.and_then(platform_id),
             });
         }
         (sections, out)

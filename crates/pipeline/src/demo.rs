@@ -2,8 +2,16 @@
 //! pages in several languages and scripts, written for the project) served on
 //! loopback, so a newcomer without internet sees the whole pipeline work.
 //! The files live in `crates/pipeline/demo/` and are compiled in.
+//!
+//! [`DemoServer::revise`] turns the corpus into its later state, as an
+//! outlet's site looks hours after publication: `demo/_revised/` holds
+//! pages as edited (a softened headline, a hateful comment removed) and
+//! `demo/_revised/DELETED` lists pages then answered `410 Gone`. The demo
+//! and the moderation-ledger tests re-check the corpus on both sides of it.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
@@ -24,6 +32,7 @@ const BASE_PLACEHOLDER: &[u8] = b"{base}";
 /// A running demo corpus server.
 pub struct DemoServer {
     base: String,
+    revised: Arc<AtomicBool>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -38,11 +47,14 @@ impl DemoServer {
             .local_addr()
             .map_err(|e| PipelineError::Demo(e.to_string()))?;
         let base = format!("http://{local}");
+        let revised = Arc::new(AtomicBool::new(false));
         let app = {
             let base = base.clone();
+            let revised = revised.clone();
             Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
                 let base = base.clone();
-                async move { serve(&base, &uri, &headers) }
+                let revised = revised.load(Ordering::SeqCst);
+                async move { serve(&base, &uri, &headers, revised) }
             })
         };
         let stop = CancellationToken::new();
@@ -52,7 +64,18 @@ impl DemoServer {
                 .with_graceful_shutdown(async move { s.cancelled().await })
                 .await;
         });
-        Ok(Self { base, stop, task })
+        Ok(Self {
+            base,
+            revised,
+            stop,
+            task,
+        })
+    }
+
+    /// From now on, serves the corpus as it looks later: edited pages from
+    /// `demo/_revised/`, the pages listed in `demo/_revised/DELETED` gone.
+    pub fn revise(&self) {
+        self.revised.store(true, Ordering::SeqCst);
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -67,13 +90,36 @@ impl DemoServer {
     }
 }
 
-fn serve(base: &str, uri: &Uri, headers: &HeaderMap) -> Response {
+/// The paths the revised corpus answers `410 Gone`.
+fn deleted_when_revised(path: &str) -> bool {
+    DEMO.get_file("_revised/DELETED")
+        .and_then(|f| f.contents_utf8())
+        .is_some_and(|list| {
+            list.lines()
+                .map(str::trim)
+                .any(|l| !l.starts_with('#') && l == path)
+        })
+}
+
+fn serve(base: &str, uri: &Uri, headers: &HeaderMap, revised: bool) -> Response {
     let path = uri.path().trim_start_matches('/');
-    let Some(file) = DEMO.get_file(path) else {
-        return Response::builder()
-            .status(StatusCode::NOT_FOUND)
-            .body(Body::from("not found"))
-            .unwrap_or_default();
+    let status = |code: StatusCode, text: &'static str| {
+        Response::builder()
+            .status(code)
+            .body(Body::from(text))
+            .unwrap_or_default()
+    };
+    if path.starts_with("_revised") {
+        return status(StatusCode::NOT_FOUND, "not found");
+    }
+    if revised && deleted_when_revised(path) {
+        return status(StatusCode::GONE, "this article was removed");
+    }
+    let later = revised
+        .then(|| DEMO.get_file(format!("_revised/{path}")))
+        .flatten();
+    let Some(file) = later.or_else(|| DEMO.get_file(path)) else {
+        return status(StatusCode::NOT_FOUND, "not found");
     };
     let body = replace_all(file.contents(), BASE_PLACEHOLDER, base.as_bytes());
     let etag = format!(

@@ -15,6 +15,7 @@ mod kinds;
 pub mod metrics;
 mod polling;
 mod reclassify;
+mod revisit;
 mod schedule;
 mod sink;
 mod source;
@@ -33,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use data_dir::{DataDir, Rebuilt};
 pub use reclassify::{reclassify_index, ReclassifyReport};
+pub use revisit::RevisitReport;
 pub use schedule::RunHandle;
 pub use sink::{DocOutput, SinkHandle, SinkStats};
 pub use source::{SourcePassReport, SourceRuntime};
@@ -213,7 +215,17 @@ impl Pipeline {
             self.classifier.clone(),
             self.state.clone(),
             self.metrics.clone(),
+            self.track_policy(),
         )
+    }
+
+    /// What the classify stage hands to the moderation ledger.
+    fn track_policy(&self) -> Option<revisit::TrackPolicy> {
+        let r = &self.config.revisit;
+        r.enabled.then(|| revisit::TrackPolicy {
+            first_age: r.ages.first().copied().unwrap_or_default(),
+            scope: r.scope,
+        })
     }
 
     /// One pass over every enabled source (or only `only`), then commit.
@@ -302,6 +314,7 @@ impl Pipeline {
             self.classifier.clone(),
             self.state.clone(),
             self.metrics.clone(),
+            self.track_policy(),
         )
     }
 

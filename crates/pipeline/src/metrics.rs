@@ -41,6 +41,9 @@ pub struct PipelineMetrics {
     pub commit_seconds: Histogram,
     /// Messages waiting in the sink's queue.
     pub sink_queue: Gauge,
+    /// Article re-checks (`[revisit]`), by outcome (`not_modified`,
+    /// `unchanged`, `changed`, `deleted`, `failed`).
+    pub revisits: Family<PollLabels, Counter>,
 }
 
 impl Default for PipelineMetrics {
@@ -56,6 +59,7 @@ impl Default for PipelineMetrics {
             classify_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             commit_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             sink_queue: Gauge::default(),
+            revisits: Family::default(),
         };
         {
             let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -90,6 +94,11 @@ impl Default for PipelineMetrics {
                 "index_commit_seconds",
                 "Seconds per index commit, marking the items seen included",
                 m.commit_seconds.clone(),
+            );
+            r.register(
+                "revisits",
+                "Article re-checks of the moderation ledger, by outcome",
+                m.revisits.clone(),
             );
             r.register(
                 "sink_queue_messages",

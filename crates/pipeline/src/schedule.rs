@@ -4,7 +4,8 @@
 //! source: memory is bounded by the number of sources, and the earliest due
 //! source is always polled first, so none starves). A semaphore bounds how
 //! many polls run at once; a timer flushes the index stage every
-//! `index.commit_interval`.
+//! `index.commit_interval`. Due re-checks of tracked articles (`[revisit]`)
+//! run every `revisit.check_every` beside the polls.
 //!
 //! Shutdown is ordered: stop starting polls, let in-flight polls end (they
 //! observe the cancellation between requests), drain the channel, commit the
@@ -130,6 +131,29 @@ pub(crate) fn start(p: Arc<Pipeline>, cancel: CancellationToken) -> Result<RunHa
         let limit = Arc::new(Semaphore::new(p.config.scheduler.concurrent_sources));
         let tracker = TaskTracker::new();
         let cx = p.poll_context(&sink, &cancel);
+        if p.config.revisit.enabled {
+            // Re-checks of tracked articles (the moderation ledger), on the
+            // same fetcher and classify stage as the polls; the tracker
+            // waits for a round in flight at shutdown.
+            let (p, sender, cancel) = (p.clone(), sink.sender(), cancel.clone());
+            tracker.spawn(async move {
+                let mut tick = tokio::time::interval(p.config.revisit.check_every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tick.tick() => match p.revisit_due(&sender, Utc::now(), &cancel).await {
+                            Ok(r) if r.checked > 0 => tracing::info!(
+                                checked = r.checked, changed = r.changed, deleted = r.deleted,
+                                comments_new = r.comments_new, comments_gone = r.comments_gone,
+                                failed = r.failed, "revisited"),
+                            Ok(_) => {}
+                            Err(e) => tracing::error!("revisits failed: {e}"),
+                        },
+                    }
+                }
+            });
+        }
         loop {
             let next = heap.next_due();
             let sleep = match next {

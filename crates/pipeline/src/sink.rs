@@ -16,10 +16,13 @@ use std::thread::JoinHandle;
 use chrono::Utc;
 use mediawatch_classify::{Classifier, ClassifyError, ClassifyInput};
 use mediawatch_core::labels::Labels;
+use mediawatch_core::ledger::{CommentSighting, NewTracked};
 use mediawatch_core::similarity::fingerprint;
 use mediawatch_core::{Document, SourceMeta};
 use mediawatch_index::{DocExtra, Index, IndexWriterHandle};
 use mediawatch_state::{SeenItem, StateBackend};
+
+use crate::revisit::TrackPolicy;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{PipelineError, Result};
@@ -77,6 +80,8 @@ pub(crate) struct PendingDoc {
     pub source: Arc<SourceMeta>,
     /// Marked seen once the index has committed the document.
     pub seen: Option<SeenItem>,
+    /// What the moderation ledger records of it (see `revisit`).
+    pub ledger: Option<crate::source::LedgerHint>,
 }
 
 /// Messages to the stage.
@@ -148,6 +153,7 @@ impl SinkHandle {
             classifier,
             state,
             Arc::new(PipelineMetrics::default()),
+            None,
         )
     }
 
@@ -158,9 +164,16 @@ impl SinkHandle {
         classifier: Arc<dyn Classifier>,
         state: Arc<dyn StateBackend>,
         metrics: Arc<PipelineMetrics>,
+        track: Option<TrackPolicy>,
     ) -> Result<Self> {
         let writer = index.writer(heap_bytes)?;
-        Self::start_to(Box::new(IndexOutput(writer)), classifier, state, metrics)
+        Self::start_to(
+            Box::new(IndexOutput(writer)),
+            classifier,
+            state,
+            metrics,
+            track,
+        )
     }
 
     /// Starts the classify stage writing to `out`, counting into `metrics`.
@@ -169,11 +182,12 @@ impl SinkHandle {
         classifier: Arc<dyn Classifier>,
         state: Arc<dyn StateBackend>,
         metrics: Arc<PipelineMetrics>,
+        track: Option<TrackPolicy>,
     ) -> Result<Self> {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let thread = std::thread::Builder::new()
             .name("mw-classify-index".into())
-            .spawn(move || run(rx, out, classifier, state, &metrics))
+            .spawn(move || run(rx, out, classifier, state, &metrics, track))
             .map_err(|e| PipelineError::Sink(format!("cannot start thread: {e}")))?;
         Ok(Self { tx, thread })
     }
@@ -218,9 +232,13 @@ fn run(
     classifier: Arc<dyn Classifier>,
     state: Arc<dyn StateBackend>,
     metrics: &PipelineMetrics,
+    track: Option<TrackPolicy>,
 ) -> Result<SinkStats> {
     let mut stats = SinkStats::default();
-    let mut pending_seen: Vec<SeenItem> = Vec::new();
+    let mut pending = Pending {
+        track,
+        ..Pending::default()
+    };
     let mut uncommitted = 0u64;
     let mut batch: Vec<PendingDoc> = Vec::with_capacity(BATCH);
     let mut cache = LabelCache::default();
@@ -249,7 +267,7 @@ fn run(
                 classifier.as_ref(),
                 &mut cache,
                 state.as_ref(),
-                &mut pending_seen,
+                &mut pending,
                 &mut stats,
             )?;
             metrics
@@ -262,7 +280,7 @@ fn run(
         }
         if let Some(reply) = flush {
             let started = std::time::Instant::now();
-            let r = commit(out.as_mut(), state.as_ref(), &mut pending_seen, &mut stats);
+            let r = commit(out.as_mut(), state.as_ref(), &mut pending, &mut stats);
             if r.is_ok() {
                 metrics.commits.inc();
                 metrics
@@ -274,7 +292,7 @@ fn run(
             uncommitted = 0;
         }
     }
-    commit(out.as_mut(), state.as_ref(), &mut pending_seen, &mut stats)?;
+    commit(out.as_mut(), state.as_ref(), &mut pending, &mut stats)?;
     metrics.commits.inc();
     out.close()?;
     Ok(stats)
@@ -286,7 +304,7 @@ fn index_batch(
     classifier: &dyn Classifier,
     cache: &mut LabelCache,
     state: &dyn StateBackend,
-    pending_seen: &mut Vec<SeenItem>,
+    pending: &mut Pending,
     stats: &mut SinkStats,
 ) -> Result<()> {
     let inputs: Vec<ClassifyInput<'_>> = batch
@@ -350,7 +368,12 @@ fn index_batch(
     out.write(&rows)?;
     drop(rows);
     stats.indexed += batch.len() as u64;
-    pending_seen.extend(batch.drain(..).filter_map(|p| p.seen));
+    if let Some(policy) = &pending.track {
+        let (articles, comments) = crate::revisit::to_track(batch, policy);
+        pending.articles.extend(articles);
+        pending.comments.extend(comments);
+    }
+    pending.seen.extend(batch.drain(..).filter_map(|p| p.seen));
     Ok(())
 }
 
@@ -396,22 +419,42 @@ fn dedup_extras(batch: &[PendingDoc], state: &dyn StateBackend) -> Vec<DocExtra>
         .collect()
 }
 
+/// What the state learns once the output has committed a batch.
+#[derive(Default)]
+struct Pending {
+    /// Which articles and comments the moderation ledger follows (none
+    /// when `[revisit]` is off).
+    track: Option<TrackPolicy>,
+    seen: Vec<SeenItem>,
+    articles: Vec<NewTracked>,
+    comments: Vec<CommentSighting>,
+}
+
 fn commit(
     out: &mut dyn DocOutput,
     state: &dyn StateBackend,
-    pending_seen: &mut Vec<SeenItem>,
+    pending: &mut Pending,
     stats: &mut SinkStats,
 ) -> Result<()> {
     out.commit()?;
     stats.commits += 1;
-    if !pending_seen.is_empty() {
+    let at = |source| PipelineError::StateAt {
+        location: state.location(),
+        source: Box::new(source),
+    };
+    // The ledger before the seen marks: if it cannot be written, the items
+    // stay unseen and their next pass records them (the index's upsert
+    // keeps the documents single).
+    if !pending.articles.is_empty() || !pending.comments.is_empty() {
         state
-            .mark_seen(pending_seen, Utc::now())
-            .map_err(|source| PipelineError::StateAt {
-                location: state.location(),
-                source: Box::new(source),
-            })?;
-        pending_seen.clear();
+            .track(&pending.articles, &pending.comments)
+            .map_err(at)?;
+        pending.articles.clear();
+        pending.comments.clear();
+    }
+    if !pending.seen.is_empty() {
+        state.mark_seen(&pending.seen, Utc::now()).map_err(at)?;
+        pending.seen.clear();
     }
     Ok(())
 }
@@ -444,6 +487,7 @@ mod tests {
                 item_key: url.into(),
                 doc_id: DocId::from_url(url).to_string(),
             }),
+            ledger: None,
         })
     }
 

@@ -13,7 +13,6 @@ use mediawatch_extract::ExtractOptions;
 use mediawatch_fetch::{FetchError, FetchRequest, FetchResponse, Fetcher};
 use mediawatch_state::{PollResult, SeenItem, StateBackend};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -307,8 +306,8 @@ async fn poll(
                 let n = docs.len();
                 // The article comes last; its comments read its title and
                 // lead as their context.
-                let parent = docs.last().map(|a| (a.id.clone(), a.context_text()));
-                for (i, doc) in docs.into_iter().enumerate() {
+                let parent = docs.last().map(|(a, _)| (a.id.clone(), a.context_text()));
+                for (i, (doc, ledger)) in docs.into_iter().enumerate() {
                     let context = parent
                         .as_ref()
                         .filter(|(pid, _)| doc.parent_id.as_ref() == Some(pid))
@@ -325,6 +324,7 @@ async fn poll(
                         context,
                         source: rt.meta.clone(),
                         seen,
+                        ledger,
                     }));
                     if cx.sink.send(msg).await.is_err() {
                         return Err(PollFailure {
@@ -364,7 +364,7 @@ async fn item_documents(
     rt: &SourceRuntime,
     cx: &PollContext,
     it: &Item,
-) -> Result<Vec<Document>, String> {
+) -> Result<Vec<(Document, Option<LedgerHint>)>, String> {
     let id = &rt.cfg.id;
     if let Some(doc) = &it.prebuilt {
         let mut doc = (**doc).clone();
@@ -384,7 +384,7 @@ async fn item_documents(
         if doc.url.is_empty() {
             doc.url = rt.cfg.url().to_string();
         }
-        return Ok(vec![doc]);
+        return Ok(vec![(doc, None)]);
     }
     let fetched = Utc::now();
     let url = match &it.link {
@@ -424,6 +424,7 @@ async fn item_documents(
         labels: None,
     };
     let mut docs = Vec::new();
+    let mut page = None;
     let fetch_page = rt.cfg.params.fetches_articles();
     if fetch_page && !url.is_empty() {
         let req = FetchRequest {
@@ -459,6 +460,12 @@ async fn item_documents(
                                 doc.url = c;
                             }
                         }
+                        // What the page itself showed: what a re-check
+                        // compares with (the feed's title may differ).
+                        page = Some(LedgerHint::Page {
+                            title: a.title.clone().unwrap_or_default(),
+                            text: a.text.clone(),
+                        });
                         if let Some(t) = a.title.filter(|t| !t.trim().is_empty()) {
                             if doc.title.trim().is_empty() {
                                 doc.title = t;
@@ -474,35 +481,7 @@ async fn item_documents(
                         }
                         doc.published = doc.published.or(a.published);
                         doc.lang = a.lang;
-                        for (n, c) in a.comments.into_iter().enumerate() {
-                            if c.text.trim().is_empty() {
-                                continue;
-                            }
-                            let key = format!(
-                                "{}\u{1f}{}\u{1f}{}",
-                                doc.url,
-                                c.author.as_deref().unwrap_or(""),
-                                short_hash(&c.text)
-                            );
-                            docs.push(Document {
-                                id: DocId::from_platform("comment", &key),
-                                source_id: id.clone(),
-                                url: format!("{}#comment-{}", doc.url, n + 1),
-                                title: format!("Comment on: {}", doc.title),
-                                text: c.text,
-                                author: c.author,
-                                // Undated comments take the article's date, so
-                                // trends put them in the story's period rather
-                                // than the day they were fetched.
-                                published: c.published.or(doc.published),
-                                modified: None,
-                                fetched,
-                                lang: None,
-                                kind: DocKind::Comment,
-                                parent_id: Some(doc.id.clone()),
-                                labels: None,
-                            });
-                        }
+                        docs = comment_docs(&doc, a.comments, fetched);
                     }
                     Err(e) => {
                         if doc.text.trim().is_empty() && doc.title.trim().is_empty() {
@@ -532,12 +511,79 @@ async fn item_documents(
             it.key
         ));
     }
+    docs.push((doc, page));
+    set_languages(rt, &mut docs);
+    Ok(docs)
+}
+
+/// Detects each document's language (see [`detect_language`]).
+pub(crate) fn set_languages(rt: &SourceRuntime, docs: &mut [(Document, Option<LedgerHint>)]) {
     let default_lang = rt.meta.languages.first().cloned();
-    for d in docs.iter_mut().chain(std::iter::once(&mut doc)) {
+    for (d, _) in docs {
         d.lang = detect_language(&d.text, d.lang.take(), &rt.meta.languages, &default_lang);
     }
-    docs.push(doc);
-    Ok(docs)
+}
+
+/// The comment documents of an article page, each with how the ledger
+/// recognises it on the next fetch (see `mediawatch_core::ledger::comment_key`).
+pub(crate) fn comment_docs(
+    article: &Document,
+    comments: Vec<mediawatch_extract::Comment>,
+    fetched: DateTime<Utc>,
+) -> Vec<(Document, Option<LedgerHint>)> {
+    let mut out = Vec::new();
+    for (n, c) in comments.into_iter().enumerate() {
+        if c.text.trim().is_empty() {
+            continue;
+        }
+        let (key, identity) = mediawatch_core::ledger::comment_key(
+            &article.url,
+            c.id.as_deref(),
+            c.author.as_deref(),
+            &c.text,
+            c.published,
+        );
+        // The platform's id is the comment's anchor on the page; without
+        // one, its position when first seen.
+        let anchor = match c.id.as_deref() {
+            Some(i) if i.starts_with(|ch: char| ch.is_ascii_alphabetic()) => i.to_string(),
+            Some(i) => format!("comment-{i}"),
+            None => format!("comment-{}", n + 1),
+        };
+        out.push((
+            Document {
+                id: DocId::from_platform("comment", &key),
+                source_id: article.source_id.clone(),
+                url: format!("{}#{anchor}", article.url),
+                title: format!("Comment on: {}", article.title),
+                text: c.text,
+                author: c.author,
+                // Undated comments take the article's date, so trends put
+                // them in the story's period rather than the day they were
+                // fetched.
+                published: c.published.or(article.published),
+                modified: None,
+                fetched,
+                lang: None,
+                kind: DocKind::Comment,
+                parent_id: Some(article.id.clone()),
+                labels: None,
+            },
+            Some(LedgerHint::Comment(identity)),
+        ));
+    }
+    out
+}
+
+/// What the moderation ledger needs to know of a document beyond the
+/// document itself.
+#[derive(Debug, Clone)]
+pub(crate) enum LedgerHint {
+    /// An article whose page was read: its headline and text as the page
+    /// showed them (the version a re-check compares with).
+    Page { title: String, text: String },
+    /// A comment, and how it is recognised across fetches.
+    Comment(mediawatch_core::ledger::CommentIdentity),
 }
 
 /// Language of a document: what its text looks like when the detector is
@@ -603,11 +649,6 @@ fn same_site_canonical(page: &url::Url, canonical: &str) -> Option<String> {
         return None;
     }
     canonicalize_url(c.as_str()).ok()
-}
-
-fn short_hash(s: &str) -> String {
-    let d = Sha256::digest(s.as_bytes());
-    d[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

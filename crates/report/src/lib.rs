@@ -18,6 +18,7 @@
 
 pub mod audience;
 pub mod html;
+pub mod ledger;
 mod table;
 
 pub use table::{build_report_table, cluster_key, CompactFact, FactTable};

@@ -10,6 +10,7 @@ mod alerts;
 pub mod corrections;
 pub mod export;
 pub mod html;
+pub mod ledger;
 pub mod messages;
 pub mod openapi;
 pub mod pages;
@@ -190,6 +191,9 @@ pub struct AppState {
     /// The Prometheus text of the process's metrics, served at `/metrics`
     /// (404 when `None`).
     pub metrics: Option<MetricsText>,
+    /// The last re-check age (`revisit.ages`): a comment seen then is
+    /// "still online" in the moderation ledger.
+    pub revisit_final_age: chrono::Duration,
 }
 
 /// Renders the process's metrics in the Prometheus text format.
@@ -249,6 +253,9 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             get(corrections::list).post(corrections::add),
         ),
         ("/api/export", get(export::export)),
+        ("/api/ledger", get(ledger::ledger)),
+        ("/api/ledger/evidence", get(ledger::evidence)),
+        ("/api/documents/{id}/history", get(ledger::history)),
     ]
 }
 

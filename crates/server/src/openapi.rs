@@ -42,6 +42,9 @@ rate-limited (429 with Retry-After) and request bodies are limited in size (413)
         crate::corrections::list,
         crate::corrections::add,
         crate::export::export,
+        crate::ledger::ledger,
+        crate::ledger::evidence,
+        crate::ledger::history,
         crate::alerts::list,
         crate::alerts::create,
         crate::alerts::show,
@@ -56,6 +59,7 @@ rate-limited (429 with Retry-After) and request bodies are limited in size (413)
         (name = "sources", description = "Configured sources and their health"),
         (name = "corrections", description = "Analysts' verdicts on labels"),
         (name = "export", description = "Searches as files"),
+        (name = "ledger", description = "The moderation ledger of comment sections, evidence packs and article histories"),
         (name = "alerts", description = "Saved searches and the alerts they fired"),
         (name = "meta", description = "Health and this document"),
     )

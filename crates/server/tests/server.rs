@@ -147,6 +147,7 @@ async fn fixture_with(
     }
     w.commit().unwrap();
     w.close().unwrap();
+    ledger_records(&state, &docs);
     let state = Arc::new(state);
     let alerts = saved.map(|searches| {
         mediawatch_alerts::AlertsRuntime::new(
@@ -165,6 +166,7 @@ async fn fixture_with(
         web,
         alerts,
         metrics: Some(Arc::new(|| "# fixture metrics\n# EOF\n".to_string())),
+        revisit_final_age: chrono::Duration::hours(72),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
@@ -176,6 +178,107 @@ async fn fixture_with(
         stop,
         docs,
     }
+}
+
+/// The moderation ledger of the fixture: the daily's wave story tracked,
+/// its headline edited at +6 h and one of its two comments (a hostile
+/// one) removed; the hostile site's page tracked with a comment carrying
+/// markup, then deleted.
+fn ledger_records(state: &StateStore, docs: &[Document]) {
+    use mediawatch_core::ledger::*;
+    let at = |h: i64| t(2026, 1, 10) + chrono::Duration::hours(h);
+    let track = |d: &Document| NewTracked {
+        article: TrackedArticle {
+            doc_id: d.id.to_string(),
+            source_id: d.source_id.clone(),
+            url: d.url.clone(),
+            first_seen: at(0),
+            stage: 0,
+            next_due: Some(at(6)),
+            etag: None,
+            last_modified: None,
+            deleted_at: None,
+            deleted_how: None,
+        },
+        version: ArticleVersion {
+            n: 1,
+            fetched_at: at(0),
+            content_hash: content_hash(&d.title, &d.text),
+            title: d.title.clone(),
+            text: d.text.clone(),
+        },
+    };
+    let comment = |d: &Document, n: u32, text: &str, flags: u8| CommentSighting {
+        comment_id: format!("{}-c{n}", d.id),
+        article_id: d.id.to_string(),
+        source_id: d.source_id.clone(),
+        url: format!("{}#comment-{n}", d.url),
+        author: Some(format!("reader{n}")),
+        text: text.to_string(),
+        posted: None,
+        content_hash: content_hash("", text),
+        identity: CommentIdentity::Hash,
+        flags,
+        evidence: text.split_whitespace().last().map(str::to_string),
+        model_version: Some("fixture".into()),
+        first_seen: at(0),
+        last_seen: at(0),
+        gone_at: None,
+        gone_reason: None,
+        gone_fetch: None,
+    };
+    let hate = 1 << 1;
+    state
+        .track(
+            &[track(&docs[0]), track(&docs[2])],
+            &[
+                comment(&docs[0], 1, "Send them all back, they are vermin", hate),
+                comment(&docs[0], 2, "Welcome to our town", 0),
+                comment(&docs[2], 1, &format!("A reader says {XSS_SCRIPT}"), hate),
+            ],
+        )
+        .unwrap();
+    let check = |h: i64, status: u16, outcome: CheckOutcome| ArticleCheck {
+        at: at(h),
+        status: Some(status),
+        outcome,
+        content_hash: None,
+        note: None,
+    };
+    state
+        .record_revisit(&RevisitRecord {
+            doc_id: docs[0].id.to_string(),
+            check: check(6, 200, CheckOutcome::Changed),
+            new_version: Some(ArticleVersion {
+                n: 0,
+                fetched_at: at(6),
+                content_hash: content_hash("Migrants arrive, says the mayor", &docs[0].text),
+                title: "Migrants arrive, says the mayor".into(),
+                text: docs[0].text.clone(),
+            }),
+            etag: None,
+            last_modified: None,
+            next_due: Some(at(72)),
+            deleted: None,
+            comments_seen: vec![format!("{}-c2", docs[0].id)],
+            comments_gone: vec![format!("{}-c1", docs[0].id)],
+            gone_reason: GoneReason::Removed,
+        })
+        .unwrap();
+    state
+        .record_revisit(&RevisitRecord {
+            doc_id: docs[2].id.to_string(),
+            check: check(6, 410, CheckOutcome::Deleted),
+            new_version: None,
+            etag: None,
+            last_modified: None,
+            next_due: None,
+            deleted: Some("HTTP 410".into()),
+            comments_seen: vec![],
+            comments_gone: vec![format!("{}-c1", docs[2].id)],
+            gone_reason: GoneReason::ArticleDeleted,
+        })
+        .unwrap();
 }
 
 fn with_token() -> WebOptions {
@@ -211,6 +314,8 @@ fn all_pages(f: &Fixture) -> Vec<String> {
         "/solutions?min_score=0".into(),
         "/sources".into(),
         "/alerts".into(),
+        "/ledger".into(),
+        "/ledger?source=daily&from=2026-01-01&to=2026-01-31&around=2026-01-05".into(),
     ]
 }
 
@@ -255,6 +360,23 @@ async fn every_page_answers_with_its_contract() {
                 "<form id=\"correction-form\"",
                 "id=\"correction-result\"",
                 "id=\"token\"",
+                "<section id=\"history\"",
+                "<table id=\"history-checks\"",
+                "<tr data-outcome=\"changed\">",
+                "<div class=\"diff\" data-from=\"1\" data-to=\"2\">",
+                "<del>A</del><ins>Migrants</ins>",
+                "id=\"history-html\"",
+            ],
+        ),
+        (
+            "/ledger?around=2026-01-05".into(),
+            vec![
+                "<form id=\"ledger-form\"",
+                "<table id=\"ledger\"",
+                // The daily: two comments, one hostile, removed.
+                "<tr data-source=\"daily\"><td>Daily News</td><td class=\"comments\">2</td><td>1</td><td class=\"removed\">1 (50%)</td>",
+                "<table id=\"ledger-comparison\"",
+                "id=\"evidence-html\" href=\"/api/ledger/evidence?format=html\"",
             ],
         ),
         (
@@ -323,6 +445,94 @@ async fn every_page_answers_with_its_contract() {
     let (status, _, css) = get(&f, "/assets/dashboard.css").await;
     assert_eq!(status, 200);
     assert!(css.contains("#trend-chart"));
+}
+
+#[tokio::test]
+async fn ledger_evidence_and_history_over_the_api() {
+    let f = fixture(WebOptions::default()).await;
+    let (status, _, body) = get(&f, "/api/ledger").await;
+    assert_eq!(status, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(v["truncated"], false);
+    assert_eq!(v["total"]["comments"], 3);
+    assert_eq!(v["total"]["removed"], 1);
+    assert_eq!(v["total"]["with_article_deleted"], 1);
+    assert_eq!(v["total"]["median_hours_to_removal"], 6.0);
+    let daily = &v["outlets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["source"] == "daily")
+        .unwrap();
+    assert_eq!(daily["hostile_removed"], 1);
+    assert_eq!(daily["pending"], 1, "seen once, not yet at 72 h");
+    let (status, _, body) = get(&f, "/api/ledger?around=nope").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("around"), "{body}");
+    let (status, _, body) = get(&f, "/api/ledger?sauce=x").await;
+    assert_eq!(status, 400, "{body}");
+
+    // The evidence pack: hostile comments, every field, markup inert.
+    let (status, headers, csv) = get(&f, "/api/ledger/evidence").await;
+    assert_eq!(status, 200, "{csv}");
+    assert_eq!(headers["x-mediawatch-truncated"], "false");
+    assert!(headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains(".csv"));
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let head = rows.headers().unwrap().clone();
+    for col in [
+        "comment_url",
+        "label",
+        "evidence",
+        "content_sha256",
+        "first_seen",
+        "last_seen",
+        "gone_at",
+    ] {
+        assert!(head.iter().any(|h| h == col), "{col} missing: {head:?}");
+    }
+    let recs: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(recs.len(), 2, "hostile only: {csv}");
+    let (status, _, all) = get(&f, "/api/ledger/evidence?comments=all&source=daily").await;
+    assert_eq!(status, 200);
+    assert_eq!(all.lines().count(), 3, "{all}");
+    let (status, headers, html) = get(&f, "/api/ledger/evidence?format=html").await;
+    assert_eq!(status, 200);
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(!html.contains(XSS_SCRIPT), "markup must be escaped");
+    assert!(html.contains("<mark>vermin</mark>"), "{html}");
+    let (status, _, body) = get(&f, "/api/ledger/evidence?format=pdf").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("format"), "{body}");
+
+    // The history: versions with a diff, checks, deletion.
+    let id0 = f.docs[0].id.as_str();
+    let (status, _, body) = get(&f, &format!("/api/documents/{id0}/history")).await;
+    assert_eq!(status, 200, "{body}");
+    let h = json(&body);
+    assert_eq!(h["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(h["versions"][1]["title"], "Migrants arrive, says the mayor");
+    assert_eq!(h["diffs"][0]["title"][0]["op"], "delete");
+    assert_eq!(h["checks"][1]["outcome"], "changed");
+    let id2 = f.docs[2].id.as_str();
+    let (_, _, body) = get(&f, &format!("/api/documents/{id2}/history")).await;
+    assert_eq!(json(&body)["article"]["deleted_how"], "HTTP 410");
+    let (status, _, page) = get(&f, &format!("/api/documents/{id2}/history?format=html")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<b>Deleted</b>") && !page.contains(XSS_SCRIPT));
+    let (status, _, csv) = get(&f, &format!("/api/documents/{id0}/history?format=csv")).await;
+    assert_eq!(status, 200);
+    let fetches = csv::Reader::from_reader(csv.as_bytes()).records().count();
+    assert_eq!(fetches, 2, "two fetches: {csv}");
+    let id1 = f.docs[1].id.as_str();
+    let (status, _, body) = get(&f, &format!("/api/documents/{id1}/history")).await;
+    assert_eq!(status, 404);
+    assert!(body.contains("not tracked"), "{body}");
 }
 
 #[tokio::test]

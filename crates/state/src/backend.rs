@@ -1,6 +1,6 @@
 //! The state store as one interface: crawl state, seen items, source
 //! health, near-duplicate clusters, saved searches and alerts, and
-//! analysts' corrections. The stages, the API and the alert loop hold an
+//! analysts' corrections, the moderation ledger and article histories. The stages, the API and the alert loop hold an
 //! `Arc<dyn StateBackend>`; [`StateStore`] (SQLite) is the implementation
 //! shipped, and a PostgreSQL one (the scale-out plan: many ingest workers
 //! sharing one state) implements the same trait without touching them.
@@ -17,8 +17,12 @@ use chrono::{DateTime, Utc};
 
 use crate::alerts::{AlertFilter, AlertRecord, Delivery, NewAlert, StoredSearch};
 use crate::corrections::{Correction, CorrectionFilter, NewCorrection};
+use crate::ledger::SightingFilter;
 use crate::{
     ClusterAssignment, CrawlState, PollResult, Result, SeenItem, SourceHealth, StateStore,
+};
+use mediawatch_core::ledger::{
+    ArticleHistory, CommentSighting, NewTracked, RevisitRecord, TrackedArticle,
 };
 
 /// Everything the pipeline, the server and the alert loop keep between
@@ -169,6 +173,24 @@ pub trait StateBackend: Send + Sync {
 
     /// Number of stored corrections.
     fn correction_count(&self) -> Result<u64>;
+
+    /// Starts tracking new in-scope articles (first version and check) and
+    /// records comments' first sightings; known ones are left as they are.
+    fn track(&self, articles: &[NewTracked], comments: &[CommentSighting]) -> Result<()>;
+
+    /// Tracked articles whose next re-check is due at `now`, most overdue
+    /// first.
+    fn due_revisits(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<TrackedArticle>>;
+
+    /// Stores one re-check: the check, a new version, validators, the next
+    /// due time, deletion, comments seen and gone; in one transaction.
+    fn record_revisit(&self, r: &RevisitRecord) -> Result<()>;
+
+    /// A tracked article's versions and checks.
+    fn article_history(&self, doc_id: &str) -> Result<Option<ArticleHistory>>;
+
+    /// Comments as the moderation ledger knows them, ordered by id.
+    fn comment_sightings(&self, f: &SightingFilter) -> Result<Vec<CommentSighting>>;
 }
 
 impl StateBackend for StateStore {
@@ -309,5 +331,25 @@ impl StateBackend for StateStore {
 
     fn correction_count(&self) -> Result<u64> {
         StateStore::correction_count(self)
+    }
+
+    fn track(&self, articles: &[NewTracked], comments: &[CommentSighting]) -> Result<()> {
+        StateStore::track(self, articles, comments)
+    }
+
+    fn due_revisits(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<TrackedArticle>> {
+        StateStore::due_revisits(self, now, limit)
+    }
+
+    fn record_revisit(&self, r: &RevisitRecord) -> Result<()> {
+        StateStore::record_revisit(self, r)
+    }
+
+    fn article_history(&self, doc_id: &str) -> Result<Option<ArticleHistory>> {
+        StateStore::article_history(self, doc_id)
+    }
+
+    fn comment_sightings(&self, f: &SightingFilter) -> Result<Vec<CommentSighting>> {
+        StateStore::comment_sightings(self, f)
     }
 }

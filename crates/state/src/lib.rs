@@ -22,6 +22,7 @@ use std::sync::Mutex;
 mod alerts;
 mod backend;
 mod corrections;
+mod ledger;
 mod migrate;
 mod pg;
 pub use migrate::{sqlite_to_postgres, MigrationReport};
@@ -32,6 +33,7 @@ pub use backend::StateBackend;
 pub use corrections::{
     Correction, CorrectionFilter, CorrectionVerdict, NewCorrection, CORRECTABLE_LABELS,
 };
+pub use ledger::{load_sightings, SightingFilter};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -294,7 +296,7 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 /// Tables of the feature modules (analysts' label corrections, saved
 /// searches and alert history), created after the core schema. Each uses
 /// `CREATE ... IF NOT EXISTS`, so opening an older database adds them.
-const EXTRA_SCHEMAS: [&str; 2] = [corrections::SCHEMA, alerts::SCHEMA];
+const EXTRA_SCHEMAS: [&str; 3] = [corrections::SCHEMA, alerts::SCHEMA, ledger::SCHEMA];
 
 fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()

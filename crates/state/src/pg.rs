@@ -25,10 +25,14 @@ use postgres::{Client, NoTls, Row};
 
 use crate::alerts::{AlertFilter, AlertRecord, Delivery, NewAlert, StoredSearch};
 use crate::corrections::{Correction, CorrectionFilter, CorrectionVerdict, NewCorrection};
+use crate::ledger::SightingFilter;
 use crate::{
     bands, from_ts, ts, BestCandidate, ClusterAssignment, CrawlState, PollResult, Result, SeenItem,
     SourceHealth, StateBackend, StateError, CLUSTER_WINDOW_DAYS, LATENCY_WINDOW,
     MAX_CANDIDATES_PER_BAND,
+};
+use mediawatch_core::ledger::{
+    ArticleHistory, CommentSighting, NewTracked, RevisitRecord, TrackedArticle,
 };
 
 /// How long a lost connection is retried before a call fails.
@@ -205,6 +209,7 @@ impl PgStateStore {
             // Two processes starting at once must not both create a table.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
             tx.batch_execute(SCHEMA)?;
+            tx.batch_execute(crate::ledger::PG_SCHEMA)?;
             tx.commit()
         })?;
         Ok(store)
@@ -287,7 +292,8 @@ impl PgStateStore {
         self.with("clear", |c| {
             c.batch_execute(
                 "TRUNCATE sources, seen, latencies, simhash, saved_searches, alerts, \
-                 alert_deliveries, corrections RESTART IDENTITY CASCADE",
+                 alert_deliveries, corrections, tracked, article_versions, article_checks, \
+                 comment_sightings RESTART IDENTITY CASCADE",
             )
         })
     }
@@ -905,6 +911,26 @@ impl StateBackend for PgStateStore {
             c.query_one("SELECT COUNT(*) FROM corrections", &[])
                 .map(|r| opt_u64(r.get(0)))
         })
+    }
+
+    fn track(&self, articles: &[NewTracked], comments: &[CommentSighting]) -> Result<()> {
+        self.pg_track(articles, comments)
+    }
+
+    fn due_revisits(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<TrackedArticle>> {
+        self.pg_due_revisits(now, limit)
+    }
+
+    fn record_revisit(&self, r: &RevisitRecord) -> Result<()> {
+        self.pg_record_revisit(r)
+    }
+
+    fn article_history(&self, doc_id: &str) -> Result<Option<ArticleHistory>> {
+        self.pg_article_history(doc_id)
+    }
+
+    fn comment_sightings(&self, f: &SightingFilter) -> Result<Vec<CommentSighting>> {
+        self.pg_comment_sightings(f)
     }
 }
 

@@ -6,9 +6,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
+use mediawatch_core::ledger::{
+    ArticleCheck, ArticleVersion, CheckOutcome, CommentIdentity, CommentSighting, GoneReason,
+    NewTracked, RevisitRecord, TrackedArticle,
+};
 use mediawatch_state::{
     AlertFilter, CorrectionFilter, CorrectionVerdict, Delivery, NewAlert, NewCorrection,
-    PgStateStore, PollResult, SeenItem, StateBackend, StateStore, StoredSearch,
+    PgStateStore, PollResult, SeenItem, SightingFilter, StateBackend, StateStore, StoredSearch,
 };
 use mediawatch_testkit::postgres::TempPostgres;
 
@@ -269,7 +273,177 @@ fn script(b: &dyn StateBackend) -> Vec<String> {
         "the snapshot is cut to 64 KiB"
     );
     log("corrections", format!("{by_doc:?} {page:?}"));
+    log("ledger", ledger(b));
     out
+}
+
+// The moderation ledger and article history.
+
+fn comment(id: &str, article: &str, flags: u8) -> CommentSighting {
+    CommentSighting {
+        comment_id: id.into(),
+        article_id: article.into(),
+        source_id: "s".into(),
+        url: format!("https://a/{article}#{id}"),
+        author: Some("Ana".into()),
+        text: format!("text of {id}"),
+        posted: None,
+        content_hash: mediawatch_core::ledger::content_hash("", id),
+        identity: CommentIdentity::Hash,
+        flags,
+        evidence: None,
+        model_version: Some("m".into()),
+        first_seen: t(0),
+        last_seen: t(0),
+        gone_at: None,
+        gone_reason: None,
+        gone_fetch: None,
+    }
+}
+
+fn article(id: &str) -> NewTracked {
+    NewTracked {
+        article: TrackedArticle {
+            doc_id: id.into(),
+            source_id: "s".into(),
+            url: format!("https://a/{id}"),
+            first_seen: t(0),
+            stage: 0,
+            next_due: Some(t(6)),
+            etag: None,
+            last_modified: None,
+            deleted_at: None,
+            deleted_how: None,
+        },
+        version: ArticleVersion {
+            n: 1,
+            fetched_at: t(0),
+            content_hash: "h1".into(),
+            title: "Old headline".into(),
+            text: "Body.".into(),
+        },
+    }
+}
+
+/// The ledger's life cycle through the trait, on any backend.
+fn ledger(s: &dyn StateBackend) -> String {
+    s.track(
+        &[article("a1")],
+        &[comment("c1", "a1", 2), comment("c2", "a1", 0)],
+    )
+    .unwrap();
+    // Tracking again (an edited article re-sent to the index) keeps the
+    // first record.
+    let mut again = article("a1");
+    again.version.title = "Changed".into();
+    s.track(&[again], &[comment("c1", "a1", 0)]).unwrap();
+    assert!(s.due_revisits(t(5), 10).unwrap().is_empty());
+    let due = s.due_revisits(t(7), 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].stage, due[0].next_due), (0, Some(t(6))));
+    s.record_revisit(&RevisitRecord {
+        doc_id: "a1".into(),
+        check: ArticleCheck {
+            at: t(7),
+            status: Some(200),
+            outcome: CheckOutcome::Changed,
+            content_hash: Some("h2".into()),
+            note: None,
+        },
+        new_version: Some(ArticleVersion {
+            n: 0,
+            fetched_at: t(7),
+            content_hash: "h2".into(),
+            title: "New headline".into(),
+            text: "Body.".into(),
+        }),
+        etag: Some("\"v2\"".into()),
+        last_modified: None,
+        next_due: Some(t(24)),
+        deleted: None,
+        comments_seen: vec!["c2".into()],
+        comments_gone: vec!["c1".into()],
+        gone_reason: GoneReason::Removed,
+    })
+    .unwrap();
+    let h = s.article_history("a1").unwrap().expect("tracked");
+    assert_eq!(h.article.stage, 1);
+    assert_eq!(h.article.etag.as_deref(), Some("\"v2\""));
+    assert_eq!(h.versions.len(), 2);
+    assert_eq!(
+        (h.versions[0].n, h.versions[0].title.as_str()),
+        (1, "Old headline")
+    );
+    assert_eq!(
+        (h.versions[1].n, h.versions[1].title.as_str()),
+        (2, "New headline")
+    );
+    assert_eq!(
+        h.checks.iter().map(|c| c.outcome).collect::<Vec<_>>(),
+        [CheckOutcome::First, CheckOutcome::Changed]
+    );
+    let all = s
+        .comment_sightings(&SightingFilter {
+            tracked_only: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    let c1 = &all[0];
+    assert_eq!(
+        (c1.comment_id.as_str(), c1.flags),
+        ("c1", 2),
+        "first record kept"
+    );
+    assert_eq!(c1.gone_at, Some(t(7)));
+    assert_eq!(c1.gone_reason, Some(GoneReason::Removed));
+    assert!(c1.gone_fetch.as_deref().unwrap().contains("HTTP 200"));
+    assert_eq!((all[1].last_seen, all[1].gone_at), (t(7), None));
+    // Deleted at the next check: no further checks.
+    s.record_revisit(&RevisitRecord {
+        doc_id: "a1".into(),
+        check: ArticleCheck {
+            at: t(25),
+            status: Some(410),
+            outcome: CheckOutcome::Deleted,
+            content_hash: None,
+            note: None,
+        },
+        new_version: None,
+        etag: None,
+        last_modified: None,
+        next_due: None,
+        deleted: Some("HTTP 410".into()),
+        comments_seen: vec![],
+        comments_gone: vec!["c1".into(), "c2".into()],
+        gone_reason: GoneReason::ArticleDeleted,
+    })
+    .unwrap();
+    let h = s.article_history("a1").unwrap().unwrap();
+    assert_eq!(h.article.deleted_at, Some(t(25)));
+    assert_eq!(h.article.next_due, None);
+    assert_eq!(h.article.etag.as_deref(), Some("\"v2\""), "validators kept");
+    let all = s.comment_sightings(&SightingFilter::default()).unwrap();
+    assert_eq!(all[0].gone_at, Some(t(7)), "the first removal stands");
+    assert_eq!(all[1].gone_reason, Some(GoneReason::ArticleDeleted));
+    assert!(s.due_revisits(t(1000), 10).unwrap().is_empty());
+    assert!(s.article_history("nope").unwrap().is_none());
+    // Untracked articles' comments are left out when asked.
+    s.track(&[], &[comment("c3", "untracked", 0)]).unwrap();
+    let f = SightingFilter {
+        tracked_only: true,
+        ..Default::default()
+    };
+    assert_eq!(s.comment_sightings(&f).unwrap().len(), 2);
+    let page = s
+        .comment_sightings(&SightingFilter {
+            after: Some("c1".into()),
+            limit: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page[0].comment_id, "c2");
+    format!("{h:?} {all:?}")
 }
 
 #[test]
@@ -378,6 +552,10 @@ fn sqlite_state_migrates_to_postgres() {
             b.alerts(&AlertFilter::default()).unwrap(),
             b.corrections(&CorrectionFilter::default()).unwrap(),
             b.fingerprint_count().unwrap(),
+        ) + &format!(
+            "{:?} {:?}",
+            b.article_history("a1").unwrap(),
+            b.comment_sightings(&SightingFilter::default()).unwrap()
         )
     };
     assert_eq!(same(&sqlite), same(&pg));

@@ -196,6 +196,10 @@ pub(super) async fn document_page(State(s): State<AppState>, Path(id): Path<Stri
         }
     }
     h.raw("</section>");
+    // Versions, edits and deletion, when the article is tracked.
+    if let Ok(Some(hist)) = crate::ledger::load_history(&s, d.id.as_str()).await {
+        super::ledger::history_section(&mut h, d.id.as_str(), &hist);
+    }
 
     // Correction form: posted by dashboard.js with the token kept in
     // localStorage (a plain form post could not send the header).

@@ -25,6 +25,7 @@ use crate::{opt_date, ApiError, AppState};
 mod alerts;
 mod audience;
 mod document;
+mod ledger;
 mod search;
 mod solutions;
 mod sources;
@@ -34,6 +35,7 @@ mod trends;
 use alerts::alerts_page;
 use audience::audience_page;
 use document::document_page;
+use ledger::ledger_page;
 use search::search_page;
 pub(crate) use search::search_request;
 use solutions::solutions_page;
@@ -79,6 +81,7 @@ pub fn routes() -> Router<AppState> {
         .route("/solutions", get(solutions_page))
         .route("/sources", get(sources_page))
         .route("/alerts", get(alerts_page))
+        .route("/ledger", get(ledger_page))
         .route("/assets/dashboard.css", get(css))
         .route("/assets/dashboard.js", get(js))
 }
@@ -112,12 +115,13 @@ async fn js() -> Response {
     )
 }
 
-const NAV: [(&str, &str); 7] = [
+const NAV: [(&str, &str); 8] = [
     ("/search", "nav.search"),
     ("/trends", "nav.trends"),
     ("/terms", "nav.terms"),
     ("/audience", "nav.audience"),
     ("/solutions", "nav.solutions"),
+    ("/ledger", "nav.ledger"),
     ("/sources", "nav.sources"),
     ("/alerts", "nav.alerts"),
 ];
