@@ -186,7 +186,20 @@ fn real_main(cli: Cli) -> Result<()> {
             println!("{id}");
             Ok(())
         }
-        Command::Reindex => cli::index::reindex(&ctx.data_dir),
+        Command::Reindex => {
+            // The config only names the lemma lists: a reindex needs no
+            // valid config otherwise.
+            let lemmas = match ctx.config() {
+                Ok(c) => Some(c.index.lemmas),
+                Err(e) => {
+                    eprintln!(
+                        "mediawatch: config not read ({e:#}); the index keeps its own lemma lists"
+                    );
+                    None
+                }
+            };
+            cli::index::reindex(&ctx.data_dir, lemmas.as_deref())
+        }
         Command::MigrateState(a) => cli::state::migrate(&ctx, a),
         Command::Extract(a) => cli::extract::extract(a.file, a.url, a.input_dir, a.json),
         Command::ParseFeed(a) => cli::extract::parse_feed(&a.file, a.json),

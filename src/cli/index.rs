@@ -11,10 +11,19 @@ pub(crate) const REINDEX_HEAP_BYTES: usize = 256 * 1024 * 1024;
 
 /// Rebuilds the index in this build's schema (see
 /// [`DataDir::rebuild_index`]).
-pub(crate) fn reindex(data_dir: &Path) -> Result<()> {
+/// `lemmas`: the config's lemma lists (`[index] lemmas`), which the new
+/// index takes when the directory exists.
+pub(crate) fn reindex(data_dir: &Path, lemmas: Option<&Path>) -> Result<()> {
     let started = std::time::Instant::now();
+    let lemmas = lemmas.filter(|p| p.is_dir());
+    if let Some(dir) = lemmas {
+        println!(
+            "the rebuilt index takes the lemma lists of {}",
+            dir.display()
+        );
+    }
     let r = DataDir::existing(data_dir)
-        .rebuild_index(REINDEX_HEAP_BYTES)
+        .rebuild_index(REINDEX_HEAP_BYTES, lemmas)
         .context("rebuilding the index")?;
     println!(
         "rebuilt {} documents from schema v{} to v{} in {:.1}s; the old index is in {} \

@@ -259,6 +259,10 @@ pub struct IndexConfig {
     /// Longest time a document waits before it is committed and searchable.
     #[serde(with = "humantime_serde")]
     pub commit_interval: Duration,
+    /// Lemma lists for inflection-aware search (`<code>.txt` files,
+    /// `lemma: form form ...`): irregular forms the light stemmers miss. A
+    /// new index takes them; after editing them, `mediawatch reindex`.
+    pub lemmas: std::path::PathBuf,
 }
 
 impl Default for IndexConfig {
@@ -266,6 +270,7 @@ impl Default for IndexConfig {
         Self {
             writer_heap_bytes: 64 * 1024 * 1024,
             commit_interval: Duration::from_secs(30),
+            lemmas: std::path::PathBuf::from("config/lemmas"),
         }
     }
 }

@@ -57,11 +57,12 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, IndexReader, Order, ReloadPolicy, TantivyDocument, TantivyError, Term};
 
+pub use analyzer::{LemmaError, Lemmas};
 pub use facets::{FacetCount, Facets};
 pub use mediawatch_report::{DocFacts, FactTable};
 pub use query::snippet_to_text;
 pub use rebuild::RebuildStats;
-pub use schema::{DocExtra, SCHEMA_VERSION, STEMMED_LANGS, UNKNOWN_LANG};
+pub use schema::{stem_slot, DocExtra, Stemming, SCHEMA_VERSION, STEMMED_LANGS, UNKNOWN_LANG};
 pub use stats::QueryStats;
 pub use terms::{
     is_content_term, log_likelihood, TermCount, TermCounts, TermStat, TermsRequest, TermsResult,
@@ -330,11 +331,50 @@ pub struct TrendRequest {
 
 struct Inner {
     index: tantivy::Index,
+    /// The index directory (none in memory).
+    dir: Option<std::path::PathBuf>,
     reader: IndexReader,
     fields: Fields,
     location: String,
     /// Facet and cluster tables of the live segments.
     tables: segcache::SegmentCache,
+}
+
+/// The index's own copy of the lemma lists (`<index>/lemmas/<code>.txt`).
+pub const LEMMAS_DIR: &str = "lemmas";
+
+/// What [`Index::sync_lemmas`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LemmaSync {
+    /// The index already uses these lists.
+    Unchanged,
+    /// The empty index took them.
+    Installed {
+        /// Forms listed.
+        forms: usize,
+    },
+    /// The index holds documents analysed with other lists (kept in
+    /// `index`); `mediawatch reindex` applies the new ones.
+    Differs {
+        /// The index's own lists.
+        index: std::path::PathBuf,
+    },
+}
+
+/// Copies the lemma list files of `src` into `dst` (replacing its own).
+pub(crate) fn copy_lemma_files(src: &Path, dst: &Path) -> std::io::Result<()> {
+    if dst.exists() {
+        std::fs::remove_dir_all(dst)?;
+    }
+    let files = analyzer::lemma_files(src);
+    if files.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dst)?;
+    for (code, text) in files {
+        std::fs::write(dst.join(format!("{code}.txt")), text)?;
+    }
+    Ok(())
 }
 
 /// A handle on one index. Clone freely; all clones share one reader.
@@ -460,7 +500,44 @@ impl Index {
             write_schema_version(&version_file).map_err(|e| open_err(&e))?;
             index
         };
-        Self::from_tantivy(index, fields, location)
+        let lemmas =
+            analyzer::Lemmas::load_dir(&dir.join(LEMMAS_DIR)).map_err(|e| IndexError::Open {
+                location: location.clone(),
+                message: format!("lemma list {e}"),
+            })?;
+        Self::from_tantivy(index, fields, location, Some(dir.to_path_buf()), lemmas)
+    }
+
+    /// The index's lemma lists compared with those in `src` (a directory of
+    /// `<code>.txt` files, `config/lemmas`): an empty index takes them (they
+    /// are copied into `<index>/lemmas/` and analysis uses them at once); a
+    /// non-empty one keeps its own, since its documents were analysed with
+    /// them (`mediawatch reindex` applies new lists).
+    pub fn sync_lemmas(&self, src: &Path) -> Result<LemmaSync, IndexError> {
+        let wanted = analyzer::lemma_files(src);
+        let Some(dir) = self.inner.dir.as_ref() else {
+            return Ok(LemmaSync::Unchanged);
+        };
+        let own_dir = dir.join(LEMMAS_DIR);
+        if analyzer::lemma_files(&own_dir) == wanted {
+            return Ok(LemmaSync::Unchanged);
+        }
+        if self.num_docs()? != 0 {
+            return Ok(LemmaSync::Differs { index: own_dir });
+        }
+        let lemmas = analyzer::Lemmas::load_dir(src).map_err(|e| IndexError::InvalidRequest {
+            message: format!("lemma list {e}"),
+        })?;
+        copy_lemma_files(src, &own_dir).map_err(|e| IndexError::Open {
+            location: self.inner.location.clone(),
+            message: format!(
+                "cannot copy the lemma lists into {}: {e}",
+                own_dir.display()
+            ),
+        })?;
+        let forms = lemmas.len();
+        analyzer::register_all(&self.inner.index, Arc::new(lemmas));
+        Ok(LemmaSync::Installed { forms })
     }
 
     /// An empty index in memory, for tests and benchmarks.
@@ -470,6 +547,8 @@ impl Index {
             tantivy::Index::create_in_ram(schema),
             fields,
             "memory".into(),
+            None,
+            analyzer::Lemmas::default(),
         )
     }
 
@@ -477,9 +556,11 @@ impl Index {
         mut index: tantivy::Index,
         fields: Fields,
         location: String,
+        dir: Option<std::path::PathBuf>,
+        lemmas: analyzer::Lemmas,
     ) -> Result<Self, IndexError> {
         // Tokenizers are not persisted by tantivy: register on every open.
-        analyzer::register_all(&index);
+        analyzer::register_all(&index, Arc::new(lemmas));
         // Compress stored-document blocks on the indexing thread itself.
         // tantivy's default hands every 16 KB block (about four articles) to
         // a compressor thread of its own; the wake-ups of those hand-offs
@@ -512,6 +593,7 @@ impl Index {
         Ok(Self {
             inner: Arc::new(Inner {
                 index,
+                dir,
                 reader,
                 fields,
                 location,

@@ -41,7 +41,12 @@ impl Index {
     /// documents that the copy would miss. Fails when `new` already holds
     /// documents, or when the copy does not end with as many documents as
     /// `old` has.
-    pub fn rebuild(old: &Path, new: &Path, heap_bytes: usize) -> Result<RebuildStats, IndexError> {
+    pub fn rebuild(
+        old: &Path,
+        new: &Path,
+        heap_bytes: usize,
+        lemmas: Option<&Path>,
+    ) -> Result<RebuildStats, IndexError> {
         let location = old.display().to_string();
         let open_err = |message: String| IndexError::Open {
             location: location.clone(),
@@ -78,6 +83,15 @@ impl Index {
             .get_field(schema::F_COUNTRY)
             .map_err(|_| open_err("the index has no `country` field".into()))?;
 
+        // The new index analyses with the lemma lists given (a reindex
+        // after editing `config/lemmas`), else with the old index's own.
+        let lemma_src = lemmas.map_or_else(|| old.join(crate::LEMMAS_DIR), Path::to_path_buf);
+        crate::copy_lemma_files(&lemma_src, &new.join(crate::LEMMAS_DIR)).map_err(|e| {
+            open_err(format!(
+                "cannot copy the lemma lists from {}: {e}",
+                lemma_src.display()
+            ))
+        })?;
         let target = Index::open_or_create(new)?;
         if target.num_docs()? != 0 {
             return Err(IndexError::InvalidRequest {

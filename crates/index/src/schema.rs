@@ -19,7 +19,8 @@
 //!   (`mediawatch_report::cluster_key`) in a plain u64 column, so collapsing and counting a
 //!   story once compare integers instead of decoding strings.
 //! - `stem_<lang>` fields hold title and text again, stemmed, for the
-//!   languages tantivy has a stemmer for ([`STEMMED_LANGS`]); a document
+//!   languages with a stemmer ([`STEMMED_LANGS`]: Snowball's, and light
+//!   stemmers for the region's other languages); a document
 //!   fills only the field of its own language. They have no positions:
 //!   phrases always run on the unstemmed `title`/`text`.
 //! - `pairs` holds adjacent word pairs in which one word is short
@@ -50,19 +51,54 @@ pub const UNKNOWN_LANG: &str = "und";
 /// Version of the field layout below. Bump it on every schema change:
 /// [`crate::Index::open_or_create`] refuses an index of another version.
 /// v1: no version file; v2: `cluster_key`, `stem_*`, `pairs`; v3:
-/// `modified`, `date_source`.
-pub const SCHEMA_VERSION: u32 = 3;
+/// `modified`, `date_source`; v4: light-stemmed `stem_*` fields for BCMS,
+/// Macedonian, Bulgarian, Slovenian, Albanian, Polish, Czech and Slovak.
+pub const SCHEMA_VERSION: u32 = 4;
 
-/// Languages with a stemmed field: those tantivy ships a Snowball stemmer
-/// for. BCMS, Macedonian, Bulgarian, Slovenian, Polish, Czech, Slovak and
-/// Albanian have none, so their words match only in the forms written.
-pub const STEMMED_LANGS: [(&str, tantivy::tokenizer::Language); 5] = [
-    ("en", tantivy::tokenizer::Language::English),
-    ("de", tantivy::tokenizer::Language::German),
-    ("it", tantivy::tokenizer::Language::Italian),
-    ("hu", tantivy::tokenizer::Language::Hungarian),
-    ("el", tantivy::tokenizer::Language::Greek),
-];
+/// How a stemmed field stems its language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stemming {
+    /// tantivy's Snowball stemmer, before folding.
+    Snowball(tantivy::tokenizer::Language),
+    /// The project's light stemmer, after folding
+    /// ([`crate::analyzer::light_stem`]).
+    Light(crate::analyzer::LightLang),
+}
+
+/// Languages with a stemmed field (`stem_<code>`): Snowball's, and the
+/// project's light stemmers for the region's languages Snowball lacks.
+/// `sh` holds Bosnian, Croatian, Montenegrin and Serbian, in both scripts
+/// ([`stem_slot`]).
+pub const STEMMED_LANGS: [(&str, Stemming); 13] = {
+    use crate::analyzer::LightLang as L;
+    use tantivy::tokenizer::Language as S;
+    [
+        ("en", Stemming::Snowball(S::English)),
+        ("de", Stemming::Snowball(S::German)),
+        ("it", Stemming::Snowball(S::Italian)),
+        ("hu", Stemming::Snowball(S::Hungarian)),
+        ("el", Stemming::Snowball(S::Greek)),
+        ("sh", Stemming::Light(L::Bcms)),
+        ("mk", Stemming::Light(L::Mk)),
+        ("bg", Stemming::Light(L::Bg)),
+        ("sl", Stemming::Light(L::Sl)),
+        ("sq", Stemming::Light(L::Sq)),
+        ("pl", Stemming::Light(L::Pl)),
+        ("cs", Stemming::Light(L::Cs)),
+        ("sk", Stemming::Light(L::Sk)),
+    ]
+};
+
+/// The entry of [`STEMMED_LANGS`] that stems a language code (`de-AT` as
+/// `de`, `sr`/`hr`/`bs`/`cnr` as `sh`).
+pub fn stem_slot(lang: &str) -> Option<usize> {
+    let base = lang.split(['-', '_']).next().unwrap_or_default();
+    let base = match base {
+        "sr" | "hr" | "bs" | "cnr" => "sh",
+        other => other,
+    };
+    STEMMED_LANGS.iter().position(|(l, _)| *l == base)
+}
 
 /// Handles of every schema field.
 #[derive(Debug, Clone, Copy)]
@@ -100,7 +136,7 @@ pub(crate) struct Fields {
     pub cluster_id: Field,
     pub cluster_key: Field,
     /// Stemmed title + text, one field per entry of [`STEMMED_LANGS`].
-    pub stems: [Field; 5],
+    pub stems: [Field; STEMMED_LANGS.len()],
     pub pairs: Field,
 }
 
@@ -257,9 +293,7 @@ pub(crate) fn to_tantivy(
         .filter(|l| !l.is_empty());
     if let Some(lang) = &lang {
         d.add_text(f.lang, lang);
-        // `de-AT` and `de_AT` stem as `de`.
-        let base = lang.split(['-', '_']).next().unwrap_or_default();
-        if let Some(i) = STEMMED_LANGS.iter().position(|(l, _)| *l == base) {
+        if let Some(i) = stem_slot(lang) {
             d.add_text(f.stems[i], &doc.title);
             d.add_text(f.stems[i], &doc.text);
         }

@@ -188,11 +188,28 @@ fn batches_upsert_in_order_and_never_duplicate() {
 #[test]
 fn scripts_and_diacritics_find_the_same_document() {
     let index = corpus();
+    // Exactly as written (a field-qualified word is not stemmed) ...
     for q in ["migranti", "мигранти", "MIGRANTI", "migrantí", "Мигранти"] {
-        assert_eq!(query(&index, q), ["https://n1.rs/1"], "query {q:?}");
+        assert_eq!(
+            query(&index, &format!("text:{q}")),
+            ["https://n1.rs/1"],
+            "query {q:?}"
+        );
     }
     for q in ["migrantow", "Migrantów", "MIGRANTOW"] {
-        assert_eq!(query(&index, q), ["https://wp.pl/2"], "query {q:?}");
+        assert_eq!(
+            query(&index, &format!("text:{q}")),
+            ["https://wp.pl/2"],
+            "query {q:?}"
+        );
+    }
+    // ... and with every language's other forms (`migrantima`, `Migrantów`).
+    for q in ["migranti", "мигранти", "MIGRANTI", "migrantí", "Мигранти"] {
+        assert_eq!(
+            query(&index, q),
+            ["https://n1.rs/1", "https://wp.pl/2", "https://n1.rs/4"],
+            "query {q:?}"
+        );
     }
     // Latin query, Cyrillic text, diacritic-less form of "Суботици".
     assert_eq!(query(&index, "subotici"), ["https://n1.rs/1"]);
@@ -205,7 +222,8 @@ fn scripts_and_diacritics_find_the_same_document() {
         ["https://index.hr/3"]
     );
     assert!(query(&index, "izbjeglice migranti").is_empty());
-    assert_eq!(query(&index, "izbjeglice OR migranti").len(), 2);
+    // `migranti` also finds `migrantima` (n1.rs/4) and `Migrantów` (wp.pl/2).
+    assert_eq!(query(&index, "izbjeglice OR migranti").len(), 4);
 }
 
 #[test]
@@ -294,7 +312,10 @@ fn odd_queries_never_panic() {
     }
     // Structured fields in the query language work too.
     assert_eq!(query(&index, "source:wp").len(), 1);
-    assert_eq!(query(&index, "migranti AND lang:sr"), ["https://n1.rs/1"]);
+    assert_eq!(
+        query(&index, "migranti AND lang:sr"),
+        ["https://n1.rs/1", "https://n1.rs/4"]
+    );
 }
 
 #[test]
@@ -912,14 +933,47 @@ fn lang_doc(url: &str, source_id: &str, lang: &str, title: &str, text: &str) -> 
 }
 
 #[test]
-fn stemming_finds_other_forms_in_stemmed_languages_only() {
+fn stemming_finds_other_forms_by_each_documents_language() {
     let index = Index::create_in_ram().unwrap();
     let w = index.writer(0).unwrap();
     let en = source("bbc", "GB", "en");
     let de = source("dw", "DE", "de");
     let hu = source("hvg", "HU", "hu");
     let rs = source("n1", "RS", "sr");
+    let mk = source("mia", "MK", "mk");
+    let pl = source("tvn", "PL", "pl");
+    let ba = source("klix", "BA", "bs");
     for (d, s) in [
+        (
+            lang_doc(
+                "https://mia/1",
+                "mia",
+                "mk",
+                "Гевгелија",
+                "Мигрантите пристигнаа на границата.",
+            ),
+            &mk,
+        ),
+        (
+            lang_doc(
+                "https://tvn/1",
+                "tvn",
+                "pl",
+                "Granica",
+                "Straż graniczna zatrzymała grupę migrantów.",
+            ),
+            &pl,
+        ),
+        (
+            lang_doc(
+                "https://klix/1",
+                "klix",
+                "bs",
+                "Bihać",
+                "Volonteri su pomogli migrantima u kampu.",
+            ),
+            &ba,
+        ),
         (
             lang_doc(
                 "https://bbc/1",
@@ -977,22 +1031,40 @@ fn stemming_finds_other_forms_in_stemmed_languages_only() {
     let mut got = query(&index, "migrants");
     got.sort();
     assert_eq!(got, ["https://bbc/1", "https://bbc/2"]);
+    // `migrant` finds every language's forms, each stemmed by its own
+    // rules: migrantima (bs), мигрантите (mk), migrantów (pl), migranti (sr).
     let mut got = query(&index, "migrant");
     got.sort();
-    assert_eq!(got, ["https://bbc/1", "https://bbc/2"]);
+    assert_eq!(
+        got,
+        [
+            "https://bbc/1",
+            "https://bbc/2",
+            "https://klix/1",
+            "https://mia/1",
+            "https://n1/1",
+            "https://tvn/1"
+        ]
+    );
+    // Typed in Cyrillic, the same.
+    assert_eq!(query(&index, "мигрант").len(), 6);
     assert_eq!(query(&index, "Flüchtlinge"), ["https://dw/1"]);
     assert_eq!(query(&index, "fluchtlinge"), ["https://dw/1"]);
     assert_eq!(query(&index, "migráns"), ["https://hvg/1"]);
-    // Serbian has no stemmer: only the written form matches.
-    assert!(query(&index, "migrant").iter().all(|u| !u.contains("n1")));
-    assert!(query(&index, "granica").is_empty());
-    assert_eq!(query(&index, "granicu"), ["https://n1/1"]);
+    // Serbian's light stemmer: `granica` finds `granicu`; Macedonian's,
+    // `границата`; the Polish title is `Granica` as written.
+    let mut got = query(&index, "granica");
+    got.sort();
+    assert_eq!(got, ["https://mia/1", "https://n1/1", "https://tvn/1"]);
+    let mut got = query(&index, "granicu");
+    got.sort();
+    assert_eq!(got, ["https://n1/1", "https://tvn/1"]);
     // Phrases stay exact: no stemmed matching inside quotes.
     assert!(query(&index, "\"migrants crossed\"").is_empty());
     assert_eq!(query(&index, "\"migrant crossed\""), ["https://bbc/1"]);
     // A field-qualified word is not stemmed either.
     assert_eq!(query(&index, "text:migrants"), ["https://bbc/2"]);
-    assert_eq!(query(&index, "migranti"), ["https://n1/1"]);
+    assert_eq!(query(&index, "text:migranti"), ["https://n1/1"]);
     // Excluding a word excludes its other forms in stemmed languages.
     assert_eq!(query(&index, "(border OR aid) -river"), ["https://bbc/2"]);
     let got = query(&index, "(border OR aid) -migrant");
@@ -1472,13 +1544,13 @@ fn an_old_index_is_rebuilt_from_its_stored_documents() {
     {
         let held = tantivy::Index::open_in_dir(old.path()).unwrap();
         let _w: tantivy::IndexWriter = held.writer(15_000_000).unwrap();
-        match Index::rebuild(old.path(), &new, 0) {
+        match Index::rebuild(old.path(), &new, 0, None) {
             Err(IndexError::Locked { .. }) => {}
             other => panic!("expected a lock error, got {other:?}"),
         }
     }
 
-    let stats = Index::rebuild(old.path(), &new, 0).unwrap();
+    let stats = Index::rebuild(old.path(), &new, 0, None).unwrap();
     assert_eq!(stats.from_version, 1);
     assert_eq!(stats.documents, 3);
     let index = Index::open_or_create(&new).unwrap();
@@ -1526,7 +1598,7 @@ fn an_old_index_is_rebuilt_from_its_stored_documents() {
         Index::open_or_create(old.path()),
         Err(IndexError::SchemaVersion { found: 1, .. })
     ));
-    match Index::rebuild(old.path(), &new, 0) {
+    match Index::rebuild(old.path(), &new, 0, None) {
         Err(e @ IndexError::InvalidRequest { .. }) => {
             assert!(e.to_string().contains("already holds documents"), "{e}")
         }
@@ -1535,7 +1607,7 @@ fn an_old_index_is_rebuilt_from_its_stored_documents() {
     assert_eq!(Index::open_or_create(&new).unwrap().num_docs().unwrap(), 3);
     // A directory without an index is named as such.
     let empty = tempfile::tempdir().unwrap();
-    let e = Index::rebuild(empty.path(), &new_root.path().join("x"), 0).unwrap_err();
+    let e = Index::rebuild(empty.path(), &new_root.path().join("x"), 0, None).unwrap_err();
     assert!(e.to_string().contains("no index"), "{e}");
 }
 
@@ -1642,4 +1714,67 @@ fn undated_documents_are_flagged_and_left_out_of_time_series() {
     };
     let r = index.report(&with).unwrap();
     assert_eq!((r.totals.documents, r.undated_left_out), (3, 0));
+}
+
+/// Lemma lists travel with the index: a new index takes them, every later
+/// open (a CLI search without the config) uses its own copy, a non-empty
+/// index keeps them until a rebuild applies edited ones, and a broken list
+/// is named with its line.
+#[test]
+fn lemma_lists_are_kept_with_the_index_and_applied_by_a_rebuild() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lists = tmp.path().join("lemmas");
+    std::fs::create_dir_all(&lists).unwrap();
+    std::fs::write(lists.join("sr.txt"), "# people\nčovek: ljudi ljudima\n").unwrap();
+    let at = tmp.path().join("index");
+    let index = Index::open_or_create(&at).unwrap();
+    assert_eq!(
+        index.sync_lemmas(&lists).unwrap(),
+        mediawatch_index::LemmaSync::Installed { forms: 2 }
+    );
+    let w = index.writer(0).unwrap();
+    w.upsert(
+        lang_doc(
+            "https://n1/9",
+            "n1",
+            "sr",
+            "Granica",
+            "Ljudi čekaju na granici.",
+        ),
+        &source("n1", "RS", "sr"),
+    )
+    .unwrap();
+    w.close().unwrap();
+    assert_eq!(query(&index, "čovek"), ["https://n1/9"]);
+    drop(index);
+    let again = Index::open_or_create(&at).unwrap();
+    assert_eq!(
+        query(&again, "covek"),
+        ["https://n1/9"],
+        "the index's own copy"
+    );
+    // Edited lists: the index keeps its own until a rebuild.
+    std::fs::write(lists.join("sr.txt"), "čovek: ljudima\n").unwrap();
+    assert!(matches!(
+        again.sync_lemmas(&lists).unwrap(),
+        mediawatch_index::LemmaSync::Differs { .. }
+    ));
+    assert_eq!(query(&again, "čovek"), ["https://n1/9"]);
+    drop(again);
+    let rebuilt = tmp.path().join("rebuilt");
+    Index::rebuild(&at, &rebuilt, 0, Some(&lists)).unwrap();
+    let new = Index::open_or_create(&rebuilt).unwrap();
+    assert!(
+        query(&new, "čovek").is_empty(),
+        "`ljudi` is no longer listed"
+    );
+    assert_eq!(query(&new, "ljudi"), ["https://n1/9"]);
+    // A broken list names its file and line.
+    std::fs::write(rebuilt.join("lemmas/sr.txt"), "čovek ljudi\n").unwrap();
+    drop(new);
+    let e = Index::open_or_create(&rebuilt).unwrap_err().to_string();
+    assert!(
+        e.contains("sr.txt line 1") && e.contains("lemma: form"),
+        "{e}"
+    );
 }

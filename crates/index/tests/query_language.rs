@@ -82,7 +82,7 @@ fn corpus() -> Index {
             src: ("index-hr", "HR", "hr"),
             kind: DocKind::Article,
             title: "Izbori",
-            text: "Kampanja za izbore. Nema reči o migrantima.",
+            text: "Kampanja za izbore. Nema reči o granici.",
             published: at(2026, 4, 1, 0, 0),
             labels: None,
         },

@@ -109,7 +109,9 @@ impl DataDir {
     /// is committed and counted, so a failure at any point leaves `index`
     /// as it was; an `index.rebuild` left by an interrupted run is never
     /// part of the live index and is cleared first.
-    pub fn rebuild_index(&self, heap_bytes: usize) -> Result<Rebuilt> {
+    /// With `lemmas` (a directory of lemma lists), the new index analyses
+    /// with those; else with the old index's own.
+    pub fn rebuild_index(&self, heap_bytes: usize, lemmas: Option<&Path>) -> Result<Rebuilt> {
         let dir = self.index_dir();
         if !dir.exists() {
             return Err(PipelineError::NoIndex(self.root.clone()));
@@ -122,7 +124,7 @@ impl DataDir {
         if building.exists() {
             std::fs::remove_dir_all(&building).map_err(io("removing the unfinished", &building))?;
         }
-        let stats = Index::rebuild(&dir, &building, heap_bytes)?;
+        let stats = Index::rebuild(&dir, &building, heap_bytes, lemmas)?;
         let kept = self.root.join(format!(
             "index.v{}-{}",
             stats.from_version,
@@ -166,7 +168,7 @@ mod tests {
             .expect("state")
             .is_none());
         assert!(matches!(
-            data.rebuild_index(15_000_000),
+            data.rebuild_index(15_000_000, None),
             Err(PipelineError::NoIndex(_))
         ));
     }
@@ -178,7 +180,7 @@ mod tests {
         drop(Index::open_or_create(&data.index_dir()).expect("index"));
         // Left by an interrupted run.
         std::fs::create_dir_all(tmp.path().join("index.rebuild")).expect("mkdir");
-        let r = data.rebuild_index(15_000_000).expect("rebuild");
+        let r = data.rebuild_index(15_000_000, None).expect("rebuild");
         assert_eq!(r.documents, 0);
         assert!(r.kept.exists());
         assert!(!tmp.path().join("index.rebuild").exists());

@@ -162,6 +162,19 @@ impl Pipeline {
         }
         let state = data.open_state(&config.state)?;
         let index = Index::open_or_create(&data.index_dir())?;
+        match index.sync_lemmas(&config.index.lemmas)? {
+            mediawatch_index::LemmaSync::Unchanged => {}
+            mediawatch_index::LemmaSync::Installed { forms } => tracing::info!(
+                forms,
+                "the new index takes the lemma lists of {}",
+                config.index.lemmas.display()
+            ),
+            mediawatch_index::LemmaSync::Differs { index } => tracing::warn!(
+                "the lemma lists in {} differ from the index's own ({}); the index keeps                  its own until `mediawatch reindex` re-analyses its documents",
+                config.index.lemmas.display(),
+                index.display()
+            ),
+        }
         let fetcher = Fetcher::new(fetch_options(&config))?;
         Ok(Self {
             config: Arc::new(config),

@@ -25,8 +25,10 @@
 //! - `mw_<lang>` ([`stem_analyzer`]) stems with tantivy's Snowball stemmer
 //!   after lower-casing and before folding, because the stemmers know their
 //!   language's diacritics (`Flüchtlinge` -> `flüchtling` -> `fluchtling`).
-//!   Stemmers exist for English, German, Italian, Hungarian and Greek only;
-//!   the Slavic languages of the region and Albanian are not stemmed.
+//!   Snowball has English, German, Italian, Hungarian and Greek; BCMS,
+//!   Macedonian, Bulgarian, Slovenian, Albanian, Polish, Czech and Slovak
+//!   get the project's light stemmers ([`light_stem`], after folding),
+//!   with user lemma lists for irregular forms ([`Lemmas`]).
 //! - `mw_pairs` ([`pairs_analyzer`]) emits `"a b"` for adjacent words when
 //!   either is short ([`pair_qualifies`]), so phrases with stop words are
 //!   one term lookup.
@@ -52,6 +54,7 @@ use tantivy::tokenizer::{
 };
 
 mod cyrillic;
+mod light;
 mod normalize;
 mod pairs;
 mod record;
@@ -59,6 +62,7 @@ mod stem;
 mod tokenizer;
 
 pub use cyrillic::*;
+pub use light::*;
 pub use normalize::*;
 pub use pairs::*;
 pub use record::*;
@@ -82,13 +86,23 @@ pub fn stem_analyzer_name(lang: &str) -> String {
 
 /// Registers every analyzer the schema names on `index`. tantivy does not
 /// persist tokenizers, so this runs on every open.
-pub fn register_all(index: &tantivy::Index) {
+pub fn register_all(index: &tantivy::Index, lemmas: std::sync::Arc<Lemmas>) {
     let tokenizers = index.tokenizers();
     tokenizers.register(ANALYZER_NAME, recording_analyzer());
     tokenizers.register(PAIRS_ANALYZER_NAME, pairs_analyzer());
-    for (lang, language) in crate::schema::STEMMED_LANGS {
-        tokenizers.register(&stem_analyzer_name(lang), stem_analyzer(language));
+    for (lang, stemming) in crate::schema::STEMMED_LANGS {
+        let a = match stemming {
+            crate::schema::Stemming::Snowball(language) => stem_analyzer(language),
+            crate::schema::Stemming::Light(l) => light_analyzer(l, lemmas.clone()),
+        };
+        tokenizers.register(&stem_analyzer_name(lang), a);
     }
+}
+
+/// `mw` followed by a light stemmer ([`LightStemFilter`]): the analyzer of
+/// the stemmed fields of the languages without a Snowball stemmer.
+pub fn light_analyzer(lang: LightLang, lemmas: std::sync::Arc<Lemmas>) -> TextAnalyzer {
+    mw_chain().filter(LightStemFilter { lang, lemmas }).build()
 }
 
 /// `mw` with a Snowball stemmer between lower-casing and folding; the
@@ -232,7 +246,13 @@ mod tests {
             "μετανάστες ΜΕΤΑΝΆΣΤΕΣ πρόσφυγες μετανάστης",
             "мигранти e\u{308}\u{301}z ǅ ﬁ ẞ İstanbul",
         ];
-        for (_, language) in crate::schema::STEMMED_LANGS {
+        for language in crate::schema::STEMMED_LANGS
+            .iter()
+            .filter_map(|(_, s)| match s {
+                crate::schema::Stemming::Snowball(l) => Some(*l),
+                crate::schema::Stemming::Light(_) => None,
+            })
+        {
             // One analyzer for every sample, so later samples meet
             // remembered words.
             let mut remembered = stem_analyzer(language);
