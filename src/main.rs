@@ -86,6 +86,12 @@ enum Command {
     /// An article's versions, edits and deletion (JSON, or HTML/CSV for a
     /// press-council complaint).
     History(cli::ledger::HistoryArgs),
+    /// Incidents: stories of different outlets about one event, with each
+    /// outlet's framing; merge and split them (kept for good).
+    Incidents(cli::incidents::IncidentsArgs),
+    /// Who speaks: hostile statements per outlet by speaker role (the
+    /// outlet's voice, quoted people, commenters, post authors).
+    Speakers(cli::speakers::SpeakersArgs),
     /// Fetch sources: one pass with --once, else continuously (no API).
     Ingest(cli::run::IngestArgs),
     /// Search the index.
@@ -170,6 +176,8 @@ fn real_main(cli: Cli) -> Result<()> {
         Command::Cluster(a) => cli::cluster::cluster_cmd(&ctx, a),
         Command::Ingest(a) => cli::run::ingest_cmd(&ctx, a),
         Command::Revisit(a) => cli::ledger::revisit_cmd(&ctx, a),
+        Command::Incidents(a) => cli::incidents::incidents_cmd(&ctx, a),
+        Command::Speakers(a) => cli::speakers::speakers_cmd(&ctx, a),
         Command::Ledger(a) => cli::ledger::ledger_cmd(&ctx, a),
         Command::History(a) => cli::ledger::history_cmd(&ctx, a),
         Command::Demo(a) => cli::run::demo_cmd(&ctx, a),

@@ -256,7 +256,7 @@ fn extract_and_parse_feed_contracts() {
 fn demo_runs_the_whole_pipeline_offline() {
     let tmp = tempfile::tempdir().unwrap();
     let out = ok(&mw(None, tmp.path(), &["demo", "--no-serve"]));
-    // Every bundled article is ingested: 6 outlets, 30 articles, no errors.
+    // Every bundled article is ingested: 6 outlets, 33 articles, no errors.
     let total = out
         .lines()
         .find(|l| l.starts_with("total"))
@@ -266,7 +266,7 @@ fn demo_runs_the_whole_pipeline_offline() {
         .skip(1)
         .map(|n| n.parse().unwrap())
         .collect();
-    assert_eq!(nums, [30, 30, 0, 0], "{out}");
+    assert_eq!(nums, [33, 33, 0, 0], "{out}");
     assert!(out.contains("## Report"), "{out}");
     assert!(out.contains("## Audience map"), "{out}");
     // Cross-script search works on the demo corpus: the Latin and the

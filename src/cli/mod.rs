@@ -14,12 +14,14 @@ pub(crate) mod classify;
 pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod extract;
+pub(crate) mod incidents;
 pub(crate) mod index;
 pub(crate) mod ledger;
 pub(crate) mod models;
 pub(crate) mod query;
 pub(crate) mod run;
 pub(crate) mod sources;
+pub(crate) mod speakers;
 pub(crate) mod state;
 pub(crate) mod training;
 

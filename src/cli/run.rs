@@ -17,6 +17,118 @@ use tokio_util::sync::CancellationToken;
 use super::alerts;
 use super::Ctx;
 
+/// Incidents covered by three or more of the demo's outlets, with the
+/// outlets that collectivised them.
+async fn demo_incidents(
+    pipeline: &Pipeline,
+    queries: &mediawatch_query::Queries,
+    dir: &Path,
+) -> Result<()> {
+    println!("\n## Incidents covered by three or more outlets\n");
+    let req = mediawatch_incidents::IncidentRequest {
+        min_outlets: 3,
+        ..Default::default()
+    };
+    let (queries, state) = (queries.clone(), pipeline.state().clone());
+    let r = tokio::task::spawn_blocking(move || {
+        mediawatch_incidents::build(&queries, state.as_ref(), &req)
+    })
+    .await??;
+    for inc in &r.incidents {
+        println!(
+            "{} ({} stories, {} outlets){}",
+            inc.title,
+            inc.documents,
+            inc.outlets.len(),
+            if inc.collectivising.is_empty() {
+                String::new()
+            } else {
+                format!(": collectivised by {}", inc.collectivising.join(", "))
+            }
+        );
+        for m in &inc.members {
+            println!(
+                "    [{}] {}{}",
+                m.source,
+                m.title,
+                if m.labels.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({})", m.labels.join(", "))
+                }
+            );
+        }
+    }
+    println!(
+        "\nmediawatch --data-dir {} incidents list --min-outlets 2   (and /incidents in the dashboard)",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// A hostile statement quoted from a named person beside one in an
+/// outlet's own voice, and the split per outlet.
+fn demo_speakers(queries: &mediawatch_query::Queries, dir: &Path) -> Result<()> {
+    use mediawatch_core::SpeakerRole;
+    println!("\n## Who speaks: quoted versus editorial hostility\n");
+    let hits = queries
+        .search(&SearchRequest {
+            query: "relevance>=0.5".into(),
+            limit: 1000,
+            sort_by_date: true,
+            ..Default::default()
+        })?
+        .hits;
+    for role in [SpeakerRole::Quoted, SpeakerRole::Outlet] {
+        let found = hits.iter().find_map(|h| {
+            let l = h.labels.as_ref()?;
+            let a = l
+                .attributions
+                .iter()
+                .find(|a| a.role == role && (role != SpeakerRole::Quoted || a.speaker.is_some()))?;
+            Some((h, a.clone()))
+        });
+        if let Some((h, a)) = found {
+            // The span as written (the labels keep offsets, not the text).
+            let said = queries
+                .document(&mediawatch_core::DocId::from_stored(h.id.clone()))?
+                .and_then(|d| d.classified_text().get(a.start..a.end).map(str::to_string))
+                .unwrap_or_else(|| a.cue.clone());
+            println!(
+                "{} [{}] {}: \"{}\"{}",
+                match role {
+                    SpeakerRole::Quoted => "Quoted",
+                    _ => "In the outlet's own voice",
+                },
+                h.source,
+                h.title,
+                said,
+                a.speaker
+                    .map(|s| format!(", said by {s}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    let r = queries.speakers(&mediawatch_query::SpeakerQuery::default())?;
+    println!(
+        "\nPer outlet (mediawatch --data-dir {} speakers; /speakers in the dashboard):",
+        dir.display()
+    );
+    for row in r.outlets.iter().filter(|o| o.hostile_documents > 0) {
+        let n = |k: &str| row.documents_by_role.get(k).copied().unwrap_or(0);
+        println!(
+            "  {:<20} {} hostile of {}: {} in its own voice, {} quoted, {} by commenters",
+            row.source,
+            row.hostile_documents,
+            row.documents,
+            n("outlet"),
+            n("quoted"),
+            n("commenter")
+        );
+    }
+    Ok(())
+}
+
 /// The demo's second act: the outlets' sites change (a headline softened,
 /// a hateful comment removed, an article deleted) and the re-checks at
 /// +7 h, +24 h and +72 h, on a simulated clock, put it on record.
@@ -386,6 +498,8 @@ pub(crate) async fn demo(data_dir: &Path, listen: SocketAddr, no_serve: bool) ->
             println!("    [{}] {}", h.source, h.title);
         }
     }
+    demo_incidents(&pipeline, &queries, &dir).await?;
+    demo_speakers(&queries, &dir)?;
     demo_ledger(&pipeline, &corpus, &dir, &cancel).await?;
     if no_serve {
         corpus.stop().await;

@@ -17,6 +17,7 @@
 //!   non-zero score comes with evidence spans) and blunt (no syntax, irony
 //!   or wider context): the baseline, and the cascade's evidence.
 
+pub mod attribution;
 pub mod build;
 pub mod card;
 mod cascade;

@@ -397,6 +397,7 @@ pub(crate) fn classify_with_context(lex: &Lexicon, text: &str) -> (Labels, bool)
         frame,
         solutions,
         language_support: LanguageSupport::LexiconOnly,
+        attributions: Vec::new(),
     };
     (labels, doc.context)
 }

@@ -47,6 +47,65 @@ pub struct Labels {
     /// How well the model covers the document's language.
     #[serde(default)]
     pub language_support: LanguageSupport,
+    /// Who voices each hateful or collectively labelling span, and whom it
+    /// targets (see `mediawatch_classify::attribution`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributions: Vec<Attribution>,
+}
+
+/// Whose voice a statement is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SpeakerRole {
+    /// The outlet's own voice (the journalist, the headline).
+    Outlet,
+    /// A person or institution the text quotes or reports.
+    Quoted,
+    /// A reader's comment.
+    Commenter,
+    /// A social post's author.
+    Author,
+}
+
+impl SpeakerRole {
+    /// Name as shown and queried.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpeakerRole::Outlet => "outlet",
+            SpeakerRole::Quoted => "quoted",
+            SpeakerRole::Commenter => "commenter",
+            SpeakerRole::Author => "author",
+        }
+    }
+
+    /// Every role, in display order.
+    pub const ALL: [SpeakerRole; 4] = [
+        SpeakerRole::Outlet,
+        SpeakerRole::Quoted,
+        SpeakerRole::Commenter,
+        SpeakerRole::Author,
+    ];
+}
+
+/// One hateful or collectively labelling span: who voices it and whom it
+/// targets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Attribution {
+    /// Byte offset of the span in the classified text.
+    pub start: usize,
+    /// End byte offset (exclusive).
+    pub end: usize,
+    /// The span's cue.
+    pub cue: String,
+    /// Whose voice.
+    pub role: SpeakerRole,
+    /// The quoted speaker's name, when the text gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
+    /// The groups it targets (several at once): `migrants`, `roma`,
+    /// `muslims`, `journalists`, `aid_workers`, `activists`, ...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 /// Relevance to migration.

@@ -16,8 +16,8 @@ pub mod url_canon;
 
 pub use doc::{DateSource, DocId, DocKind, Document};
 pub use labels::{
-    CollectiveLabelling, CueType, EvidenceSpan, Frame, Hate, HateClass, LabelFlag, Labels,
-    LanguageSupport, Relevance, Solutions, LABEL_NAMES,
+    Attribution, CollectiveLabelling, CueType, EvidenceSpan, Frame, Hate, HateClass, LabelFlag,
+    Labels, LanguageSupport, Relevance, Solutions, SpeakerRole, LABEL_NAMES,
 };
 pub use source::{SourceMeta, SourceScope};
 pub use url_canon::canonicalize_url;

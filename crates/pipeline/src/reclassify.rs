@@ -90,7 +90,12 @@ pub fn reclassify_index(
         let labels = classifier.classify_batch(&inputs);
         for ((mut doc, extra, meta), l) in loaded.into_iter().zip(labels) {
             match l {
-                Ok(l) => {
+                Ok(mut l) => {
+                    mediawatch_classify::attribution::annotate(
+                        &mut l,
+                        doc.classified_text(),
+                        doc.kind,
+                    );
                     doc.labels = Some(l);
                     writer.upsert_with(doc, meta, &extra)?;
                     report.relabelled += 1;

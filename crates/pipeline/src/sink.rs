@@ -350,7 +350,16 @@ fn index_batch(
     let extras = dedup_extras(batch, state);
     for (p, l) in batch.iter_mut().zip(labels) {
         match l {
-            Ok(l) => p.doc.labels = Some(l),
+            Ok(mut l) => {
+                // Who voices each hostile span depends on the document (a
+                // comment, a post, an article), not only on its text.
+                mediawatch_classify::attribution::annotate(
+                    &mut l,
+                    p.doc.classified_text(),
+                    p.doc.kind,
+                );
+                p.doc.labels = Some(l);
+            }
             Err(e) => {
                 // Indexed without labels rather than lost; `reclassify`
                 // labels it later.

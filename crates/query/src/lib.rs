@@ -15,6 +15,9 @@
 
 use std::sync::Arc;
 
+mod speakers;
+pub use speakers::{SpeakerQuery, SpeakerReport, SpeakerRow, MAX_SPEAKER_DOCS};
+
 use chrono::{DateTime, NaiveDate, Utc};
 use mediawatch_core::{DocId, DocKind, Document, SourceMeta};
 use mediawatch_index::{

@@ -1,4 +1,4 @@
-// mediawatch dashboard: the trends chart and the correction form.
+// mediawatch dashboard: the trends chart, the correction form, incident edits.
 // Vanilla JS, no dependencies; loaded with `defer` from /assets/.
 (function () {
   "use strict";
@@ -209,7 +209,53 @@
     });
   }
 
-  function init() { initChart(); initCorrections(); }
+  // Incidents: merge the ticked incidents, split a story out; the edit is
+  // posted with the token kept in this browser, then the page regroups.
+  function initIncidents() {
+    var form = document.getElementById("incident-merge");
+    if (!form) return;
+    var tokenField = document.getElementById("token");
+    var out = document.getElementById("incident-result");
+    try {
+      var saved = window.localStorage.getItem(TOKEN_KEY);
+      if (saved && tokenField) tokenField.value = saved;
+    } catch (e) { /* storage disabled: the field still works */ }
+    function post(path, body) {
+      var token = tokenField ? tokenField.value.trim() : "";
+      try { if (token) window.localStorage.setItem(TOKEN_KEY, token); } catch (e) { /* ignore */ }
+      out.className = "";
+      out.textContent = "…";
+      fetch(path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + token },
+        body: JSON.stringify(body)
+      }).then(function (r) {
+        return r.json().then(function (j) {
+          if (r.ok) { out.className = "ok"; window.location.reload(); }
+          else { out.className = "fail"; out.textContent = "Error " + r.status + ": " + (j.error || ""); }
+        });
+      }).catch(function (err) { out.className = "fail"; out.textContent = String(err.message || err); });
+    }
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var ids = [];
+      var picks = document.querySelectorAll("input.merge-pick:checked");
+      for (var i = 0; i < picks.length; i++) ids.push(picks[i].value);
+      post("/api/incidents/merge", { doc_ids: ids });
+    });
+    var buttons = document.querySelectorAll("button.incident-split");
+    for (var k = 0; k < buttons.length; k++) {
+      buttons[k].addEventListener("click", function (ev) {
+        var b = ev.currentTarget;
+        post("/api/incidents/split", {
+          doc_id: b.getAttribute("data-doc"),
+          from: (b.getAttribute("data-from") || "").split(" ").filter(function (x) { return x; })
+        });
+      });
+    }
+  }
+
+  function init() { initChart(); initCorrections(); initIncidents(); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();

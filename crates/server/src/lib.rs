@@ -10,12 +10,14 @@ mod alerts;
 pub mod corrections;
 pub mod export;
 pub mod html;
+pub mod incidents;
 pub mod ledger;
 pub mod messages;
 pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod security;
+pub mod speakers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, MethodRouter};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use mediawatch_core::{DocId, SourceMeta};
@@ -256,6 +258,10 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/ledger", get(ledger::ledger)),
         ("/api/ledger/evidence", get(ledger::evidence)),
         ("/api/documents/{id}/history", get(ledger::history)),
+        ("/api/speakers", get(speakers::speakers)),
+        ("/api/incidents", get(incidents::list)),
+        ("/api/incidents/merge", post(incidents::merge)),
+        ("/api/incidents/split", post(incidents::split)),
     ]
 }
 

@@ -62,6 +62,22 @@ fn labels(collective: f32, text: &str, cue: &str) -> Labels {
             cue: cue.into(),
             cue_type: Some(CueType::WaterMetaphor),
         });
+        // Who voices it, as the classify stage would say: a sentence with
+        // "said" is a quote.
+        if collective > 0.5 {
+            l.attributions.push(mediawatch_core::Attribution {
+                start,
+                end: start + cue.len(),
+                cue: cue.into(),
+                role: if text.contains("said") {
+                    mediawatch_core::SpeakerRole::Quoted
+                } else {
+                    mediawatch_core::SpeakerRole::Outlet
+                },
+                speaker: None,
+                targets: vec!["migrants".into()],
+            });
+        }
     }
     l
 }
@@ -316,6 +332,10 @@ fn all_pages(f: &Fixture) -> Vec<String> {
         "/alerts".into(),
         "/ledger".into(),
         "/ledger?source=daily&from=2026-01-01&to=2026-01-31&around=2026-01-05".into(),
+        "/incidents".into(),
+        "/incidents?min_outlets=1&from=2026-01-01".into(),
+        "/speakers".into(),
+        "/speakers?q=country:RS&from=2026-01-01&to=2026-03-01".into(),
     ]
 }
 
@@ -366,6 +386,26 @@ async fn every_page_answers_with_its_contract() {
                 "<div class=\"diff\" data-from=\"1\" data-to=\"2\">",
                 "<del>A</del><ins>Migrants</ins>",
                 "id=\"history-html\"",
+            ],
+        ),
+        (
+            "/incidents?min_outlets=1".into(),
+            vec![
+                "<form id=\"incidents-form\"",
+                "<form id=\"incident-merge\"",
+                "<section class=\"incident\" data-incident=\"inc-",
+                "<table class=\"incident-outlets\">",
+                "<input type=\"checkbox\" class=\"merge-pick\"",
+            ],
+        ),
+        (
+            "/speakers".into(),
+            vec![
+                "<form id=\"speakers-form\"",
+                "<table id=\"speakers\"",
+                "<tr data-source=\"all\">",
+                "<td class=\"role-quoted\">1 (",
+                "<td class=\"role-outlet\">1 (",
             ],
         ),
         (
@@ -533,6 +573,83 @@ async fn ledger_evidence_and_history_over_the_api() {
     let (status, _, body) = get(&f, &format!("/api/documents/{id1}/history")).await;
     assert_eq!(status, 404);
     assert!(body.contains("not tracked"), "{body}");
+}
+
+async fn post_json(f: &Fixture, path: &str, body: serde_json::Value, token: bool) -> (u16, String) {
+    let mut r = reqwest::Client::new()
+        .post(format!("{}{path}", f.base))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if token {
+        r = r.bearer_auth(TOKEN);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn incidents_group_merge_and_split_over_the_api() {
+    let f = fixture(with_token()).await;
+    let (status, _, body) = get(&f, "/api/incidents?min_outlets=1").await;
+    assert_eq!(status, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(v["stories"], 3, "{v:#}");
+    assert_eq!(
+        v["incidents"].as_array().unwrap().len(),
+        3,
+        "three separate stories: {v:#}"
+    );
+    let (status, _, body) = get(&f, "/api/incidents?threshold=2").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("threshold"), "{body}");
+
+    let (a, b) = (f.docs[0].id.to_string(), f.docs[2].id.to_string());
+    let merge = serde_json::json!({ "doc_ids": [a, b], "analyst": "ana" });
+    let (status, _) = post_json(&f, "/api/incidents/merge", merge.clone(), false).await;
+    assert!(status == 401 || status == 403, "{status}");
+    let (status, body) = post_json(&f, "/api/incidents/merge", merge, true).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(json(&body)["links"], 1);
+    let (_, _, body) = get(&f, "/api/incidents").await;
+    let v = json(&body);
+    let incs = v["incidents"].as_array().unwrap();
+    assert_eq!(incs.len(), 1, "merged across outlets: {v:#}");
+    assert_eq!(incs[0]["outlets"].as_array().unwrap().len(), 2);
+    assert_eq!(incs[0]["members"].as_array().unwrap().len(), 2);
+    // The page offers to split each story out.
+    let (_, _, page) = get(&f, "/incidents").await;
+    assert!(page.contains("class=\"incident-split\""), "{page}");
+
+    let split = serde_json::json!({ "doc_id": b, "from": [a] });
+    let (status, body) = post_json(&f, "/api/incidents/split", split, true).await;
+    assert_eq!(status, 201, "{body}");
+    let (_, _, body) = get(&f, "/api/incidents").await;
+    assert!(
+        json(&body)["incidents"].as_array().unwrap().is_empty(),
+        "{body}"
+    );
+
+    let one = serde_json::json!({ "doc_ids": [a] });
+    let (status, body) = post_json(&f, "/api/incidents/merge", one, true).await;
+    assert_eq!(status, 400, "{body}");
+    let unknown = serde_json::json!({ "doc_ids": [a, "nope"] });
+    let (status, body) = post_json(&f, "/api/incidents/merge", unknown, true).await;
+    assert_eq!(status, 404, "{body}");
+}
+
+#[tokio::test]
+async fn speakers_split_hostility_by_role() {
+    let f = fixture(WebOptions::default()).await;
+    let (status, _, body) = get(&f, "/api/speakers").await;
+    assert_eq!(status, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(v["total"]["documents"], 3, "{v:#}");
+    assert_eq!(v["total"]["hostile_documents"], 2);
+    assert_eq!(v["total"]["documents_by_role"]["quoted"], 1);
+    assert_eq!(v["total"]["documents_by_role"]["outlet"], 1);
+    assert_eq!(v["total"]["targets"]["migrants"], 2);
+    let (status, _, body) = get(&f, "/api/speakers?from=nope").await;
+    assert_eq!(status, 400, "{body}");
 }
 
 #[tokio::test]

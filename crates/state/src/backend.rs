@@ -191,6 +191,13 @@ pub trait StateBackend: Send + Sync {
 
     /// Comments as the moderation ledger knows them, ordered by id.
     fn comment_sightings(&self, f: &SightingFilter) -> Result<Vec<CommentSighting>>;
+
+    /// Stores analysts' incident edits (a later decision about a pair
+    /// replaces the earlier one).
+    fn add_incident_links(&self, links: &[crate::IncidentLink]) -> Result<()>;
+
+    /// Every analyst's incident edit, oldest first.
+    fn incident_links(&self) -> Result<Vec<crate::IncidentLink>>;
 }
 
 impl StateBackend for StateStore {
@@ -351,5 +358,13 @@ impl StateBackend for StateStore {
 
     fn comment_sightings(&self, f: &SightingFilter) -> Result<Vec<CommentSighting>> {
         StateStore::comment_sightings(self, f)
+    }
+
+    fn add_incident_links(&self, links: &[crate::IncidentLink]) -> Result<()> {
+        StateStore::add_incident_links(self, links)
+    }
+
+    fn incident_links(&self) -> Result<Vec<crate::IncidentLink>> {
+        StateStore::incident_links(self)
     }
 }

@@ -22,6 +22,7 @@ use std::sync::Mutex;
 mod alerts;
 mod backend;
 mod corrections;
+mod incidents;
 mod ledger;
 mod migrate;
 mod pg;
@@ -33,6 +34,7 @@ pub use backend::StateBackend;
 pub use corrections::{
     Correction, CorrectionFilter, CorrectionVerdict, NewCorrection, CORRECTABLE_LABELS,
 };
+pub use incidents::IncidentLink;
 pub use ledger::{load_sightings, SightingFilter};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -296,7 +298,12 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 /// Tables of the feature modules (analysts' label corrections, saved
 /// searches and alert history), created after the core schema. Each uses
 /// `CREATE ... IF NOT EXISTS`, so opening an older database adds them.
-const EXTRA_SCHEMAS: [&str; 3] = [corrections::SCHEMA, alerts::SCHEMA, ledger::SCHEMA];
+const EXTRA_SCHEMAS: [&str; 4] = [
+    corrections::SCHEMA,
+    alerts::SCHEMA,
+    ledger::SCHEMA,
+    incidents::SCHEMA,
+];
 
 fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()

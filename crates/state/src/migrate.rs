@@ -189,6 +189,17 @@ const TABLES: &[(&str, &[(&str, Col)])] = &[
             ("gone_fetch", Text),
         ],
     ),
+    (
+        "incident_links",
+        &[
+            ("doc_a", Text),
+            ("doc_b", Text),
+            ("together", Bool),
+            ("analyst", Text),
+            ("note", Text),
+            ("at", Int8),
+        ],
+    ),
 ];
 
 /// Tables whose ids PostgreSQL numbers: their sequences move past the

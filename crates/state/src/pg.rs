@@ -210,6 +210,7 @@ impl PgStateStore {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
             tx.batch_execute(SCHEMA)?;
             tx.batch_execute(crate::ledger::PG_SCHEMA)?;
+            tx.batch_execute(crate::incidents::PG_SCHEMA)?;
             tx.commit()
         })?;
         Ok(store)
@@ -293,7 +294,7 @@ impl PgStateStore {
             c.batch_execute(
                 "TRUNCATE sources, seen, latencies, simhash, saved_searches, alerts, \
                  alert_deliveries, corrections, tracked, article_versions, article_checks, \
-                 comment_sightings RESTART IDENTITY CASCADE",
+                 comment_sightings, incident_links RESTART IDENTITY CASCADE",
             )
         })
     }
@@ -931,6 +932,14 @@ impl StateBackend for PgStateStore {
 
     fn comment_sightings(&self, f: &SightingFilter) -> Result<Vec<CommentSighting>> {
         self.pg_comment_sightings(f)
+    }
+
+    fn add_incident_links(&self, links: &[crate::IncidentLink]) -> Result<()> {
+        self.pg_add_incident_links(links)
+    }
+
+    fn incident_links(&self) -> Result<Vec<crate::IncidentLink>> {
+        self.pg_incident_links()
     }
 }
 

@@ -274,6 +274,34 @@ fn script(b: &dyn StateBackend) -> Vec<String> {
     );
     log("corrections", format!("{by_doc:?} {page:?}"));
     log("ledger", ledger(b));
+
+    // Analysts' incident edits: a later decision replaces the earlier one.
+    let at = t(50);
+    b.add_incident_links(&[
+        mediawatch_state::IncidentLink::new("s2", "s1", true, at),
+        mediawatch_state::IncidentLink::new("s1", "s3", false, at),
+    ])
+    .unwrap();
+    b.add_incident_links(&[mediawatch_state::IncidentLink::new(
+        "s1",
+        "s2",
+        false,
+        t(51),
+    )])
+    .unwrap();
+    let links = b.incident_links().unwrap();
+    assert_eq!(links.len(), 2);
+    assert_eq!(
+        (links[0].doc_a.as_str(), links[0].doc_b.as_str()),
+        ("s1", "s3")
+    );
+    assert!(!links[1].together, "the split replaced the merge");
+    let bad = mediawatch_state::IncidentLink {
+        doc_b: "s1".into(),
+        ..mediawatch_state::IncidentLink::new("s1", "s9", true, at)
+    };
+    assert!(b.add_incident_links(&[bad]).is_err());
+    log("incident links", format!("{links:?}"));
     out
 }
 
@@ -556,7 +584,7 @@ fn sqlite_state_migrates_to_postgres() {
             "{:?} {:?}",
             b.article_history("a1").unwrap(),
             b.comment_sightings(&SightingFilter::default()).unwrap()
-        )
+        ) + &format!("{:?}", b.incident_links().unwrap())
     };
     assert_eq!(same(&sqlite), same(&pg));
     let err = mediawatch_state::sqlite_to_postgres(&path, &pg).unwrap_err();

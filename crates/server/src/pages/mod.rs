@@ -25,21 +25,25 @@ use crate::{opt_date, ApiError, AppState};
 mod alerts;
 mod audience;
 mod document;
+mod incidents;
 mod ledger;
 mod search;
 mod solutions;
 mod sources;
+mod speakers;
 mod terms;
 mod trends;
 
 use alerts::alerts_page;
 use audience::audience_page;
 use document::document_page;
+use incidents::incidents_page;
 use ledger::ledger_page;
 use search::search_page;
 pub(crate) use search::search_request;
 use solutions::solutions_page;
 use sources::sources_page;
+use speakers::speakers_page;
 use terms::terms_page;
 use trends::trends_page;
 
@@ -82,6 +86,8 @@ pub fn routes() -> Router<AppState> {
         .route("/sources", get(sources_page))
         .route("/alerts", get(alerts_page))
         .route("/ledger", get(ledger_page))
+        .route("/incidents", get(incidents_page))
+        .route("/speakers", get(speakers_page))
         .route("/assets/dashboard.css", get(css))
         .route("/assets/dashboard.js", get(js))
 }
@@ -115,12 +121,14 @@ async fn js() -> Response {
     )
 }
 
-const NAV: [(&str, &str); 8] = [
+const NAV: [(&str, &str); 10] = [
     ("/search", "nav.search"),
     ("/trends", "nav.trends"),
     ("/terms", "nav.terms"),
     ("/audience", "nav.audience"),
     ("/solutions", "nav.solutions"),
+    ("/incidents", "nav.incidents"),
+    ("/speakers", "nav.speakers"),
     ("/ledger", "nav.ledger"),
     ("/sources", "nav.sources"),
     ("/alerts", "nav.alerts"),
