@@ -17,8 +17,8 @@ pub(crate) fn reindex(data_dir: &Path, lemmas: Option<&Path>) -> Result<()> {
     let started = std::time::Instant::now();
     let lemmas = lemmas.filter(|p| p.is_dir());
     if let Some(dir) = lemmas {
-        println!(
-            "the rebuilt index takes the lemma lists of {}",
+        eprintln!(
+            "mediawatch: the rebuilt index takes the lemma lists of {}",
             dir.display()
         );
     }
