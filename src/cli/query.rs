@@ -39,7 +39,8 @@ pub(crate) struct ReportArgs {
     /// Bucket size: day, week or month.
     #[arg(long, default_value = "month")]
     interval: Interval,
-    /// Split each bucket by source, country, language or audience.
+    /// Split each bucket by source, country, language, audience or speaker
+    /// (the role voicing each document's hostile statements).
     #[arg(long)]
     by: Option<GroupBy>,
     /// Only documents matching this query.
@@ -67,6 +68,10 @@ pub(crate) struct ReportArgs {
     /// Audience map: outlets with fewer migration documents are flagged and ranked last.
     #[arg(long, default_value_t = mediawatch_report::audience::DEFAULT_MIN_DOCUMENTS)]
     min_documents: u64,
+    /// Audience map: count hostility only where this speaker role voices it
+    /// (outlet, quoted, commenter, author).
+    #[arg(long)]
+    speaker: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Md)]
     format: Format,
@@ -405,7 +410,13 @@ pub(crate) fn report(
         compare: a.compare.clone(),
         counts_only: a.counts_only,
     };
-    let audience_map = || queries.audience(&filter, a.min_documents);
+    let speaker = match a.speaker.as_deref() {
+        None => None,
+        Some(s) => Some(mediawatch_core::SpeakerRole::parse(s).ok_or_else(|| {
+            anyhow::anyhow!("--speaker: {s:?} is not one of outlet, quoted, commenter, author")
+        })?),
+    };
+    let audience_map = || queries.audience_by(&filter, a.min_documents, speaker);
     let text = if a.audience {
         use mediawatch_report::audience;
         let m = audience_map()?;

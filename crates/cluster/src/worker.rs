@@ -3,6 +3,9 @@
 //! single-machine pipeline does, but the labelled documents go to the
 //! document stream instead of a local index.
 //!
+//! Workers also run the due re-checks of tracked articles (`[revisit]`),
+//! each claimed in the shared state so one worker re-checks it.
+//!
 //! Order of a job, and why nothing is lost or fetched twice:
 //! 1. documents are published (each waits for JetStream's ack);
 //! 2. the items are marked seen in PostgreSQL;
@@ -136,6 +139,28 @@ pub async fn run_worker(
         rt: tokio::runtime::Handle::current(),
         metrics: metrics.clone(),
     }))?);
+    // Re-checks of tracked articles (the moderation ledger) run on every
+    // worker, into the same classify stage; the state's claims give each
+    // due article to one worker.
+    let revisits = pipeline.config().revisit.enabled.then(|| {
+        let (p, s, c) = (pipeline.clone(), sink.clone(), cancel.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(p.config().revisit.check_every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = c.cancelled() => break,
+                    _ = tick.tick() => match p.revisit_into(&s, chrono::Utc::now(), &c).await {
+                        Ok(r) if r.checked > 0 => tracing::info!(
+                            checked = r.checked, changed = r.changed, deleted = r.deleted,
+                            comments_gone = r.comments_gone, "revisited"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!("revisits failed: {e}"),
+                    },
+                }
+            }
+        })
+    });
     let slots = Arc::new(tokio::sync::Semaphore::new(config.worker_concurrency));
     // Sources this worker is polling now (the state's poll lock is per
     // connection, and this worker's jobs share one).
@@ -204,6 +229,11 @@ pub async fn run_worker(
         }
     }
     while tasks.join_next().await.is_some() {}
+    if let Some(r) = revisits {
+        // It stops at `cancel`; when the stage failed it stops here.
+        r.abort();
+        let _ = r.await;
+    }
     match Arc::try_unwrap(sink) {
         Ok(sink) => {
             sink.finish().await?;

@@ -78,6 +78,11 @@ impl SpeakerRole {
         }
     }
 
+    /// Parses [`SpeakerRole::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        SpeakerRole::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
     /// Every role, in display order.
     pub const ALL: [SpeakerRole; 4] = [
         SpeakerRole::Outlet,
@@ -310,6 +315,16 @@ impl Labels {
             f("recognition", self.frame.recognition >= t),
             f("solutions", self.solutions.score >= t),
         ]
+    }
+
+    /// Bit set of the speaker roles that voice at least one hostile span
+    /// (bit `i` = [`SpeakerRole::ALL`]`[i]`): what reports split by.
+    pub fn speaker_bits(&self) -> u8 {
+        SpeakerRole::ALL
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| self.attributions.iter().any(|a| a.role == **r))
+            .fold(0u8, |b, (i, _)| b | (1 << i))
     }
 
     /// Score of a label by its query name (`relevance`, `hate`,

@@ -172,6 +172,7 @@ impl SegmentCollector for FactsSegmentCollector {
             lang: self.lang.get(doc).to_string(),
             kind: self.kind.get(doc).parse().unwrap_or(DocKind::Article),
             flags: bits_to_flags(bits),
+            speakers: crate::schema::speaker_bits(bits),
             labelled,
             cluster: String::new(),
         });

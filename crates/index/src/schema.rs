@@ -252,11 +252,22 @@ pub(crate) fn from_tantivy_time(t: tantivy::DateTime) -> Option<DateTime<Utc>> {
 }
 
 /// Bitmask of [`Labels::flags`], bit `i` = `LABEL_NAMES[i]`.
+/// The label flags (bits 0..8, [`Labels::flags`]) and, above them, the
+/// speaker roles of the hostile spans (bits 8..12,
+/// [`Labels::speaker_bits`]), in the one `label_flags` column.
 pub(crate) fn flag_bits(labels: &Labels) -> u64 {
     labels.flags().iter().enumerate().fold(
-        0u64,
+        u64::from(labels.speaker_bits()) << SPEAKER_SHIFT,
         |acc, (i, f)| if f.present { acc | (1 << i) } else { acc },
     )
+}
+
+/// Where the speaker-role bits start in `label_flags`.
+pub(crate) const SPEAKER_SHIFT: u32 = 8;
+
+/// The speaker-role bits of a `label_flags` value.
+pub(crate) fn speaker_bits(bits: u64) -> u8 {
+    ((bits >> SPEAKER_SHIFT) & 0xf) as u8
 }
 
 pub(crate) fn bits_to_flags(bits: u64) -> [bool; 8] {

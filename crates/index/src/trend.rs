@@ -144,12 +144,14 @@ impl SegmentCollector for TableSegmentCollector {
             .as_ref()
             .and_then(|c| c.first(doc))
             .unwrap_or(false);
-        let flags = if labelled {
-            // Only the 8 label bits exist (LABEL_NAMES).
-            (self.flags.as_ref().and_then(|c| c.first(doc)).unwrap_or(0) & 0xff) as u8
+        let raw = if labelled {
+            self.flags.as_ref().and_then(|c| c.first(doc)).unwrap_or(0)
         } else {
             0
         };
+        // The 8 label bits (LABEL_NAMES), then the speaker roles.
+        let flags = (raw & 0xff) as u8;
+        let speakers = crate::schema::speaker_bits(raw);
         self.rows.push(CompactFact {
             time_us: time.into_timestamp_micros(),
             cluster: self
@@ -161,6 +163,7 @@ impl SegmentCollector for TableSegmentCollector {
             country: self.country.id(doc),
             lang: self.lang.id(doc),
             flags,
+            speakers,
             labelled,
         });
     }

@@ -1778,3 +1778,80 @@ fn lemma_lists_are_kept_with_the_index_and_applied_by_a_rebuild() {
         "{e}"
     );
 }
+
+/// Speaker roles of hostile statements travel with each document's label
+/// flags into the fact rows, and reports split by them (the table path
+/// and the row path alike); label facets are unchanged by them.
+#[test]
+fn reports_split_hostility_by_speaker_role() {
+    use mediawatch_core::{Attribution, SpeakerRole};
+    use mediawatch_index::TrendRequest;
+    use mediawatch_report::{build_report, GroupBy, Interval, ReportRequest};
+    let index = Index::create_in_ram().unwrap();
+    let w = index.writer(0).unwrap();
+    let src = source("n1", "RS", "sr");
+    let attributed = |url: &str, roles: &[SpeakerRole]| {
+        let mut l = Labels {
+            model_version: "t".into(),
+            ..Default::default()
+        };
+        l.relevance.score = 0.9;
+        l.collective_labelling.score = 0.9;
+        l.attributions = roles
+            .iter()
+            .map(|r| Attribution {
+                start: 0,
+                end: 8,
+                cue: "migranti".into(),
+                role: *r,
+                speaker: None,
+                targets: vec!["migrants".into()],
+            })
+            .collect();
+        let mut d = lang_doc(url, "n1", "sr", "Migranti", "Migranti su talas.");
+        d.labels = Some(l);
+        d
+    };
+    for d in [
+        attributed("https://n1/a", &[SpeakerRole::Outlet]),
+        attributed("https://n1/b", &[SpeakerRole::Quoted, SpeakerRole::Outlet]),
+        attributed("https://n1/c", &[]),
+    ] {
+        w.upsert(d, &src).unwrap();
+    }
+    w.close().unwrap();
+    let rows = index.facts(&FactsFilter::default()).unwrap();
+    let mut bits: Vec<u8> = rows.iter().map(|r| r.speakers).collect();
+    bits.sort();
+    assert_eq!(bits, [0, 1, 3]);
+    // The eight label flags are what they were.
+    assert!(rows.iter().all(|r| r.flags[3] && r.flags[0]));
+    let report = ReportRequest {
+        interval: Interval::Month,
+        by: GroupBy::Speaker,
+        ..Default::default()
+    };
+    let got = index
+        .report(&TrendRequest {
+            filter: FactsFilter::default(),
+            report: report.clone(),
+            compare: vec![],
+        })
+        .unwrap();
+    let mut expected = build_report(&rows, &report);
+    expected.undated_left_out = got.undated_left_out;
+    assert_eq!(got, expected);
+    let per: Vec<(String, u64)> = got
+        .buckets
+        .iter()
+        .map(|b| (b.group.clone().unwrap_or_default(), b.documents))
+        .collect();
+    assert_eq!(
+        per,
+        [
+            ("none".to_string(), 1),
+            ("outlet".to_string(), 2),
+            ("quoted".to_string(), 1)
+        ]
+    );
+}

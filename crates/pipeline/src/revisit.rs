@@ -37,7 +37,19 @@ use tokio_util::sync::CancellationToken;
 
 use crate::sink::{PendingDoc, SinkMsg};
 use crate::source::{comment_docs, set_languages, LedgerHint, SourceRuntime};
-use crate::{Pipeline, PipelineError, Result};
+use crate::{Pipeline, PipelineError, Result, SinkHandle};
+
+/// What a re-fetched page says of itself, for an article rebuilt from it.
+struct PageMeta {
+    title: Option<String>,
+    byline: Option<String>,
+    published: Option<DateTime<Utc>>,
+    lang: Option<String>,
+}
+
+/// How long a claimed re-check is left to its worker before another may
+/// take it (a worker that died mid-check).
+const REVISIT_LEASE: chrono::Duration = chrono::Duration::minutes(15);
 
 /// Which documents the classify stage hands to the ledger.
 #[derive(Debug, Clone, Copy)]
@@ -198,6 +210,18 @@ impl Pipeline {
         report
     }
 
+    /// One round of due re-checks into a classify stage the caller runs (a
+    /// cluster worker's, which publishes to the document stream); claims
+    /// keep concurrent workers off each other's articles.
+    pub async fn revisit_into(
+        &self,
+        sink: &SinkHandle,
+        now: DateTime<Utc>,
+        cancel: &CancellationToken,
+    ) -> Result<RevisitReport> {
+        self.revisit_due(&sink.sender(), now, cancel).await
+    }
+
     /// One round of due re-checks, sending documents to `sink`.
     pub(crate) async fn revisit_due(
         &self,
@@ -210,13 +234,13 @@ impl Pipeline {
         if !cfg.enabled {
             return Ok(report);
         }
-        let due =
-            self.state
-                .due_revisits(now, cfg.per_round)
-                .map_err(|e| PipelineError::StateAt {
-                    location: self.state.location(),
-                    source: Box::new(e),
-                })?;
+        let due = self
+            .state
+            .claim_revisits(now, REVISIT_LEASE, cfg.per_round)
+            .map_err(|e| PipelineError::StateAt {
+                location: self.state.location(),
+                source: Box::new(e),
+            })?;
         // As many at once as source polls: the fetcher's per-host limits
         // and crawl delays keep each outlet's load polite.
         let limit = Arc::new(tokio::sync::Semaphore::new(
@@ -338,6 +362,12 @@ impl Pipeline {
                     }
                     Ok(a) => {
                         let title = a.title.clone().unwrap_or_default();
+                        let meta = PageMeta {
+                            title: a.title.clone(),
+                            byline: a.byline.clone(),
+                            published: a.published,
+                            lang: a.lang.clone(),
+                        };
                         let hash = content_hash(&title, &a.text);
                         let last = self
                             .state
@@ -362,7 +392,7 @@ impl Pipeline {
                             .await?;
                         rep.comments_new += msgs;
                         if record.check.outcome == CheckOutcome::Changed {
-                            self.reindex_changed(rt, t, &title, record.new_version.as_ref(), sink)
+                            self.reindex_changed(rt, t, &meta, record.new_version.as_ref(), sink)
                                 .await
                                 .map_err(|m| Some(format!("{who}: {m}")))?;
                         }
@@ -490,12 +520,13 @@ impl Pipeline {
 
     /// Sends the changed article to the classify stage: same id, the new
     /// headline and text, labelled again. The document's other fields
-    /// (source, dates, author) stay as indexed.
+    /// (source, dates, author) stay as indexed when this process has the
+    /// index; otherwise they come from the page.
     async fn reindex_changed(
         &self,
         rt: &SourceRuntime,
         t: &TrackedArticle,
-        page_title: &str,
+        page: &PageMeta,
         version: Option<&ArticleVersion>,
         sink: &mpsc::Sender<SinkMsg>,
     ) -> std::result::Result<(), String> {
@@ -506,13 +537,36 @@ impl Pipeline {
             .await
             .map_err(|e| format!("reading the indexed article panicked: {e}"))?
             .map_err(|e| format!("cannot read the indexed article: {e}"))?;
-        let Some(mut doc) = stored else {
-            // Tracked but not in this index (it was rebuilt elsewhere):
-            // the version is recorded, the index keeps what it has.
-            return Ok(());
+        let mut doc = match stored {
+            Some(doc) => doc,
+            // Not in this process's index (a cluster worker, whose index
+            // nodes hold the documents): the page itself, as the first
+            // fetch would have built it, replaces the indexed copy.
+            None => {
+                let mut docs = vec![(
+                    Document {
+                        id: DocId::from_stored(t.doc_id.clone()),
+                        source_id: t.source_id.clone(),
+                        url: t.url.clone(),
+                        title: page.title.clone().unwrap_or_default(),
+                        text: v.text.clone(),
+                        author: page.byline.clone(),
+                        published: page.published,
+                        modified: None,
+                        fetched: v.fetched_at,
+                        lang: page.lang.clone(),
+                        kind: DocKind::Article,
+                        parent_id: None,
+                        labels: None,
+                    },
+                    None,
+                )];
+                set_languages(rt, &mut docs);
+                docs.remove(0).0
+            }
         };
-        if !page_title.trim().is_empty() {
-            doc.title = page_title.to_string();
+        if let Some(title) = page.title.as_deref().filter(|t| !t.trim().is_empty()) {
+            doc.title = title.to_string();
         }
         doc.text = v.text.clone();
         doc.labels = None;

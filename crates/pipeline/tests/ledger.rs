@@ -164,3 +164,51 @@ async fn removed_comments_edited_headlines_and_deleted_pages_are_on_record() {
     assert_eq!(report.total.removed, 1);
     server.stop().await;
 }
+
+/// A process without the articles in its index (a cluster worker: the
+/// index nodes hold them) rebuilds a changed article from its page, so the
+/// new headline still reaches the index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_article_is_rebuilt_from_its_page_without_the_index() {
+    let server = DemoServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = server.base().to_string();
+    let first = tempfile::tempdir().unwrap();
+    let cancel = CancellationToken::new();
+    {
+        let p = Pipeline::open(demo_config(&base).unwrap(), first.path()).unwrap();
+        p.ingest_once(None, &cancel).await.unwrap();
+    }
+    // The same state, an empty index.
+    let second = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(first.path()).unwrap() {
+        let f = f.unwrap();
+        let name = f.file_name().to_string_lossy().into_owned();
+        if name.starts_with("state") {
+            std::fs::copy(f.path(), second.path().join(&name)).unwrap();
+        }
+    }
+    let p = Pipeline::open(demo_config(&base).unwrap(), second.path()).unwrap();
+    assert_eq!(p.index().num_docs().unwrap(), 0);
+    server.revise();
+    let t0 = chrono::DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
+    let r = p
+        .revisit_once(t0 + Duration::hours(7), &cancel)
+        .await
+        .unwrap();
+    assert_eq!(r.changed, 1, "{r:?}");
+    let talas = &r.edited[0];
+    let doc = p
+        .index()
+        .get(&DocId::from_stored(talas.clone()))
+        .unwrap()
+        .expect("rebuilt from the page");
+    assert_eq!(doc.title, NEW_TITLE);
+    assert_eq!(doc.source_id, "glas-doline");
+    assert!(doc.published.is_some(), "the page's own date");
+    assert!(doc.labels.is_some());
+    // Only the changed article: its comments were all known to the ledger.
+    assert_eq!(p.index().num_docs().unwrap(), 1);
+    server.stop().await;
+}

@@ -24,7 +24,7 @@ use mediawatch_index::{
     DocFacts, FactsFilter, Hit, Index, IndexError, SearchRequest, SearchResults, TermsRequest,
     TermsResult, TrendRequest, MAX_LIMIT,
 };
-use mediawatch_report::audience::{build_audience_map, AudienceMap};
+use mediawatch_report::audience::AudienceMap;
 use mediawatch_report::{GroupBy, Interval, Report, ReportRequest};
 
 /// Errors of a query.
@@ -261,8 +261,24 @@ impl Queries {
     /// against recognising coverage of migration, weighted by reach;
     /// outlets with fewer than `min_documents` are flagged and ranked last.
     pub fn audience(&self, filter: &FactsFilter, min_documents: u64) -> Result<AudienceMap> {
+        self.audience_by(filter, min_documents, None)
+    }
+
+    /// The audience map with hostility counted only where `speaker` voices
+    /// it (the outlet's own voice, quotes, commenters, post authors).
+    pub fn audience_by(
+        &self,
+        filter: &FactsFilter,
+        min_documents: u64,
+        speaker: Option<mediawatch_core::SpeakerRole>,
+    ) -> Result<AudienceMap> {
         let rows = self.backend.facts(filter)?;
-        Ok(build_audience_map(&rows, &self.sources, min_documents))
+        Ok(mediawatch_report::audience::build_audience_map_by(
+            &rows,
+            &self.sources,
+            min_documents,
+            speaker,
+        ))
     }
 
     /// Terms rising in `req`'s period; per country when several are given

@@ -109,6 +109,11 @@ pub struct AudienceMap {
     pub segments: Vec<SegmentRow>,
     /// How the figures are computed, for readers of exports.
     pub method: &'static str,
+    /// When set, hostility counts only when voiced by this speaker role
+    /// (`outlet`, `quoted`, `commenter`, `author`): the map of "hostility
+    /// in the outlet's own voice" versus "quoted".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
 }
 
 const METHOD: &str = "Counts only documents about migration (relevance >= 0.5). hostile = hate, offensive, \
@@ -146,6 +151,25 @@ pub fn build_audience_map(
     sources: &[SourceMeta],
     min_documents: u64,
 ) -> AudienceMap {
+    build_audience_map_by(rows, sources, min_documents, None)
+}
+
+/// [`build_audience_map`] with hostility (hate, offensive, collective
+/// labelling, threat) counted only in documents where `speaker` voices a
+/// hostile statement; recognition and solutions count as before.
+pub fn build_audience_map_by(
+    rows: &[DocFacts],
+    sources: &[SourceMeta],
+    min_documents: u64,
+    speaker: Option<mediawatch_core::SpeakerRole>,
+) -> AudienceMap {
+    let role_bit = speaker.map(|r| {
+        let i = mediawatch_core::SpeakerRole::ALL
+            .iter()
+            .position(|x| *x == r)
+            .unwrap_or(0);
+        1u8 << i
+    });
     let mut counts: BTreeMap<&str, Counts> = BTreeMap::new();
     let mut total = 0;
     for r in rows {
@@ -156,6 +180,19 @@ pub fn build_audience_map(
         let c = counts.entry(r.source.as_str()).or_default();
         let f = &r.flags;
         c.documents += 1;
+        // Under a speaker role, a document's hostility counts only when that
+        // role voices one of its hostile statements.
+        let voiced = role_bit.is_none_or(|b| r.speakers & b != 0);
+        let f = &[
+            f[0],
+            f[HATE] && voiced,
+            f[OFFENSIVE] && voiced,
+            f[COLLECTIVE] && voiced,
+            f[THREAT] && voiced,
+            f[5],
+            f[6],
+            f[7],
+        ];
         c.hostile += (f[HATE] || f[OFFENSIVE] || f[COLLECTIVE] || f[THREAT]) as u64;
         c.positive += (f[RECOGNITION] || f[SOLUTIONS]) as u64;
         c.collective += f[COLLECTIVE] as u64;
@@ -275,6 +312,7 @@ pub fn build_audience_map(
         outlets,
         segments,
         method: METHOD,
+        speaker: speaker.map(|r| r.as_str().to_string()),
     }
 }
 
@@ -366,6 +404,12 @@ pub fn audience_markdown(m: &AudienceMap) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# Audience map\n");
     let _ = writeln!(o, "{} migration documents. {}\n", m.documents, m.method);
+    if let Some(sp) = &m.speaker {
+        let _ = writeln!(
+            o,
+            "Hostility counted only where voiced by: **{sp}** (hostile statements attributed to that speaker role).\n"
+        );
+    }
     let _ = writeln!(o, "## Segments, most unsensitized first\n");
     let _ = writeln!(
         o,
@@ -436,6 +480,7 @@ mod tests {
             lang: "sr".into(),
             kind: DocKind::Article,
             flags: f,
+            speakers: 0,
             labelled: true,
             cluster: String::new(),
         }
@@ -450,6 +495,31 @@ mod tests {
             reach,
             ..mediawatch_testkit::source(id)
         }
+    }
+
+    #[test]
+    fn hostility_can_be_counted_by_the_role_that_voices_it() {
+        // Two hostile documents of one outlet: one in its own voice, one
+        // quoted; one neutral.
+        let mut own = row("s", &[RELEVANT, COLLECTIVE]);
+        own.speakers = 1; // outlet
+        let mut quoted = row("s", &[RELEVANT, HATE]);
+        quoted.speakers = 1 << 1; // quoted
+        let neutral = row("s", &[RELEVANT, RECOGNITION]);
+        let rows = vec![own, quoted, neutral];
+        let all = build_audience_map_by(&rows, &[], 1, None);
+        assert_eq!(all.outlets[0].hostile, 2);
+        assert_eq!(all.speaker, None);
+        let q = build_audience_map_by(&rows, &[], 1, Some(mediawatch_core::SpeakerRole::Quoted));
+        assert_eq!((q.outlets[0].hostile, q.outlets[0].documents), (1, 3));
+        assert_eq!(q.speaker.as_deref(), Some("quoted"));
+        assert!(audience_markdown(&q).contains("voiced by: **quoted**"));
+        let c = build_audience_map_by(&rows, &[], 1, Some(mediawatch_core::SpeakerRole::Commenter));
+        assert_eq!(c.outlets[0].hostile, 0);
+        assert_eq!(
+            c.outlets[0].positive, 1,
+            "recognition counts whoever speaks"
+        );
     }
 
     #[test]

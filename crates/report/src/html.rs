@@ -278,6 +278,7 @@ mod tests {
             lang: "sr".into(),
             kind: DocKind::Article,
             flags,
+            speakers: 0,
             labelled: true,
             cluster: String::new(),
         }

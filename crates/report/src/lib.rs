@@ -69,6 +69,10 @@ pub struct DocFacts {
     pub kind: DocKind,
     /// Label flags in the order of [`LABEL_NAMES`]; all false when unlabelled.
     pub flags: [bool; 8],
+    /// Speaker roles voicing a hostile span (bit `i` =
+    /// `SpeakerRole::ALL[i]`); 0 when none (or unlabelled).
+    #[serde(default)]
+    pub speakers: u8,
     /// Whether the document has been classified at all.
     pub labelled: bool,
     /// Near-duplicate cluster id (syndicated copies of one story share it;
@@ -168,6 +172,10 @@ pub enum GroupBy {
     /// ([`ReportRequest::audience`]); a source with several tags counts in
     /// each, one without tags under `untagged`.
     Audience,
+    /// One row per bucket and speaker role of the document's hostile
+    /// statements (`outlet`, `quoted`, `commenter`, `author`); a document
+    /// counts under each role it has, one without any under `none`.
+    Speaker,
 }
 
 impl GroupBy {
@@ -179,6 +187,7 @@ impl GroupBy {
             GroupBy::Country => Some("country"),
             GroupBy::Language => Some("language"),
             GroupBy::Audience => Some("audience"),
+            GroupBy::Speaker => Some("speaker"),
         }
     }
 
@@ -193,6 +202,7 @@ impl GroupBy {
                 Some(tags) if !tags.is_empty() => Keys::Many(tags),
                 _ => Keys::One(Some(UNTAGGED)),
             },
+            GroupBy::Speaker => Keys::Roles(row.speakers),
         }
     }
 }
@@ -200,10 +210,26 @@ impl GroupBy {
 /// Group of rows whose source has no audience tag.
 pub const UNTAGGED: &str = "untagged";
 
-/// One group key, or several (audience tags), without allocating per row.
+/// Group of rows without a hostile statement, by speaker role.
+pub const NO_SPEAKER: &str = "none";
+
+/// The group names of a speaker-role bit set (see [`DocFacts::speakers`]).
+pub fn speaker_groups(bits: u8) -> impl Iterator<Item = &'static str> {
+    let none = (bits == 0).then_some(NO_SPEAKER);
+    mediawatch_core::SpeakerRole::ALL
+        .iter()
+        .enumerate()
+        .filter(move |(i, _)| bits & (1 << i) != 0)
+        .map(|(_, r)| r.as_str())
+        .chain(none)
+}
+
+/// One group key, or several (audience tags, speaker roles), without
+/// allocating per row.
 enum Keys<'a> {
     One(Option<&'a str>),
     Many(&'a [String]),
+    Roles(u8),
 }
 
 impl<'a> Keys<'a> {
@@ -211,6 +237,7 @@ impl<'a> Keys<'a> {
         match self {
             Keys::One(k) => f(*k),
             Keys::Many(tags) => tags.iter().for_each(|t| f(Some(t.as_str()))),
+            Keys::Roles(bits) => speaker_groups(*bits).for_each(|g| f(Some(g))),
         }
     }
 }
@@ -224,10 +251,11 @@ impl FromStr for GroupBy {
             "country" => Ok(GroupBy::Country),
             "language" | "lang" => Ok(GroupBy::Language),
             "audience" => Ok(GroupBy::Audience),
+            "speaker" => Ok(GroupBy::Speaker),
             _ => Err(ReportError::InvalidOption {
                 what: "report grouping",
                 value: s.to_string(),
-                expected: "source, country, language, audience (or none)",
+                expected: "source, country, language, audience, speaker (or none)",
             }),
         }
     }
@@ -838,6 +866,7 @@ mod tests {
             lang: lang.into(),
             kind: DocKind::Article,
             flags: [false; 8],
+            speakers: 0,
             labelled: false,
             cluster: String::new(),
         }
@@ -1268,6 +1297,7 @@ mod audience_and_compare_tests {
             lang: "sr".into(),
             kind: DocKind::Article,
             flags,
+            speakers: 0,
             labelled: true,
             cluster: String::new(),
         }

@@ -42,6 +42,8 @@ pub struct CompactFact {
     pub lang: u32,
     /// Label flags, bit `i` = `LABEL_NAMES[i]`; 0 when unlabelled.
     pub flags: u8,
+    /// Speaker roles of the hostile statements ([`DocFacts::speakers`]).
+    pub speakers: u8,
     /// Whether the document has been classified.
     pub labelled: bool,
 }
@@ -107,6 +109,7 @@ impl FactTable {
                 country: intern(&mut t.countries, &mut ci, &r.country),
                 lang: intern(&mut t.langs, &mut li, &r.lang),
                 flags: if r.labelled { bits(&r.flags) } else { 0 },
+                speakers: if r.labelled { r.speakers } else { 0 },
                 labelled: r.labelled,
             };
             t.rows.push(row);
@@ -175,6 +178,8 @@ enum Groups<'a> {
         names: Vec<&'a str>,
         of_source: Vec<Vec<u32>>,
     },
+    /// Speaker roles: group `i` = `SpeakerRole::ALL[i]`, then `none`.
+    Speaker,
 }
 
 impl<'a> Groups<'a> {
@@ -206,6 +211,7 @@ impl<'a> Groups<'a> {
                     .collect();
                 Groups::Audience { names, of_source }
             }
+            GroupBy::Speaker => Groups::Speaker,
         }
     }
 
@@ -218,6 +224,15 @@ impl<'a> Groups<'a> {
                     ids.iter().for_each(|&g| f(g));
                 }
             }
+            Groups::Speaker => {
+                let roles = mediawatch_core::SpeakerRole::ALL.len() as u32;
+                if row.speakers == 0 {
+                    f(roles);
+                }
+                (0..roles)
+                    .filter(|i| row.speakers & (1 << i) != 0)
+                    .for_each(f);
+            }
         }
     }
 
@@ -226,6 +241,11 @@ impl<'a> Groups<'a> {
             Groups::None => None,
             Groups::Column(names, _) => Some(names.get(id as usize).map_or("", String::as_str)),
             Groups::Audience { names, .. } => Some(names.get(id as usize).copied().unwrap_or("")),
+            Groups::Speaker => Some(
+                mediawatch_core::SpeakerRole::ALL
+                    .get(id as usize)
+                    .map_or(crate::NO_SPEAKER, |r| r.as_str()),
+            ),
         }
     }
 }
@@ -315,6 +335,7 @@ mod tests {
                     lang: ["sr", "hr", "hu", "und"][(next() % 4) as usize].to_string(),
                     kind: DocKind::Article,
                     flags: std::array::from_fn(|i| labelled && (r >> (8 + i)) & 1 == 1),
+                    speakers: if labelled { ((r >> 20) & 0xf) as u8 } else { 0 },
                     labelled,
                     cluster: match next() % 5 {
                         0 => String::new(),
@@ -342,6 +363,7 @@ mod tests {
                 GroupBy::Country,
                 GroupBy::Language,
                 GroupBy::Audience,
+                GroupBy::Speaker,
             ] {
                 for dedup in [false, true] {
                     for (from, to) in [

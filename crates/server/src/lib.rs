@@ -624,6 +624,25 @@ pub(crate) struct AudienceParams {
     q: Option<String>,
     /// Outlets with fewer documents are flagged `low_sample` (default 5).
     min_documents: Option<u64>,
+    /// Count hostility only where this speaker role voices it: `outlet`,
+    /// `quoted`, `commenter` or `author`.
+    speaker: Option<String>,
+}
+
+/// A speaker-role parameter: empty is none.
+pub(crate) fn speaker_param(
+    v: Option<&str>,
+) -> Result<Option<mediawatch_core::SpeakerRole>, ApiError> {
+    match v.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(s) => mediawatch_core::SpeakerRole::parse(s)
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "speaker: {s:?} is not one of outlet, quoted, commenter, author"
+                ))
+            }),
+    }
 }
 
 /// Audience map: outlets and audience segments ranked by hostile and
@@ -649,8 +668,9 @@ pub(crate) async fn audience(
     let min = p
         .min_documents
         .unwrap_or(mediawatch_report::audience::DEFAULT_MIN_DOCUMENTS);
+    let speaker = speaker_param(p.speaker.as_deref())?;
     let q = s.queries();
-    let m = tokio::task::spawn_blocking(move || q.audience(&filter, min))
+    let m = tokio::task::spawn_blocking(move || q.audience_by(&filter, min, speaker))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(Json(m))

@@ -650,6 +650,38 @@ async fn speakers_split_hostility_by_role() {
     assert_eq!(v["total"]["targets"]["migrants"], 2);
     let (status, _, body) = get(&f, "/api/speakers?from=nope").await;
     assert_eq!(status, 400, "{body}");
+    // The audience map and the trends, split by the role voicing hostility.
+    let (status, _, body) = get(&f, "/api/audience?speaker=quoted&min_documents=1").await;
+    assert_eq!(status, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(v["speaker"], "quoted");
+    let hostile: u64 = v["outlets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["hostile"].as_u64().unwrap())
+        .sum();
+    assert_eq!(hostile, 1, "only the quoted statement: {v:#}");
+    let (status, _, body) = get(&f, "/api/audience?speaker=boss").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("speaker"), "{body}");
+    let (status, _, body) = get(&f, "/api/report?by=speaker&interval=month").await;
+    assert_eq!(status, 200, "{body}");
+    let groups: Vec<String> = json(&body)["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["group"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        groups.contains(&"quoted".to_string()) && groups.contains(&"outlet".to_string()),
+        "{groups:?}"
+    );
+    let (_, _, page) = get(&f, "/audience?speaker=outlet").await;
+    assert!(
+        page.contains("<option value=\"outlet\" selected>"),
+        "{page}"
+    );
 }
 
 #[tokio::test]

@@ -182,6 +182,15 @@ pub trait StateBackend: Send + Sync {
     /// first.
     fn due_revisits(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<TrackedArticle>>;
 
+    /// Claims up to `limit` articles due at `now` for `lease` (their next
+    /// due time moves past it), so concurrent workers re-check each once.
+    fn claim_revisits(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: usize,
+    ) -> Result<Vec<TrackedArticle>>;
+
     /// Stores one re-check: the check, a new version, validators, the next
     /// due time, deletion, comments seen and gone; in one transaction.
     fn record_revisit(&self, r: &RevisitRecord) -> Result<()>;
@@ -346,6 +355,15 @@ impl StateBackend for StateStore {
 
     fn due_revisits(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<TrackedArticle>> {
         StateStore::due_revisits(self, now, limit)
+    }
+
+    fn claim_revisits(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: usize,
+    ) -> Result<Vec<TrackedArticle>> {
+        StateStore::claim_revisits(self, now, lease, limit)
     }
 
     fn record_revisit(&self, r: &RevisitRecord) -> Result<()> {

@@ -416,6 +416,47 @@ impl StateStore {
             .map_err(sql("list due revisits"))
     }
 
+    /// Claims up to `limit` tracked articles due at `now`: their next due
+    /// time moves to `now + lease`, so no other worker re-checks them
+    /// meanwhile; [`StateStore::record_revisit`] then sets the real one, and
+    /// a check that never records is due again when the lease ends.
+    pub fn claim_revisits(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: usize,
+    ) -> Result<Vec<TrackedArticle>> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(&format!(
+                "UPDATE tracked SET next_due = ?1 WHERE doc_id IN (SELECT doc_id FROM tracked \
+                 WHERE next_due IS NOT NULL AND next_due <= ?2 ORDER BY next_due LIMIT ?3) \
+                 RETURNING {TRACKED_COLS}"
+            ))
+            .map_err(sql("claim revisits"))?;
+        let rows = st
+            .query_map(
+                params![ts(now + lease), ts(now), limit_of(Some(limit))],
+                |r| {
+                    Ok(tracked((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                    )))
+                },
+            )
+            .map_err(sql("claim revisits"))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(sql("claim revisits"))
+    }
+
     /// Stores one re-check (see [`RevisitRecord`]) in one transaction.
     pub fn record_revisit(&self, r: &RevisitRecord) -> Result<()> {
         let mut conn = self.conn();
@@ -680,6 +721,27 @@ impl PgStateStore {
                      ORDER BY next_due LIMIT $2"
                 ),
                 &[&ts(now), &limit_of(Some(limit))],
+            )?;
+            Ok(rows.iter().map(pg_tracked).collect())
+        })
+    }
+
+    pub(crate) fn pg_claim_revisits(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: usize,
+    ) -> Result<Vec<TrackedArticle>> {
+        let (until, now, limit) = (ts(now + lease), ts(now), limit_of(Some(limit)));
+        self.with("claim revisits", |db| {
+            // SKIP LOCKED: workers claiming at once get different articles.
+            let rows = db.query(
+                &format!(
+                    "UPDATE tracked SET next_due = $1 WHERE doc_id IN (SELECT doc_id FROM tracked \
+                     WHERE next_due IS NOT NULL AND next_due <= $2 ORDER BY next_due LIMIT $3 \
+                     FOR UPDATE SKIP LOCKED) RETURNING {TRACKED_COLS}"
+                ),
+                &[&until, &now, &limit],
             )?;
             Ok(rows.iter().map(pg_tracked).collect())
         })

@@ -922,6 +922,15 @@ impl StateBackend for PgStateStore {
         self.pg_due_revisits(now, limit)
     }
 
+    fn claim_revisits(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: usize,
+    ) -> Result<Vec<TrackedArticle>> {
+        self.pg_claim_revisits(now, lease, limit)
+    }
+
     fn record_revisit(&self, r: &RevisitRecord) -> Result<()> {
         self.pg_record_revisit(r)
     }

@@ -369,6 +369,17 @@ fn ledger(s: &dyn StateBackend) -> String {
     let due = s.due_revisits(t(7), 10).unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!((due[0].stage, due[0].next_due), (0, Some(t(6))));
+    // A claim hands each due article to one worker for the lease.
+    let claimed = s
+        .claim_revisits(t(7), chrono::Duration::hours(1), 10)
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].doc_id, "a1");
+    assert!(s
+        .claim_revisits(t(7), chrono::Duration::hours(1), 10)
+        .unwrap()
+        .is_empty());
+    assert!(s.due_revisits(t(7), 10).unwrap().is_empty(), "leased");
     s.record_revisit(&RevisitRecord {
         doc_id: "a1".into(),
         check: ArticleCheck {

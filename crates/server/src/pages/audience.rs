@@ -23,9 +23,10 @@ pub(super) async fn audience_page(State(s): State<AppState>, RawQuery(raw): RawQ
             n as u64
         });
     let st = s.clone();
-    let map = match filter {
-        Ok(f) => blocking(move || Ok(st.queries().audience(&f, min_docs)?)).await,
-        Err(e) => Err(e),
+    let speaker = crate::speaker_param(p.get("speaker"));
+    let map = match (filter, speaker) {
+        (Ok(f), Ok(sp)) => blocking(move || Ok(st.queries().audience_by(&f, min_docs, sp)?)).await,
+        (Err(e), _) | (_, Err(e)) => Err(e),
     };
     let mut h = Html::new();
     h.raw("<h1>")
@@ -35,7 +36,23 @@ pub(super) async fn audience_page(State(s): State<AppState>, RawQuery(raw): RawQ
     input(&mut h, "to", "date", p.str("to"), "search.to");
     h.raw("<input id=\"q\" name=\"q\" type=\"search\" value=\"")
         .text(p.str("q"))
-        .raw("\"> <button type=\"submit\">")
+        .raw("\"> <label>")
+        .text(t("audience.speaker"))
+        .raw(" <select id=\"speaker\" name=\"speaker\">");
+    for (v, key) in [
+        ("", "audience.speaker_any"),
+        ("outlet", "speakers.role_outlet"),
+        ("quoted", "speakers.role_quoted"),
+        ("commenter", "speakers.role_commenter"),
+        ("author", "speakers.role_author"),
+    ] {
+        h.raw("<option value=\"").text(v).raw("\"");
+        if p.str("speaker") == v {
+            h.raw(" selected");
+        }
+        h.raw(">").text(t(key)).raw("</option>");
+    }
+    h.raw("</select></label> <button type=\"submit\">")
         .text(t("search.submit"))
         .raw("</button></form>");
     let map = match map {

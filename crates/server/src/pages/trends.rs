@@ -31,6 +31,7 @@ pub(super) async fn trends_page(RawQuery(raw): RawQuery) -> Response {
         ("country", "trends.by_country"),
         ("language", "trends.by_language"),
         ("audience", "trends.by_audience"),
+        ("speaker", "trends.by_speaker"),
     ] {
         h.raw("<option value=\"").text(v).raw("\"");
         if p.str("by") == v {
