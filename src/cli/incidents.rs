@@ -147,15 +147,8 @@ pub(crate) fn incidents_cmd(ctx: &Ctx, a: IncidentsArgs) -> Result<()> {
             Ok(())
         }
         Action::Merge { doc_ids, analyst } => {
-            let now = Utc::now();
-            let links: Vec<IncidentLink> = doc_ids[1..]
-                .iter()
-                .filter(|d| **d != doc_ids[0])
-                .map(|d| IncidentLink {
-                    analyst: analyst.clone(),
-                    ..IncidentLink::new(&doc_ids[0], d, true, now)
-                })
-                .collect();
+            let links =
+                IncidentLink::pairs(&doc_ids[0], &doc_ids[1..], true, analyst, None, Utc::now());
             state.add_incident_links(&links)?;
             println!("stored {} merge(s)", links.len());
             Ok(())
@@ -165,15 +158,7 @@ pub(crate) fn incidents_cmd(ctx: &Ctx, a: IncidentsArgs) -> Result<()> {
             from,
             analyst,
         } => {
-            let now = Utc::now();
-            let links: Vec<IncidentLink> = from
-                .iter()
-                .filter(|d| **d != doc_id)
-                .map(|d| IncidentLink {
-                    analyst: analyst.clone(),
-                    ..IncidentLink::new(&doc_id, d, false, now)
-                })
-                .collect();
+            let links = IncidentLink::pairs(&doc_id, &from, false, analyst, None, Utc::now());
             state.add_incident_links(&links)?;
             println!("stored {} split(s)", links.len());
             Ok(())

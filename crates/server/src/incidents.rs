@@ -196,16 +196,14 @@ pub async fn merge(
         ));
     }
     check_docs(&s, ids.clone()).await?;
-    let now = Utc::now();
-    let (analyst, note) = (trimmed(b.analyst), trimmed(b.note));
-    let links = ids[1..]
-        .iter()
-        .map(|other| IncidentLink {
-            analyst: analyst.clone(),
-            note: note.clone(),
-            ..IncidentLink::new(&ids[0], other, true, now)
-        })
-        .collect();
+    let links = IncidentLink::pairs(
+        &ids[0],
+        &ids[1..],
+        true,
+        trimmed(b.analyst),
+        trimmed(b.note),
+        Utc::now(),
+    );
     store(&s, links).await
 }
 
@@ -237,15 +235,13 @@ pub async fn split(
     let mut all = from.clone();
     all.push(b.doc_id.clone());
     check_docs(&s, all).await?;
-    let now = Utc::now();
-    let (analyst, note) = (trimmed(b.analyst), trimmed(b.note));
-    let links = from
-        .iter()
-        .map(|other| IncidentLink {
-            analyst: analyst.clone(),
-            note: note.clone(),
-            ..IncidentLink::new(&b.doc_id, other, false, now)
-        })
-        .collect();
+    let links = IncidentLink::pairs(
+        &b.doc_id,
+        &from,
+        false,
+        trimmed(b.analyst),
+        trimmed(b.note),
+        Utc::now(),
+    );
     store(&s, links).await
 }

@@ -65,6 +65,27 @@ impl IncidentLink {
         }
     }
 
+    /// One decision between `anchor` and each of `others` (the anchor
+    /// itself skipped): a merge of stories, or a story split from the rest.
+    pub fn pairs(
+        anchor: &str,
+        others: &[String],
+        together: bool,
+        analyst: Option<String>,
+        note: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Vec<IncidentLink> {
+        others
+            .iter()
+            .filter(|o| o.as_str() != anchor)
+            .map(|o| IncidentLink {
+                analyst: analyst.clone(),
+                note: note.clone(),
+                ..IncidentLink::new(anchor, o, together, at)
+            })
+            .collect()
+    }
+
     fn check(&self) -> Result<()> {
         let bad = |reason: &str| {
             Err(StateError::Invalid {

@@ -320,6 +320,49 @@ fn version(n: i64, at: i64, content_hash: String, title: String, text: String) -
     }
 }
 
+/// A `TRACKED_COLS` row of SQLite.
+fn sqlite_tracked(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrackedArticle> {
+    Ok(tracked((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+    )))
+}
+
+/// A `SIGHTING_COLS` row of SQLite.
+fn sqlite_sighting(r: &rusqlite::Row<'_>) -> rusqlite::Result<CommentSighting> {
+    Ok(sighting(
+        (
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+        ),
+        (
+            r.get(9)?,
+            r.get(10)?,
+            r.get(11)?,
+            r.get(12)?,
+            r.get(13)?,
+            r.get(14)?,
+            r.get(15)?,
+            r.get(16)?,
+        ),
+    ))
+}
+
 impl StateStore {
     /// Starts tracking new articles (their first version and check) and
     /// records comments' first sightings; what is already known is kept.
@@ -397,20 +440,7 @@ impl StateStore {
             ))
             .map_err(sql("list due revisits"))?;
         let rows = st
-            .query_map(params![ts(now), limit_of(Some(limit))], |r| {
-                Ok(tracked((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                )))
-            })
+            .query_map(params![ts(now), limit_of(Some(limit))], sqlite_tracked)
             .map_err(sql("list due revisits"))?;
         rows.collect::<std::result::Result<_, _>>()
             .map_err(sql("list due revisits"))
@@ -437,20 +467,7 @@ impl StateStore {
         let rows = st
             .query_map(
                 params![ts(now + lease), ts(now), limit_of(Some(limit))],
-                |r| {
-                    Ok(tracked((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                    )))
-                },
+                sqlite_tracked,
             )
             .map_err(sql("claim revisits"))?;
         rows.collect::<std::result::Result<_, _>>()
@@ -526,20 +543,7 @@ impl StateStore {
             .query_row(
                 &format!("SELECT {TRACKED_COLS} FROM tracked WHERE doc_id = ?1"),
                 params![doc_id],
-                |r| {
-                    Ok(tracked((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                    )))
-                },
+                sqlite_tracked,
             )
             .map(Some)
             .or_else(|e| match e {
@@ -612,31 +616,7 @@ impl StateStore {
                     f.after.as_deref().unwrap_or(""),
                     limit_of(f.limit)
                 ],
-                |r| {
-                    Ok(sighting(
-                        (
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                            r.get(8)?,
-                        ),
-                        (
-                            r.get(9)?,
-                            r.get(10)?,
-                            r.get(11)?,
-                            r.get(12)?,
-                            r.get(13)?,
-                            r.get(14)?,
-                            r.get(15)?,
-                            r.get(16)?,
-                        ),
-                    ))
-                },
+                sqlite_sighting,
             )
             .map_err(sql("list comments"))?;
         rows.collect::<std::result::Result<_, _>>()
