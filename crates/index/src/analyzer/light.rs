@@ -61,7 +61,8 @@ struct Rules {
     /// Step 3: the fleeting vowel of a nominative (nothing removed in
     /// step 2): `(ending, replacement)`.
     fleeting: &'static [(&'static str, &'static str)],
-    /// Step 3: a final `k` becomes `c`, the form before front vowels.
+    /// Step 3: a final `k` becomes `c`, the form before front vowels
+    /// (`uprchlík`/`uprchlíci`, `radnik`/`radnici`, `работник`/`работници`).
     k_to_c: bool,
 }
 
@@ -81,7 +82,7 @@ fn rules(lang: LightLang) -> &'static Rules {
         ],
         min_stem: 3,
         fleeting: &[("ac", "c")],
-        k_to_c: false,
+        k_to_c: true,
     };
     static MK: Rules = Rules {
         articles: Articles {
@@ -94,7 +95,7 @@ fn rules(lang: LightLang) -> &'static Rules {
         endings: &["ovi", "evi", "inja", "ina", "i", "a", "e", "o"],
         min_stem: 3,
         fleeting: &[("ec", "c")],
-        k_to_c: false,
+        k_to_c: true,
     };
     static BG: Rules = Rules {
         articles: Articles {
@@ -104,7 +105,7 @@ fn rules(lang: LightLang) -> &'static Rules {
         endings: &["ove", "eve", "ista", "ja", "i", "a", "e", "o"],
         min_stem: 3,
         fleeting: &[("ec", "c")],
-        k_to_c: false,
+        k_to_c: true,
     };
     static SL: Rules = Rules {
         articles: NO_ARTICLES,
@@ -228,6 +229,26 @@ pub fn light_stem(lang: LightLang, word: &str) -> String {
             out.push_str(to);
             break;
         }
+    }
+    // Round 2 (from the first held-out lists' misses): the fleeting `e` of
+    // Polish `-ek` nouns (`ośrodek`/`ośrodka`), the Slovenian `-j-` after
+    // `r` (`novinar`/`novinarja`), the Albanian fleeting `ë` before `r`
+    // (`qendër`/`qendra`).
+    if lang == LightLang::Pl
+        && removed.is_empty()
+        && out.len() > 4
+        && out.ends_with("ek")
+        && !out.ends_with("iek")
+    {
+        out.truncate(out.len() - 2);
+        out.push('k');
+    }
+    if lang == LightLang::Sl && out.ends_with("rj") {
+        out.pop();
+    }
+    if lang == LightLang::Sq && removed.is_empty() && out.len() > 4 && out.ends_with("er") {
+        out.truncate(out.len() - 2);
+        out.push('r');
     }
     if matches!(lang, LightLang::Mk | LightLang::Sl) && out.ends_with("ij") {
         // `полициј-а`/`полици-и`, `policij-a`/`polic-ija`: one stem.
@@ -464,7 +485,11 @@ mod tests {
         )
         .unwrap();
         assert!(shipped.len() > 50, "the shipped lists: {}", shipped.len());
-        for (set, floor) in [("", (0.80, 0.95)), ("heldout/", (0.65, 0.90))] {
+        for (set, floor) in [
+            ("", (0.80, 0.95)),
+            ("heldout/", (0.65, 0.90)),
+            ("heldout2/", (0.60, 0.90)),
+        ] {
             let mut total = (0usize, 0.0f64, 0.0f64);
             for code in ["sh", "mk", "bg", "sl", "sq", "pl", "cs", "sk"] {
                 let path = dir.join(format!("{set}{code}.txt"));
