@@ -317,6 +317,18 @@ impl Server {
     /// Runs `mediawatch [--config CFG] --data-dir DATA <sub> --listen ADDR`
     /// and waits for `/api/health`.
     fn start(config: Option<&Path>, data: &Path, sub: &str, log: &Path) -> Server {
+        Self::start_with_token(config, data, sub, log, None)
+    }
+
+    /// [`Server::start`] with `MEDIAWATCH_TOKEN` set: the state-changing
+    /// requests of the dashboard's forms are accepted.
+    fn start_with_token(
+        config: Option<&Path>,
+        data: &Path,
+        sub: &str,
+        log: &Path,
+        token: Option<&str>,
+    ) -> Server {
         let port = free_port();
         let mut c = Command::new(env!("CARGO_BIN_EXE_mediawatch"));
         c.env("MEDIAWATCH_CLASSIFIER", "lexicon");
@@ -332,6 +344,9 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("server log"))
             .stderr(out);
+        if let Some(t) = token {
+            c.env("MEDIAWATCH_TOKEN", t);
+        }
         let mut s = Server {
             child: c.spawn().expect("start mediawatch"),
             base: format!("http://127.0.0.1:{port}"),
@@ -906,4 +921,107 @@ languages = ["en"]
     );
     b.assert_inert("sources");
     b.shot("sources");
+}
+
+/// Incidents in the browser: the demo's Drina incident (three outlets), a
+/// story split out with the page's button, then the two incidents ticked
+/// and merged back with the page's form; the API regroups each time.
+#[test]
+fn incidents_are_split_and_merged_in_the_browser() {
+    let Some(b) = Browser::launch("incidents") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let token = "e2e-token-0123456789abcdef";
+    let srv = Server::start_with_token(
+        None,
+        tmp.path(),
+        "demo",
+        &b.artifacts.join("server.log"),
+        Some(token),
+    );
+    let base = &srv.base;
+    let three = |srv: &Server| -> Vec<Value> {
+        srv.api("/api/incidents?min_outlets=3")["incidents"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let before = three(&srv);
+    assert_eq!(before.len(), 1, "the demo's Drina incident: {before:#?}");
+    let members = before[0]["members"].as_array().unwrap().clone();
+    let hostile = members
+        .iter()
+        .find(|m| m["source"] == "glas-doline")
+        .unwrap_or_else(|| panic!("no glas-doline story: {members:#?}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Split the collectivising outlet's story out.
+    b.goto(&format!("{base}/incidents?min_outlets=3"));
+    b.wait_for("section.incident");
+    b.shot("incidents");
+    b.assert_inert("incidents");
+    let field = b.wait_for("input#token");
+    b.must("type the token", b.s.send_keys(&field, token));
+    let split = b
+        .find_all("button.incident-split")
+        .into_iter()
+        .find(|e| b.attr(e, "data-doc").as_deref() == Some(hostile.as_str()))
+        .expect("a split button for the story");
+    b.must("split", b.s.click(&split));
+    b.wait_until("the split to regroup", WAIT, || {
+        three(&srv).is_empty().then_some(())
+    });
+    // The page reloads itself after the edit: wait for that before leaving
+    // it, or the reload could land after the next navigation.
+    b.wait_until("the page to reload", WAIT, || {
+        // Read by script: the element is replaced while the page reloads.
+        let count = b.s.execute(
+            "var e = document.getElementById('incident-count'); return e ? e.textContent : '';",
+            vec![],
+        );
+        count
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .filter(|t| t.starts_with("0 "))
+    });
+
+    // Tick both incidents (the story alone, and the two others) and merge.
+    b.goto(&format!("{base}/incidents?min_outlets=1"));
+    b.wait_for("section.incident");
+    // The page kept the token in this browser; type it afresh anyway.
+    let field = b.wait_for("input#token");
+    b.must("clear the token", b.s.clear(&field));
+    b.must("type the token", b.s.send_keys(&field, token));
+    let picks: Vec<_> = b
+        .find_all("input.merge-pick")
+        .into_iter()
+        .filter(|e| {
+            let v = b.attr(e, "value").unwrap_or_default();
+            members
+                .iter()
+                .any(|m| v.split(' ').any(|id| Some(id) == m["id"].as_str()))
+        })
+        .collect();
+    assert_eq!(
+        picks.len(),
+        2,
+        "the story alone and the rest of the incident"
+    );
+    for p in &picks {
+        b.must("tick", b.s.click(p));
+    }
+    let merge = b.wait_for("form#incident-merge button[type=submit]");
+    b.must("merge", b.s.click(&merge));
+    let after = b.wait_until("the merge to regroup", WAIT, || {
+        let v = three(&srv);
+        (!v.is_empty()).then_some(v)
+    });
+    // And the reloaded page shows the incident with its three outlets.
+    b.goto(&format!("{base}/incidents?min_outlets=3"));
+    b.wait_for("section.incident");
+    assert_eq!(after[0]["members"].as_array().unwrap().len(), members.len());
+    b.shot("incidents-merged");
 }

@@ -24,7 +24,8 @@ pub struct IncidentsArgs {
 pub enum Action {
     /// Group a period's stories into incidents and print them.
     List(ListArgs),
-    /// Put stories (any member of each incident) in one incident, for good.
+    /// Put stories in one incident, for good (name every story of the
+    /// incidents merged: each pair among them is decided).
     Merge {
         /// Two or more document ids.
         #[arg(num_args = 2.., required = true)]
@@ -147,8 +148,7 @@ pub(crate) fn incidents_cmd(ctx: &Ctx, a: IncidentsArgs) -> Result<()> {
             Ok(())
         }
         Action::Merge { doc_ids, analyst } => {
-            let links =
-                IncidentLink::pairs(&doc_ids[0], &doc_ids[1..], true, analyst, None, Utc::now());
+            let links = IncidentLink::merge_all(&doc_ids, analyst, None, Utc::now());
             state.add_incident_links(&links)?;
             println!("stored {} merge(s)", links.len());
             Ok(())

@@ -240,7 +240,10 @@
       ev.preventDefault();
       var ids = [];
       var picks = document.querySelectorAll("input.merge-pick:checked");
-      for (var i = 0; i < picks.length; i++) ids.push(picks[i].value);
+      // Each ticked incident stands for all its stories.
+      for (var i = 0; i < picks.length; i++) {
+        picks[i].value.split(" ").forEach(function (x) { if (x) ids.push(x); });
+      }
       post("/api/incidents/merge", { doc_ids: ids });
     });
     var buttons = document.querySelectorAll("button.incident-split");

@@ -100,11 +100,16 @@ pub async fn list(
     Ok(Json(incidents_of(&s, req).await?))
 }
 
+/// Most stories one merge names (every pair among them is stored).
+pub const MAX_MERGE: usize = 200;
+
 /// Body of `POST /api/incidents/merge`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeBody {
-    /// Stories (any member of each incident) to put in one incident.
+    /// Stories to put in one incident: the members of the incidents merged
+    /// (every pair among them is decided, so earlier splits between them
+    /// are undone; at most 200).
     pub doc_ids: Vec<String>,
     /// Who decided.
     #[serde(default)]
@@ -172,7 +177,8 @@ fn trimmed(v: Option<String>) -> Option<String> {
 }
 
 /// Puts stories in one incident, for good: every later grouping keeps
-/// them together (unless a split says otherwise).
+/// them together (unless a later split says otherwise). Name every story
+/// of the incidents merged: each pair among them is decided.
 #[utoipa::path(post, path = "/api/incidents/merge", tag = "incidents",
     request_body = MergeBody, security(("bearer" = [])),
     responses((status = 201, description = "Stored", body = EditStored),
@@ -196,14 +202,13 @@ pub async fn merge(
         ));
     }
     check_docs(&s, ids.clone()).await?;
-    let links = IncidentLink::pairs(
-        &ids[0],
-        &ids[1..],
-        true,
-        trimmed(b.analyst),
-        trimmed(b.note),
-        Utc::now(),
-    );
+    if ids.len() > MAX_MERGE {
+        return Err(ApiError::BadRequest(format!(
+            "doc_ids: {} stories; merge at most {MAX_MERGE} at once",
+            ids.len()
+        )));
+    }
+    let links = IncidentLink::merge_all(&ids, trimmed(b.analyst), trimmed(b.note), Utc::now());
     store(&s, links).await
 }
 

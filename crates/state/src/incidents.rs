@@ -86,6 +86,29 @@ impl IncidentLink {
             .collect()
     }
 
+    /// A merge of `ids`: one decision for every pair among them, so a
+    /// merge replaces every earlier split between them (the later decision
+    /// about a pair wins).
+    pub fn merge_all(
+        ids: &[String],
+        analyst: Option<String>,
+        note: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Vec<IncidentLink> {
+        let mut out = Vec::new();
+        for (i, a) in ids.iter().enumerate() {
+            out.extend(Self::pairs(
+                a,
+                &ids[i + 1..],
+                true,
+                analyst.clone(),
+                note.clone(),
+                at,
+            ));
+        }
+        out
+    }
+
     fn check(&self) -> Result<()> {
         let bad = |reason: &str| {
             Err(StateError::Invalid {

@@ -30,7 +30,7 @@ pub(super) async fn incidents_page(State(s): State<AppState>, RawQuery(raw): Raw
         .raw("</h1><p class=\"hint\">")
         .text(t("incidents.hint"))
         .raw("</p><form id=\"incidents-form\" method=\"get\" action=\"/incidents\"><label>")
-        .text(t("trends.query"))
+        .text(t("incidents.query"))
         .raw(" <input id=\"q\" name=\"q\" type=\"search\" value=\"")
         .text(p.str("q"))
         .raw("\"></label> ");
@@ -85,7 +85,13 @@ pub(super) async fn incidents_page(State(s): State<AppState>, RawQuery(raw): Raw
         h.raw("<section class=\"incident\" data-incident=\"")
             .text(&inc.id)
             .raw("\"><h2><label><input type=\"checkbox\" class=\"merge-pick\" value=\"")
-            .text(inc.members.first().map_or("", |m| m.id.as_str()))
+            .text(
+                &inc.members
+                    .iter()
+                    .map(|m| m.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
             .raw("\"> ")
             .text(&inc.title)
             .raw("</label></h2><p class=\"hint\">")

@@ -24,7 +24,7 @@ pub(super) async fn speakers_page(State(s): State<AppState>, RawQuery(raw): RawQ
         .raw("</h1><p class=\"hint\">")
         .text(t("speakers.hint"))
         .raw("</p><form id=\"speakers-form\" method=\"get\" action=\"/speakers\"><label>")
-        .text(t("trends.query"))
+        .text(t("incidents.query"))
         .raw(" <input id=\"q\" name=\"q\" type=\"search\" value=\"")
         .text(p.str("q"))
         .raw("\"></label> ");
