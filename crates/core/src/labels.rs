@@ -78,6 +78,12 @@ impl SpeakerRole {
         }
     }
 
+    /// The role's bit in a set of roles (`Labels::speaker_bits`): bit `i`
+    /// for [`SpeakerRole::ALL`]`[i]`.
+    pub fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
     /// Parses [`SpeakerRole::as_str`].
     pub fn parse(s: &str) -> Option<Self> {
         SpeakerRole::ALL.into_iter().find(|r| r.as_str() == s)
@@ -320,11 +326,7 @@ impl Labels {
     /// Bit set of the speaker roles that voice at least one hostile span
     /// (bit `i` = [`SpeakerRole::ALL`]`[i]`): what reports split by.
     pub fn speaker_bits(&self) -> u8 {
-        SpeakerRole::ALL
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| self.attributions.iter().any(|a| a.role == **r))
-            .fold(0u8, |b, (i, _)| b | (1 << i))
+        self.attributions.iter().fold(0u8, |b, a| b | a.role.bit())
     }
 
     /// Score of a label by its query name (`relevance`, `hate`,

@@ -73,22 +73,23 @@ fn key(word: &str) -> String {
 }
 
 /// The words of a text in the `mw` normal form, with whether each was
-/// capitalised inside a sentence (a name or a place).
+/// capitalised inside a sentence (a name or a place). One pass of the
+/// index's analyzer; the raw text at each word's offset says whether it was
+/// capitalised and whether a sentence ended before it.
 fn words(text: &str) -> Vec<(String, bool)> {
     let mut out = Vec::new();
-    let mut sentence_start = true;
-    for raw in text.split(|c: char| c.is_whitespace()) {
-        let trimmed = raw.trim_matches(|c: char| !c.is_alphanumeric());
-        let capital = trimmed.chars().next().is_some_and(char::is_uppercase);
-        for w in mediawatch_index::analyzer::analyze(trimmed) {
-            let numeric = w.chars().all(|c| c.is_ascii_digit());
-            if (numeric && w.len() >= 2) || (!numeric && w.chars().count() >= MIN_WORD_CHARS) {
-                out.push((key(&w), capital && !sentence_start && !numeric));
-            }
+    for (w, at) in mediawatch_index::analyzer::analyze_with_offsets(text) {
+        let numeric = w.chars().all(|c| c.is_ascii_digit());
+        if !((numeric && w.len() >= 2) || (!numeric && w.chars().count() >= MIN_WORD_CHARS)) {
+            continue;
         }
-        if !trimmed.is_empty() {
-            sentence_start = raw.ends_with(['.', '!', '?', ':', ';']);
-        }
+        let capital = text
+            .get(at..)
+            .and_then(|r| r.chars().next())
+            .is_some_and(char::is_uppercase);
+        let before = text.get(..at).unwrap_or("").trim_end();
+        let sentence_start = before.is_empty() || before.ends_with(['.', '!', '?', ':', ';']);
+        out.push((key(&w), capital && !sentence_start && !numeric));
     }
     out
 }

@@ -169,29 +169,15 @@ pub fn build(
     } else {
         format!("{} kind:article", req.query)
     };
-    let mut hits = Vec::new();
-    let mut truncated = false;
-    loop {
-        let page = queries.search(&SearchRequest {
-            query: query.clone(),
+    let (hits, truncated) = queries.search_all(
+        &SearchRequest {
+            query,
             from: req.from,
             to: req.to,
-            limit: mediawatch_index::MAX_LIMIT,
-            offset: hits.len(),
-            sort_by_date: true,
             ..Default::default()
-        })?;
-        let n = page.hits.len();
-        hits.extend(page.hits);
-        if hits.len() >= MAX_STORIES {
-            truncated = page.total > MAX_STORIES;
-            hits.truncate(MAX_STORIES);
-            break;
-        }
-        if n < mediawatch_index::MAX_LIMIT {
-            break;
-        }
-    }
+        },
+        MAX_STORIES,
+    )?;
     let stories: Vec<Story> = hits
         .iter()
         .map(|h| Story {

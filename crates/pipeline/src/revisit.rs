@@ -99,12 +99,15 @@ pub(crate) fn to_track(
                         deleted_at: None,
                         deleted_how: None,
                     },
-                    version: ArticleVersion {
-                        n: 1,
-                        fetched_at: first_seen,
-                        content_hash: content_hash(title, text),
-                        title: title.clone(),
-                        text: text.clone(),
+                    version: {
+                        let text = text.as_deref().unwrap_or(&d.text);
+                        ArticleVersion {
+                            n: 1,
+                            fetched_at: first_seen,
+                            content_hash: content_hash(title, text),
+                            title: title.clone(),
+                            text: text.to_string(),
+                        }
                     },
                 });
             }

@@ -462,20 +462,25 @@ async fn item_documents(
                         }
                         // What the page itself showed: what a re-check
                         // compares with (the feed's title may differ).
-                        page = Some(LedgerHint::Page {
-                            title: a.title.clone().unwrap_or_default(),
-                            text: a.text.clone(),
-                        });
+                        let page_title = a.title.clone().unwrap_or_default();
                         if let Some(t) = a.title.filter(|t| !t.trim().is_empty()) {
                             if doc.title.trim().is_empty() {
                                 doc.title = t;
                             }
                         }
                         // The page's text wins unless extraction found less
-                        // than the feed already gave.
-                        if a.text.trim().len() >= doc.text.trim().len() {
+                        // than the feed already gave; only then does the
+                        // ledger keep the page's text apart.
+                        let page_text = if a.text.trim().len() >= doc.text.trim().len() {
                             doc.text = a.text;
-                        }
+                            None
+                        } else {
+                            Some(a.text)
+                        };
+                        page = Some(LedgerHint::Page {
+                            title: page_title,
+                            text: page_text,
+                        });
                         if a.byline.is_some() {
                             doc.author = a.byline;
                         }
@@ -580,8 +585,9 @@ pub(crate) fn comment_docs(
 #[derive(Debug, Clone)]
 pub(crate) enum LedgerHint {
     /// An article whose page was read: its headline and text as the page
-    /// showed them (the version a re-check compares with).
-    Page { title: String, text: String },
+    /// showed them (the version a re-check compares with); `text` is
+    /// `None` when it is the document's own text.
+    Page { title: String, text: Option<String> },
     /// A comment, and how it is recognised across fetches.
     Comment(mediawatch_core::ledger::CommentIdentity),
 }

@@ -190,6 +190,32 @@ impl Queries {
         &self.sources
     }
 
+    /// Every hit of `req` (its `limit` and `offset` ignored), newest first,
+    /// read in pages of [`MAX_LIMIT`], at most `cap`; `true` when more
+    /// matched. For the analyses that read a whole period (incidents, the
+    /// speaker report).
+    pub fn search_all(&self, req: &SearchRequest, cap: usize) -> Result<(Vec<Hit>, bool)> {
+        let mut hits: Vec<Hit> = Vec::new();
+        loop {
+            let page = self.search(&SearchRequest {
+                limit: MAX_LIMIT,
+                offset: hits.len(),
+                sort_by_date: true,
+                ..req.clone()
+            })?;
+            let n = page.hits.len();
+            hits.extend(page.hits);
+            if hits.len() >= cap {
+                let more = page.total > cap;
+                hits.truncate(cap);
+                return Ok((hits, more));
+            }
+            if n < MAX_LIMIT {
+                return Ok((hits, false));
+            }
+        }
+    }
+
     /// Search (see [`SearchRequest`]).
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults> {
         self.backend.search(req)

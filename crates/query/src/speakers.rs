@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use mediawatch_core::SpeakerRole;
-use mediawatch_index::{SearchRequest, MAX_LIMIT};
+use mediawatch_index::SearchRequest;
 use serde::Serialize;
 
 use crate::{Queries, Result};
@@ -127,33 +127,22 @@ impl Queries {
         };
         let mut per: BTreeMap<String, Acc> = BTreeMap::new();
         let mut total = Acc::default();
-        let mut read = 0usize;
-        let mut truncated = false;
-        loop {
-            let page = self.search(&SearchRequest {
-                query: query.clone(),
+        let (hits, truncated) = self.search_all(
+            &SearchRequest {
+                query,
                 from: q.from,
                 to: q.to,
-                limit: MAX_LIMIT,
-                offset: read,
-                sort_by_date: true,
                 ..Default::default()
-            })?;
-            for h in &page.hits {
-                per.entry(h.source.clone())
-                    .or_default()
-                    .add(h.labels.as_ref());
-                total.add(h.labels.as_ref());
-            }
-            read += page.hits.len();
-            if read >= MAX_SPEAKER_DOCS {
-                truncated = page.total > read;
-                break;
-            }
-            if page.hits.len() < MAX_LIMIT {
-                break;
-            }
+            },
+            MAX_SPEAKER_DOCS,
+        )?;
+        for h in &hits {
+            per.entry(h.source.clone())
+                .or_default()
+                .add(h.labels.as_ref());
+            total.add(h.labels.as_ref());
         }
+        let read = hits.len();
         let mut outlets: Vec<SpeakerRow> = per.into_iter().map(|(s, a)| a.finish(&s)).collect();
         outlets.sort_by(|a, b| {
             b.hostile_documents

@@ -163,13 +163,7 @@ pub fn build_audience_map_by(
     min_documents: u64,
     speaker: Option<mediawatch_core::SpeakerRole>,
 ) -> AudienceMap {
-    let role_bit = speaker.map(|r| {
-        let i = mediawatch_core::SpeakerRole::ALL
-            .iter()
-            .position(|x| *x == r)
-            .unwrap_or(0);
-        1u8 << i
-    });
+    let role_bit = speaker.map(mediawatch_core::SpeakerRole::bit);
     let mut counts: BTreeMap<&str, Counts> = BTreeMap::new();
     let mut total = 0;
     for r in rows {

@@ -217,10 +217,9 @@ pub const NO_SPEAKER: &str = "none";
 pub fn speaker_groups(bits: u8) -> impl Iterator<Item = &'static str> {
     let none = (bits == 0).then_some(NO_SPEAKER);
     mediawatch_core::SpeakerRole::ALL
-        .iter()
-        .enumerate()
-        .filter(move |(i, _)| bits & (1 << i) != 0)
-        .map(|(_, r)| r.as_str())
+        .into_iter()
+        .filter(move |r| bits & r.bit() != 0)
+        .map(mediawatch_core::SpeakerRole::as_str)
         .chain(none)
 }
 

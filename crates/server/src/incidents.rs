@@ -14,7 +14,7 @@ use mediawatch_state::IncidentLink;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::{opt_date, ApiError, ApiJson, ApiQuery, AppState, ErrorBody};
+use crate::{opt_date, opt_until, ApiError, ApiJson, ApiQuery, AppState, ErrorBody};
 
 /// Query of `GET /api/incidents`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -58,7 +58,7 @@ impl IncidentParams {
         Ok(IncidentRequest {
             query: self.q.clone().unwrap_or_default(),
             from: opt_date("from", &self.from, false)?,
-            to: opt_date("to", &self.to, true)?.map(|t| t + chrono::Duration::seconds(1)),
+            to: opt_until("to", &self.to)?,
             min_outlets: self.min_outlets.unwrap_or(2).max(1),
             limit: self.limit.unwrap_or(100).clamp(1, 1000),
             params: Params {

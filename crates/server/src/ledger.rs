@@ -17,7 +17,7 @@ use mediawatch_state::{load_sightings, SightingFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::{opt_date, ApiError, ApiQuery, AppState, ErrorBody};
+use crate::{opt_date, opt_until, ApiError, ApiQuery, AppState, ErrorBody};
 
 /// Most comments one ledger request reads; past it the answer says how
 /// many were left out (never a silent cut).
@@ -94,7 +94,7 @@ pub(crate) type Period = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 /// The period of a request: `to` is inclusive of its day.
 pub(crate) fn period(from: &Option<String>, to: &Option<String>) -> Result<Period, ApiError> {
     let from = opt_date("from", from, false)?;
-    let to = opt_date("to", to, true)?.map(|t| t + chrono::Duration::seconds(1));
+    let to = opt_until("to", to)?;
     if let (Some(f), Some(t)) = (from, to) {
         if f >= t {
             return Err(ApiError::BadRequest("from: must be before to".to_string()));

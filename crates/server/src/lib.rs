@@ -386,6 +386,12 @@ pub(crate) async fn health(State(s): State<AppState>) -> Result<Json<Health>, Ap
     }))
 }
 
+/// An end date that includes its whole day, as the exclusive bound the
+/// state's and the grouping's periods take (the second after the day).
+fn opt_until(name: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    Ok(opt_date(name, v, true)?.map(|t| t + chrono::Duration::seconds(1)))
+}
+
 fn opt_date(name: &str, v: &Option<String>, end: bool) -> Result<Option<DateTime<Utc>>, ApiError> {
     v.as_deref()
         .filter(|s| !s.is_empty())

@@ -8,7 +8,7 @@ use mediawatch_query::{SpeakerQuery, SpeakerReport};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::{opt_date, ApiError, ApiQuery, AppState, ErrorBody};
+use crate::{opt_date, opt_until, ApiError, ApiQuery, AppState, ErrorBody};
 
 /// Query of `GET /api/speakers`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -29,7 +29,7 @@ pub(crate) async fn report_of(s: &AppState, p: &SpeakerParams) -> Result<Speaker
     let q = SpeakerQuery {
         query: p.q.clone().unwrap_or_default(),
         from: opt_date("from", &p.from, false)?,
-        to: opt_date("to", &p.to, true)?.map(|t| t + chrono::Duration::seconds(1)),
+        to: opt_until("to", &p.to)?,
     };
     let queries = s.queries();
     Ok(tokio::task::spawn_blocking(move || queries.speakers(&q))

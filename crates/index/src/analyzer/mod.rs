@@ -181,6 +181,18 @@ pub fn analyze(text: &str) -> Vec<String> {
     out
 }
 
+/// [`analyze`] with each term's byte offset in `text`, for callers that
+/// look at the raw text around a word (its capital, the sentence before).
+pub fn analyze_with_offsets(text: &str) -> Vec<(String, usize)> {
+    let mut a = analyzer();
+    let mut stream = a.token_stream(text);
+    let mut out = Vec::new();
+    while let Some(tok) = stream.next() {
+        out.push((tok.text.clone(), tok.offset_from));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
