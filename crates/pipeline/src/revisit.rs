@@ -19,7 +19,6 @@
 //! again. Each check is stored in one transaction.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -38,14 +37,6 @@ use tokio_util::sync::CancellationToken;
 use crate::sink::{PendingDoc, SinkMsg};
 use crate::source::{comment_docs, set_languages, LedgerHint, SourceRuntime};
 use crate::{Pipeline, PipelineError, Result, SinkHandle};
-
-/// What a re-fetched page says of itself, for an article rebuilt from it.
-struct PageMeta {
-    title: Option<String>,
-    byline: Option<String>,
-    published: Option<DateTime<Utc>>,
-    lang: Option<String>,
-}
 
 /// How long a claimed re-check is left to its worker before another may
 /// take it (a worker that died mid-check).
@@ -246,14 +237,13 @@ impl Pipeline {
             })?;
         // As many at once as source polls: the fetcher's per-host limits
         // and crawl delays keep each outlet's load polite.
-        let limit = Arc::new(tokio::sync::Semaphore::new(
-            self.config.scheduler.concurrent_sources,
-        ));
+        // The futures run on this task (`join_all`), so they can borrow it.
+        let limit = tokio::sync::Semaphore::new(self.config.scheduler.concurrent_sources);
+        let limit = &limit;
         let mut tasks = Vec::new();
         for t in due {
-            let limit = limit.clone();
             tasks.push(async move {
-                let _permit = limit.acquire_owned().await;
+                let _permit = limit.acquire().await;
                 self.revisit_one(&t, sink, now, cancel).await
             });
         }
@@ -363,15 +353,28 @@ impl Pipeline {
                     Err(e) => {
                         record.check.note = Some(format!("extraction failed: {e}"));
                     }
-                    Ok(a) => {
-                        let title = a.title.clone().unwrap_or_default();
-                        let meta = PageMeta {
-                            title: a.title.clone(),
-                            byline: a.byline.clone(),
+                    Ok(mut a) => {
+                        let has_section = a.comment_section || !a.comments.is_empty();
+                        let comments = std::mem::take(&mut a.comments);
+                        // The article as this fetch shows it: the parent of
+                        // its comments, and what the index gets when it does
+                        // not hold the article here.
+                        let page = Document {
+                            id: DocId::from_stored(t.doc_id.clone()),
+                            source_id: t.source_id.clone(),
+                            url: t.url.clone(),
+                            title: a.title.unwrap_or_default(),
+                            text: a.text,
+                            author: a.byline,
                             published: a.published,
-                            lang: a.lang.clone(),
+                            modified: None,
+                            fetched: now,
+                            lang: a.lang,
+                            kind: DocKind::Article,
+                            parent_id: None,
+                            labels: None,
                         };
-                        let hash = content_hash(&title, &a.text);
+                        let hash = content_hash(&page.title, &page.text);
                         let last = self
                             .state
                             .article_history(&t.doc_id)
@@ -386,16 +389,25 @@ impl Pipeline {
                                 n: 0,
                                 fetched_at: now,
                                 content_hash: hash,
-                                title: title.clone(),
-                                text: a.text.clone(),
+                                title: page.title.clone(),
+                                text: page.text.clone(),
                             });
                         }
                         let msgs = self
-                            .compare_comments(rt, t, a, now, &known, &mut record, sink)
+                            .compare_comments(
+                                rt,
+                                &page,
+                                comments,
+                                has_section,
+                                now,
+                                &known,
+                                &mut record,
+                                sink,
+                            )
                             .await?;
                         rep.comments_new += msgs;
                         if record.check.outcome == CheckOutcome::Changed {
-                            self.reindex_changed(rt, t, &meta, record.new_version.as_ref(), sink)
+                            self.reindex_changed(rt, page, sink)
                                 .await
                                 .map_err(|m| Some(format!("{who}: {m}")))?;
                         }
@@ -458,32 +470,17 @@ impl Pipeline {
     async fn compare_comments(
         &self,
         rt: &SourceRuntime,
-        t: &TrackedArticle,
-        page: mediawatch_extract::Article,
+        article: &Document,
+        comments: Vec<mediawatch_extract::Comment>,
+        has_section: bool,
         now: DateTime<Utc>,
         known: &[CommentSighting],
         record: &mut RevisitRecord,
         sink: &mpsc::Sender<SinkMsg>,
     ) -> std::result::Result<u64, Option<String>> {
-        let has_section = page.comment_section || !page.comments.is_empty();
         // The comments' ids depend only on the article's URL (and each
         // comment), exactly as when the article was first stored.
-        let article = Document {
-            id: DocId::from_stored(t.doc_id.clone()),
-            source_id: t.source_id.clone(),
-            url: t.url.clone(),
-            title: page.title.clone().unwrap_or_default(),
-            text: page.text.clone(),
-            author: None,
-            published: page.published,
-            modified: None,
-            fetched: now,
-            lang: None,
-            kind: DocKind::Article,
-            parent_id: None,
-            labels: None,
-        };
-        let mut docs = comment_docs(&article, page.comments, now);
+        let mut docs = comment_docs(article, comments, now);
         set_languages(rt, &mut docs);
         let on_page: HashSet<String> = docs.iter().map(|(d, _)| d.id.to_string()).collect();
         let known_ids: HashSet<&str> = known.iter().map(|c| c.comment_id.as_str()).collect();
@@ -514,7 +511,7 @@ impl Pipeline {
             if sink.send(msg).await.is_err() {
                 return Err(Some(format!(
                     "source {}: the index stage has stopped",
-                    t.source_id
+                    article.source_id
                 )));
             }
         }
@@ -524,55 +521,37 @@ impl Pipeline {
     /// Sends the changed article to the classify stage: same id, the new
     /// headline and text, labelled again. The document's other fields
     /// (source, dates, author) stay as indexed when this process has the
-    /// index; otherwise they come from the page.
+    /// index; otherwise the page's own (`page`) are indexed.
     async fn reindex_changed(
         &self,
         rt: &SourceRuntime,
-        t: &TrackedArticle,
-        page: &PageMeta,
-        version: Option<&ArticleVersion>,
+        page: Document,
         sink: &mpsc::Sender<SinkMsg>,
     ) -> std::result::Result<(), String> {
-        let Some(v) = version else { return Ok(()) };
-        let id = DocId::from_stored(t.doc_id.clone());
+        let id = page.id.clone();
         let index = self.index.clone();
         let stored = tokio::task::spawn_blocking(move || index.get(&id))
             .await
             .map_err(|e| format!("reading the indexed article panicked: {e}"))?
             .map_err(|e| format!("cannot read the indexed article: {e}"))?;
-        let mut doc = match stored {
-            Some(doc) => doc,
+        let doc = match stored {
+            Some(mut doc) => {
+                if !page.title.trim().is_empty() {
+                    doc.title = page.title;
+                }
+                doc.text = page.text;
+                doc.labels = None;
+                doc
+            }
             // Not in this process's index (a cluster worker, whose index
             // nodes hold the documents): the page itself, as the first
             // fetch would have built it, replaces the indexed copy.
             None => {
-                let mut docs = vec![(
-                    Document {
-                        id: DocId::from_stored(t.doc_id.clone()),
-                        source_id: t.source_id.clone(),
-                        url: t.url.clone(),
-                        title: page.title.clone().unwrap_or_default(),
-                        text: v.text.clone(),
-                        author: page.byline.clone(),
-                        published: page.published,
-                        modified: None,
-                        fetched: v.fetched_at,
-                        lang: page.lang.clone(),
-                        kind: DocKind::Article,
-                        parent_id: None,
-                        labels: None,
-                    },
-                    None,
-                )];
+                let mut docs = vec![(page, None)];
                 set_languages(rt, &mut docs);
                 docs.remove(0).0
             }
         };
-        if let Some(title) = page.title.as_deref().filter(|t| !t.trim().is_empty()) {
-            doc.title = title.to_string();
-        }
-        doc.text = v.text.clone();
-        doc.labels = None;
         let msg = SinkMsg::Doc(Box::new(PendingDoc {
             doc,
             context: None,
