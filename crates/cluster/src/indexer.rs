@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{docs_subject, Bus, DocMessage, DOCS_STREAM};
 use crate::remote::{QueryCall, RemoteError};
-use crate::{nats_err, ClusterError, ClusterMetrics, Result};
+use crate::{retry_setup, ClusterError, ClusterMetrics, Result};
 
 /// Most messages pulled at once.
 const PULL_BATCH: usize = 512;
@@ -79,6 +79,41 @@ pub struct NodeStatus {
 struct Position {
     stream: String,
     seq: u64,
+}
+
+/// Deletes the node's durable consumer and creates it again from `config`.
+///
+/// The index, not the consumer, says where this node stands, so the
+/// consumer always starts over from the committed position. A delete that
+/// failed while JetStream elected leaders leaves the old consumer in place,
+/// and creating it with another start sequence is then refused ("deliver
+/// policy can not be updated"), so both steps are retried together.
+async fn replace_consumer(
+    stream: &async_nats::jetstream::stream::Stream,
+    durable: &str,
+    config: pull::Config,
+    cancel: &CancellationToken,
+) -> Result<Option<async_nats::jetstream::consumer::PullConsumer>> {
+    use async_nats::jetstream::stream::ConsumerErrorKind;
+    use async_nats::jetstream::ErrorCode;
+    let what = format!("consumer {DOCS_STREAM}/{durable}");
+    retry_setup(&what, cancel, || {
+        let config = config.clone();
+        async move {
+            match stream.delete_consumer(durable).await {
+                Ok(_) => {}
+                Err(e)
+                    if matches!(e.kind(), ConsumerErrorKind::JetStream(j)
+                        if j.error_code() == ErrorCode::CONSUMER_NOT_FOUND) => {}
+                Err(e) => return Err(format!("cannot delete the old consumer: {e}")),
+            }
+            stream
+                .create_consumer(config)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await
 }
 
 fn read_position(index: &Index) -> Result<u64> {
@@ -148,38 +183,41 @@ pub async fn run_indexer(
             .await
     });
     let durable = format!("indexer-{}", options.node);
-    let stream = bus
-        .jetstream()
-        .get_stream(DOCS_STREAM)
-        .await
-        .map_err(nats_err(format!("stream {DOCS_STREAM}")))?;
-    // The index, not the consumer, says where this node stands: start the
-    // consumer over from the committed position.
-    if let Err(e) = stream.delete_consumer(&durable).await {
-        tracing::debug!(consumer = %durable, "no consumer to replace: {e}");
-    }
-    let consumer: async_nats::jetstream::consumer::PullConsumer = stream
-        .create_consumer(pull::Config {
-            durable_name: Some(durable.clone()),
-            ack_policy: AckPolicy::All,
-            // Only this node's shard.
-            filter_subject: docs_subject(options.shard),
-            ack_wait: (config.index_commit_interval * 10).max(Duration::from_secs(30)),
-            deliver_policy: if position == 0 {
-                DeliverPolicy::All
-            } else {
-                DeliverPolicy::ByStartSequence {
-                    start_sequence: position + 1,
-                }
-            },
-            // Acknowledged once per commit: allow a commit's worth (and
-            // more) outstanding, or delivery would stall at JetStream's
-            // default of 1,000 between two commits.
-            max_ack_pending: i64::try_from(COMMIT_EVERY_DOCS * 4).unwrap_or(i64::MAX),
-            ..Default::default()
-        })
-        .await
-        .map_err(nats_err(format!("consumer {DOCS_STREAM}/{durable}")))?;
+    let js = bus.jetstream();
+    let Some(stream) = retry_setup(&format!("stream {DOCS_STREAM}"), &cancel, || {
+        js.get_stream(DOCS_STREAM)
+    })
+    .await?
+    else {
+        let _ = server.await;
+        return Ok(());
+    };
+    let config_for = |position: u64| pull::Config {
+        durable_name: Some(durable.clone()),
+        ack_policy: AckPolicy::All,
+        // Only this node's shard.
+        filter_subject: docs_subject(options.shard),
+        ack_wait: (config.index_commit_interval * 10).max(Duration::from_secs(30)),
+        deliver_policy: if position == 0 {
+            DeliverPolicy::All
+        } else {
+            DeliverPolicy::ByStartSequence {
+                start_sequence: position + 1,
+            }
+        },
+        // Acknowledged once per commit: allow a commit's worth (and
+        // more) outstanding, or delivery would stall at JetStream's
+        // default of 1,000 between two commits.
+        max_ack_pending: i64::try_from(COMMIT_EVERY_DOCS * 4).unwrap_or(i64::MAX),
+        ..Default::default()
+    };
+    let Some(consumer) = replace_consumer(&stream, &durable, config_for(position), &cancel).await?
+    else {
+        // Stopped while waiting for JetStream: the query server is
+        // stopping on the same token.
+        let _ = server.await;
+        return Ok(());
+    };
     tracing::info!(node = %options.node, position, "indexer started");
     let writer = index.writer(options.heap_bytes)?;
     let mut reached = position;
@@ -424,5 +462,116 @@ pub(crate) fn answer(
         QueryCall::TopTerms { req, countries } => {
             json(QueryBackend::top_terms(index, &req, &countries))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_nats::jetstream::stream;
+
+    /// A single JetStream server on `port`, its store in `dir`.
+    fn nats(bin: &std::path::Path, port: u16, dir: &std::path::Path) -> std::process::Child {
+        std::process::Command::new(bin)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    async fn connect(port: u16) -> async_nats::Client {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match async_nats::connect(format!("127.0.0.1:{port}")).await {
+                Ok(c) => return c,
+                Err(e) if Instant::now() > deadline => panic!("nats-server: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// The failure CI met: the NATS server is away when an indexer
+    /// restarts, so deleting its old consumer fails. It waits for the
+    /// server and then replaces the consumer with one starting at the new
+    /// position, instead of exiting (or keeping the old start).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn consumer_is_replaced_once_the_server_is_back() {
+        let Some(bin) = mediawatch_core::procs::find_bin("nats-server") else {
+            assert!(
+                std::env::var("MEDIAWATCH_CLUSTER").map_or(true, |v| v != "required"),
+                "MEDIAWATCH_CLUSTER=required but nats-server is not installed"
+            );
+            eprintln!("skipped: nats-server is not installed");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut server = nats(&bin, port, dir.path());
+        let client = connect(port).await;
+        let js = async_nats::jetstream::new(client);
+        let stream = js
+            .get_or_create_stream(stream::Config {
+                name: DOCS_STREAM.into(),
+                subjects: vec!["t.>".into()],
+                storage: stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for i in 0..5 {
+            js.publish(format!("t.{i}"), "x".into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        let config = |deliver_policy| pull::Config {
+            durable_name: Some("indexer-t".into()),
+            ack_policy: AckPolicy::All,
+            deliver_policy,
+            ..Default::default()
+        };
+        let _: async_nats::jetstream::consumer::PullConsumer = stream
+            .create_consumer(config(DeliverPolicy::All))
+            .await
+            .unwrap();
+        server.kill().unwrap();
+        server.wait().unwrap();
+        let cancel = CancellationToken::new();
+        let task = {
+            let cancel = cancel.clone();
+            let wanted = config(DeliverPolicy::ByStartSequence { start_sequence: 4 });
+            tokio::spawn(
+                async move { replace_consumer(&stream, "indexer-t", wanted, &cancel).await },
+            )
+        };
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(!task.is_finished(), "gave up while the server was away");
+        let mut server = nats(&bin, port, dir.path());
+        let consumer = tokio::time::timeout(Duration::from_secs(60), task)
+            .await
+            .expect("still waiting a minute after the server came back")
+            .unwrap()
+            .unwrap()
+            .expect("not cancelled");
+        let mut consumer = consumer;
+        let info = consumer.info().await.unwrap();
+        assert_eq!(
+            info.config.deliver_policy,
+            DeliverPolicy::ByStartSequence { start_sequence: 4 }
+        );
+        assert_eq!(info.num_pending, 2, "messages 4 and 5 are left to deliver");
+        server.kill().unwrap();
+        server.wait().unwrap();
     }
 }

@@ -117,6 +117,49 @@ pub fn index_backend(
     Ok(std::sync::Arc::new(Sharded::new(shards)))
 }
 
+/// How long a role keeps trying to set up its streams' consumers while the
+/// NATS cluster elects leaders after a restart.
+const SETUP_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs a role's JetStream set-up step (`attempt`) until it succeeds.
+///
+/// Right after a NATS node restarts, JetStream answers with time-outs or
+/// "no leader" for a while; a role started by `cluster up` then must wait
+/// for it, not exit. Retries with back-off until success, `cancel` (`None`),
+/// or [`SETUP_WITHIN`] (the last error, naming `what`).
+pub(crate) async fn retry_setup<T, E, F, Fut>(
+    what: &str,
+    cancel: &tokio_util::sync::CancellationToken,
+    mut attempt: F,
+) -> Result<Option<T>>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, E>>,
+{
+    let deadline = std::time::Instant::now() + SETUP_WITHIN;
+    let mut backoff = std::time::Duration::from_millis(250);
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(Some(v)),
+            Err(e) if std::time::Instant::now() + backoff >= deadline => {
+                return Err(ClusterError::Nats {
+                    what: what.to_string(),
+                    message: e.to_string(),
+                });
+            }
+            Err(e) => {
+                tracing::warn!("{what}: {e}; trying again in {backoff:?}");
+                tokio::select! {
+                    () = cancel.cancelled() => return Ok(None),
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+            }
+        }
+    }
+}
+
 /// A NATS error of any of the client's typed errors.
 pub(crate) fn nats_err<E: std::fmt::Display>(
     what: impl Into<String>,

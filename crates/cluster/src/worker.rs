@@ -35,7 +35,7 @@ use mediawatch_pipeline::{DocOutput, Pipeline, PipelineError, SinkHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{docs_subject, Bus, DocMessage, FetchJob, DOCS_STREAM, JOBS_STREAM};
-use crate::{nats_err, ClusterMetrics, Result};
+use crate::{retry_setup, ClusterMetrics, Result};
 
 /// The durable consumer all workers share (competing consumers).
 pub(crate) const CONSUMER: &str = "workers";
@@ -116,23 +116,29 @@ pub async fn run_worker(
     metrics: Arc<ClusterMetrics>,
     cancel: CancellationToken,
 ) -> Result<()> {
-    let stream = bus
-        .jetstream()
-        .get_stream(JOBS_STREAM)
-        .await
-        .map_err(nats_err(format!("stream {JOBS_STREAM}")))?;
-    let consumer: async_nats::jetstream::consumer::PullConsumer = stream
-        .get_or_create_consumer(
-            CONSUMER,
-            pull::Config {
-                durable_name: Some(CONSUMER.into()),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: config.job_ack_wait,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(nats_err(format!("consumer {JOBS_STREAM}/{CONSUMER}")))?;
+    let js = bus.jetstream();
+    let Some(stream) = retry_setup(&format!("stream {JOBS_STREAM}"), &cancel, || {
+        js.get_stream(JOBS_STREAM)
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    let consumer_config = pull::Config {
+        durable_name: Some(CONSUMER.into()),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: config.job_ack_wait,
+        ..Default::default()
+    };
+    let Some(consumer) = retry_setup(
+        &format!("consumer {JOBS_STREAM}/{CONSUMER}"),
+        &cancel,
+        || stream.get_or_create_consumer::<pull::Config>(CONSUMER, consumer_config.clone()),
+    )
+    .await?
+    else {
+        return Ok(());
+    };
     let sink = Arc::new(pipeline.start_sink_to(Box::new(Publisher {
         bus: bus.clone(),
         shards: config.shards,
