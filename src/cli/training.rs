@@ -243,7 +243,8 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
     let embeddings = cache.embed_all(
         encoder.as_ref(),
         &texts,
-        config.classifier.batch_size.max(1) * 4,
+        // Texts per encoder call and cache write.
+        (config.classifier.batch_size.max(1) * 4).max(256),
         &mut |d, t| progress("encoding", d, t, enc_started),
     )?;
     let opts = TrainOptions {

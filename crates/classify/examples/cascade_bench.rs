@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release -p mediawatch-classify --example cascade_bench -- [MODELS_DIR] [THREADS] [WCXB_DIR]
+//! (`CASCADE_BENCH_BATCH=N`: encoder batch size, default the pipeline's 32.)
 //! ```
 //!
 //! Three corpora, each classified in batches of 64 as the pipeline does:
@@ -225,18 +226,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
+    // `[classifier] batch_size`, as the pipeline passes it to both.
+    let batch_size = std::env::var("CASCADE_BENCH_BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(CascadeOptions::default().batch_size);
     let t = Instant::now();
     let enc = E5Encoder::load(
         &E5Files::in_models_dir(&models),
         E5Options {
             threads: Some(threads),
+            batch_size,
             ..E5Options::default()
         },
     )?;
     let c = CascadeClassifier::load(
         std::sync::Arc::new(enc),
         &models.join("classifier"),
-        CascadeOptions::default(),
+        CascadeOptions {
+            batch_size,
+            ..CascadeOptions::default()
+        },
     )?;
     println!(
         "model {} | load {:.2} s | threads {threads}",

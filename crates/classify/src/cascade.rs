@@ -89,10 +89,13 @@ const MAX_CONTEXT_BYTES: usize = 2000;
 /// the probe, migration articles nearly all go on.
 const PROBE_FLOOR: f32 = 0.3;
 
+/// Units handed to the encoder per call.
+const ENCODE_CHUNK: usize = 256;
+
 /// Settings of a [`CascadeClassifier`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct CascadeOptions {
-    /// Units per encoder call.
+    /// Units per encoder forward pass (see `E5Options::batch_size`).
     pub batch_size: usize,
     /// Most units (windows of a long text) encoded per document.
     pub max_units: usize,
@@ -113,7 +116,7 @@ pub struct CascadeOptions {
 impl Default for CascadeOptions {
     fn default() -> Self {
         Self {
-            batch_size: 32,
+            batch_size: 1,
             max_units: 12,
             relevance_floor: 0.1,
             thresholds: BTreeMap::new(),
@@ -989,9 +992,9 @@ impl CascadeClassifier {
 
     /// Encodes `units` in chunks and appends their vectors to `rows`.
     fn encode_into(&self, units: &[&str], rows: &mut Vec<Vec<f32>>) -> Result<(), ClassifyError> {
-        // The encoder sorts by length inside a call, so one call per chunk
-        // of the whole batch keeps padding small.
-        for chunk in units.chunks(self.opts.batch_size.max(1) * 8) {
+        // The encoder tokenizes a call's texts together and sorts them by
+        // length, so that padded batches (batch_size > 1) stay short.
+        for chunk in units.chunks(ENCODE_CHUNK.max(self.opts.batch_size * 8)) {
             let v = self.encoder.encode(chunk).map_err(|e| self.model_err(e))?;
             if v.len() != chunk.len() {
                 return Err(ClassifyError::Model {

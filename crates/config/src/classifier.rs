@@ -5,7 +5,7 @@
 //! [classifier]
 //! kind = "e5"            # or "lexicon", or "rust-bert" (a build with `--features rust-bert`)
 //! models_dir = "models"  # fetched files, and the classifier's own models in models/classifier/
-//! batch_size = 32        # texts per encoder call
+//! batch_size = 1         # texts per encoder forward pass (1: a text's labels never depend on its batch mates)
 //! threads = 2            # encoder threads (0 = all cores)
 //! max_units = 12         # windows of a long text encoded per document
 //! relevance_floor = 0.1  # lexicon relevance at which a text is in migration scope
@@ -79,7 +79,10 @@ pub struct ClassifierConfig {
     /// Directory with the encoder files and `heads/` (relative paths are
     /// taken from the working directory).
     pub models_dir: PathBuf,
-    /// Sentences per encoder call.
+    /// Texts (windows) per encoder forward pass. 1, the default, keeps a
+    /// text's labels independent of what it was batched with (the int8
+    /// encoder quantizes activations per batch) and is the fastest on a
+    /// few cores; larger batches pay off only with many cores.
     pub batch_size: usize,
     /// Encoder threads; 0 means one per core.
     pub threads: usize,
@@ -241,7 +244,7 @@ impl Default for ClassifierConfig {
         Self {
             kind: ClassifierKind::default(),
             models_dir: default_models_dir(),
-            batch_size: 32,
+            batch_size: 1,
             threads: 2,
             max_units: 12,
             relevance_floor: 0.1,

@@ -146,38 +146,84 @@ pub fn fingerprint_words(text: &str) -> Vec<String> {
 }
 
 fn simhash_with_count(text: &str) -> (u64, usize) {
-    let mut acc = [0i32; 64];
+    let mut votes = BitVotes::new();
     let mut window: [u64; SHINGLE_WORDS] = [0; SHINGLE_WORDS];
     let mut words = 0usize;
-    let mut shingles = 0usize;
-    let add = |h: u64, acc: &mut [i32; 64]| {
-        for (i, a) in acc.iter_mut().enumerate() {
-            // Saturating: a pathological text cannot overflow the counters.
-            *a = a.saturating_add(if h >> i & 1 == 1 { 1 } else { -1 });
-        }
-    };
     for_each_word(text, |w| {
         window.rotate_left(1);
         window[SHINGLE_WORDS - 1] = fnv1a(w.as_bytes());
         words += 1;
         if words >= SHINGLE_WORDS {
-            add(shingle_hash(&window), &mut acc);
-            shingles += 1;
+            votes.add(shingle_hash(&window));
         }
     });
     if words == 0 {
         return (0, 0);
     }
-    if shingles == 0 {
+    if votes.total == 0 {
         // One or two words: a single shingle of what is there.
-        add(shingle_hash(&window[SHINGLE_WORDS - words..]), &mut acc);
-        shingles = 1;
+        votes.add(shingle_hash(&window[SHINGLE_WORDS - words..]));
     }
-    let hash = acc
-        .iter()
-        .enumerate()
-        .fold(0u64, |h, (i, &a)| if a > 0 { h | 1 << i } else { h });
-    (hash, shingles)
+    let total = votes.total;
+    (votes.majority(), total)
+}
+
+/// Per-bit counts of the shingle hashes that have the bit set: SimHash's
+/// bit `i` is set when more than half of the shingles have it (the usual
+/// +1/-1 sum being positive).
+///
+/// Counted eight bits at a time (SWAR): lane `k` of `lanes[j]` counts bit
+/// `8k + j`, up to 255 shingles, then the lanes are added to `ones`. That
+/// is 8 shift-mask-adds per shingle instead of 64 counter updates, which
+/// was 3% of an ingest's CPU.
+struct BitVotes {
+    ones: [u64; 64],
+    lanes: [u64; 8],
+    in_lanes: u32,
+    total: usize,
+}
+
+impl BitVotes {
+    const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+
+    fn new() -> Self {
+        Self {
+            ones: [0; 64],
+            lanes: [0; 8],
+            in_lanes: 0,
+            total: 0,
+        }
+    }
+
+    fn add(&mut self, h: u64) {
+        for (j, lane) in self.lanes.iter_mut().enumerate() {
+            *lane += (h >> j) & Self::LOW_BITS;
+        }
+        self.total += 1;
+        self.in_lanes += 1;
+        if self.in_lanes == 255 {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        for (j, lane) in self.lanes.iter_mut().enumerate() {
+            for k in 0..8 {
+                self.ones[8 * k + j] += (*lane >> (8 * k)) & 0xff;
+            }
+            *lane = 0;
+        }
+        self.in_lanes = 0;
+    }
+
+    fn majority(mut self) -> u64 {
+        self.flush();
+        let total = self.total as u64;
+        self.ones.iter().enumerate().fold(
+            0u64,
+            |h, (i, &n)| if 2 * n > total { h | 1 << i } else { h },
+        )
+    }
 }
 
 /// FNV-1a: fast and stable across platforms and releases (fingerprints are
@@ -210,7 +256,20 @@ fn shingle_hash(words: &[u64]) -> u64 {
 
 /// Calls `f` with each folded word of `text`. Words are maximal runs of
 /// letters and digits; combining marks are dropped without splitting.
-fn for_each_word(text: &str, mut f: impl FnMut(&str)) {
+fn for_each_word(text: &str, f: impl FnMut(&str)) {
+    // NFC first so that a decomposed `г` + acute meets the precomposed `ѓ`
+    // in the table below before anything strips the accent. Text that is
+    // already NFC (nearly all of it) skips the normalising iterator: the
+    // characters are the same.
+    if unicode_normalization::is_nfc_quick(text.chars()) == unicode_normalization::IsNormalized::Yes
+    {
+        words_of(text.chars(), f);
+    } else {
+        words_of(text.nfc(), f);
+    }
+}
+
+fn words_of(chars: impl Iterator<Item = char>, mut f: impl FnMut(&str)) {
     let mut word = String::new();
     let mut emit = |word: &mut String| {
         if !word.is_empty() {
@@ -218,9 +277,7 @@ fn for_each_word(text: &str, mut f: impl FnMut(&str)) {
             word.clear();
         }
     };
-    // NFC first so that a decomposed `г` + acute meets the precomposed `ѓ`
-    // in the table below before anything strips the accent.
-    for c in text.nfc() {
+    for c in chars {
         if is_combining_mark(c) {
             continue;
         }
@@ -281,6 +338,69 @@ mod tests {
             long.as_str(),
         ] {
             assert_eq!(content_hash(t), reference(t), "{t:?}");
+        }
+    }
+
+    /// The SWAR bit counting and the NFC quick path give the fingerprint
+    /// of the textbook definition: NFC, folded words, 3-shingles, the sign
+    /// of the +1/-1 sum per bit (fingerprints are stored, so they must not
+    /// change).
+    #[test]
+    fn simhash_equals_the_signed_sum_definition() {
+        fn reference(text: &str) -> (u64, usize) {
+            let mut words = Vec::new();
+            let mut word = String::new();
+            for c in text.nfc() {
+                if is_combining_mark(c) {
+                    continue;
+                }
+                if !c.is_alphanumeric() {
+                    if !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                    continue;
+                }
+                for l in c.to_lowercase() {
+                    fold_char(l, &mut word);
+                }
+            }
+            if !word.is_empty() {
+                words.push(word);
+            }
+            if words.is_empty() {
+                return (0, 0);
+            }
+            let hashes: Vec<u64> = words.iter().map(|w| fnv1a(w.as_bytes())).collect();
+            let shingles: Vec<u64> = if hashes.len() < SHINGLE_WORDS {
+                vec![shingle_hash(&hashes)]
+            } else {
+                hashes.windows(SHINGLE_WORDS).map(shingle_hash).collect()
+            };
+            let mut acc = [0i64; 64];
+            for h in &shingles {
+                for (i, a) in acc.iter_mut().enumerate() {
+                    *a += if h >> i & 1 == 1 { 1 } else { -1 };
+                }
+            }
+            let hash = acc
+                .iter()
+                .enumerate()
+                .fold(0u64, |h, (i, &a)| if a > 0 { h | 1 << i } else { h });
+            (hash, shingles.len())
+        }
+        let long: String = (0..3000)
+            .map(|i| format!("riječ{} Migranti SU stigli u Šid ", i % 97))
+            .collect();
+        for t in [
+            "",
+            "Sramota!",
+            "dva slova",
+            "Migranti su stigli u Šid jutros.",
+            "Мигранти су стигли у Шид",
+            "Sic\u{30c}evo, cafe\u{301} İstanbul ΣΟΦΊΑ",
+            long.as_str(),
+        ] {
+            assert_eq!(simhash_with_count(t), reference(t), "{t:?}");
         }
     }
 

@@ -75,8 +75,15 @@ impl E5Files {
 /// Options for [`E5Encoder::load`].
 #[derive(Debug, Clone)]
 pub struct E5Options {
-    /// Texts per forward pass. Texts are sorted by token length first, so
-    /// each batch is padded only to its own longest text.
+    /// Texts per forward pass (default 1). Texts are sorted by token length
+    /// first, so each batch is padded only to its own longest text.
+    ///
+    /// One text per pass is the default because the int8 graph quantizes
+    /// its activations dynamically, with one scale over the whole batch:
+    /// in a batch, a text's vector (and so its labels) depended on its
+    /// batch mates. On two cores it is also the fastest and smallest
+    /// (`cascade_bench`, BENCHMARKS.md: 230 short comments/s at 202 MB
+    /// peak against 165/s at 385 MB in batches of 32).
     pub batch_size: usize,
     /// Token cap per text including `<s>`/`</s>` (at most 512, the model's
     /// position limit). Longer texts are truncated.
@@ -91,7 +98,7 @@ pub struct E5Options {
 impl Default for E5Options {
     fn default() -> Self {
         Self {
-            batch_size: 32,
+            batch_size: 1,
             max_tokens: 128,
             threads: None,
             prefix: "query: ".to_string(),
