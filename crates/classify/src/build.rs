@@ -55,6 +55,7 @@ pub fn cascade_options(c: &ClassifierConfig) -> CascadeOptions {
         max_units: c.max_units.max(1),
         relevance_floor: c.relevance_floor,
         thresholds: c.thresholds.clone(),
+        threads: c.threads,
         ..CascadeOptions::default()
     }
 }

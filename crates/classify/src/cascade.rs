@@ -89,6 +89,10 @@ const MAX_CONTEXT_BYTES: usize = 2000;
 /// the probe, migration articles nearly all go on.
 const PROBE_FLOOR: f32 = 0.3;
 
+/// Text in a batch (bytes) from which the cheap stages run on several
+/// threads: below it, starting threads costs more than it saves.
+const PARALLEL_FIRST_STAGE_BYTES: usize = 64 * 1024;
+
 /// Units handed to the encoder per call.
 const ENCODE_CHUNK: usize = 256;
 
@@ -111,6 +115,9 @@ pub struct CascadeOptions {
     /// 0.897 without) and 4 on the written Croatian comments, mostly on
     /// tweets that quote ("RT @user: ...") or negate ("not even").
     pub damping: bool,
+    /// Threads for the cheap stages of a large batch (0: one per core;
+    /// `[classifier] threads`, like the encoder's).
+    pub threads: usize,
 }
 
 impl Default for CascadeOptions {
@@ -121,6 +128,7 @@ impl Default for CascadeOptions {
             relevance_floor: 0.1,
             thresholds: BTreeMap::new(),
             damping: false,
+            threads: 0,
         }
     }
 }
@@ -990,6 +998,45 @@ impl CascadeClassifier {
         labels
     }
 
+    /// [`Self::first_stage`] of every input, in order; a large batch is
+    /// split over the cores (scoped threads, each with its own cache of
+    /// context verdicts). The cheap stages read every document, and
+    /// feature extraction of long articles otherwise left the classify
+    /// step, the pipeline's serial one, on one core while the encoder
+    /// waited (BENCHMARKS.md).
+    #[allow(clippy::type_complexity)]
+    fn first_stages(
+        &self,
+        inputs: &[ClassifyInput<'_>],
+    ) -> Vec<Result<Result<Pending, Labels>, ClassifyError>> {
+        let run = |part: &[ClassifyInput<'_>]| {
+            let mut contexts = HashMap::new();
+            part.iter()
+                .map(|input| self.first_stage(input, &mut contexts))
+                .collect::<Vec<_>>()
+        };
+        let bytes: usize = inputs.iter().map(|i| i.text.len()).sum();
+        let threads = match self.opts.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+        .min(inputs.len());
+        if threads < 2 || bytes < PARALLEL_FIRST_STAGE_BYTES {
+            return run(inputs);
+        }
+        let per = inputs.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = inputs
+                .chunks(per)
+                .map(|part| s.spawn(move || run(part)))
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    }
+
     /// Encodes `units` in chunks and appends their vectors to `rows`.
     fn encode_into(&self, units: &[&str], rows: &mut Vec<Vec<f32>>) -> Result<(), ClassifyError> {
         // The encoder tokenizes a call's texts together and sorts them by
@@ -1022,7 +1069,6 @@ impl CascadeClassifier {
             Vec::with_capacity(inputs.len());
         let mut pending: Vec<(usize, Pending)> = Vec::new();
         let mut units: Vec<&str> = Vec::new();
-        let mut contexts: HashMap<String, (bool, f32)> = HashMap::new();
         // Queues `which` units of a document for the encoder, recording the
         // row each will land in.
         let queue = |units: &mut Vec<&'a str>, p: &mut Pending, text: &'a str, which: &[usize]| {
@@ -1037,8 +1083,8 @@ impl CascadeClassifier {
                 units.push(cut(unit, MAX_UNIT_BYTES));
             }
         };
-        for (i, input) in inputs.iter().enumerate() {
-            match self.first_stage(input, &mut contexts) {
+        for (i, (input, first)) in inputs.iter().zip(self.first_stages(inputs)).enumerate() {
+            match first {
                 Err(e) => results.push(Some(Err(e))),
                 Ok(Err(done)) => results.push(Some(Ok((done, Route::default())))),
                 Ok(Ok(mut p)) => {

@@ -17,7 +17,7 @@ use chrono::Utc;
 use mediawatch_classify::{Classifier, ClassifyError, ClassifyInput};
 use mediawatch_core::labels::Labels;
 use mediawatch_core::ledger::{CommentSighting, NewTracked};
-use mediawatch_core::similarity::fingerprint;
+use mediawatch_core::similarity::{fingerprint, Fingerprint};
 use mediawatch_core::{Document, SourceMeta};
 use mediawatch_index::{DocExtra, Index, IndexWriterHandle};
 use mediawatch_state::{SeenItem, StateBackend};
@@ -298,6 +298,10 @@ fn run(
     Ok(stats)
 }
 
+/// Documents in a batch from which their fingerprints are computed on a
+/// thread of their own, beside the classifier.
+const PARALLEL_FINGERPRINTS_FROM: usize = 4;
+
 fn index_batch(
     batch: &mut Vec<PendingDoc>,
     out: &mut dyn DocOutput,
@@ -327,8 +331,27 @@ fn index_batch(
             todo_keys.push(*key);
         }
     }
+    // The near-duplicate fingerprints (SimHash, content hash) need only the
+    // text: computed on another core while the classifier works, as this
+    // stage is the pipeline's one serial step.
+    let fingerprints = |batch: &[PendingDoc]| -> Vec<Fingerprint> {
+        batch
+            .iter()
+            .map(|p| fingerprint(p.doc.classified_text()))
+            .collect()
+    };
+    let (classified, fps) = if batch.len() >= PARALLEL_FINGERPRINTS_FROM {
+        std::thread::scope(|s| {
+            let fps = s.spawn(|| fingerprints(batch));
+            let classified = classifier.classify_batch(&todo);
+            let fps = fps.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (classified, fps)
+        })
+    } else {
+        (classifier.classify_batch(&todo), fingerprints(batch))
+    };
     let mut fresh: HashMap<u64, std::result::Result<Labels, ClassifyError>> = HashMap::new();
-    for (key, l) in todo_keys.iter().zip(classifier.classify_batch(&todo)) {
+    for (key, l) in todo_keys.iter().zip(classified) {
         if let Ok(l) = &l {
             cache.put(*key, l);
         }
@@ -347,7 +370,7 @@ fn index_batch(
         })
         .collect();
     drop(inputs);
-    let extras = dedup_extras(batch, state);
+    let extras = dedup_extras(batch, fps, state);
     for (p, l) in batch.iter_mut().zip(labels) {
         match l {
             Ok(mut l) => {
@@ -386,18 +409,18 @@ fn index_batch(
     Ok(())
 }
 
-/// Content hash and near-duplicate cluster of each document of a batch,
-/// assigned in one state-store transaction.
+/// Content hash and near-duplicate cluster of each document of a batch
+/// (`fps`: their fingerprints), assigned in one state-store transaction.
 ///
 /// Texts too short to fingerprint meaningfully (see
 /// `Fingerprint::clusterable`) are their own cluster. A state-store failure
 /// only costs the clustering: the documents are indexed as their own
 /// clusters rather than lost.
-fn dedup_extras(batch: &[PendingDoc], state: &dyn StateBackend) -> Vec<DocExtra> {
-    let fps: Vec<_> = batch
-        .iter()
-        .map(|p| fingerprint(p.doc.classified_text()))
-        .collect();
+fn dedup_extras(
+    batch: &[PendingDoc],
+    fps: Vec<Fingerprint>,
+    state: &dyn StateBackend,
+) -> Vec<DocExtra> {
     let wanted: Vec<(&str, u64, chrono::DateTime<Utc>)> = batch
         .iter()
         .zip(&fps)
