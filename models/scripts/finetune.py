@@ -580,7 +580,9 @@ def main():
                'notes': 'All transformer layers fine-tuned with the word embeddings frozen (bf16 autocast, '
                         'AdamW, linear warm-up and decay, length-bucketed batches of 32, texts cut at '
                         f'{a.maxlen} tokens); SmoothQuant (alpha 0.75, 300 training texts) then int8 '
-                        'dynamic quantization of every weight product, per channel.'},
+                        'dynamic quantization of every weight product, per channel. Activations are '
+                        'quantized with one scale per forward pass, so mediawatch runs one text per pass '
+                        '([classifier] batch_size = 1): a text never gets other labels for its batch mates.'},
               open(os.path.join(a.out, 'finetune.json'), 'w'), indent=1)
     # Reference vectors for the Rust encoder's test, from the f32 model.
     model.eval()
