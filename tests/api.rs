@@ -5,14 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::util::*;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use mediawatch_testkit::free_port;
 
 /// Minimal HTTP/1.1 GET on loopback (keeps the test free of an HTTP client).
 fn get(port: u16, path: &str) -> Option<(u16, String)> {

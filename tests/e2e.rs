@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use webdriver::{free_port, http, Driver, Element, Session, WdError};
+use mediawatch_testkit::free_port;
+use webdriver::{http, Driver, Element, Session, WdError};
 
 /// Badge classes the dashboard may show (`span.badge.badge-<label>`).
 const LABELS: [&str; 8] = [

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use mediawatch_testkit::free_port;
 use serde_json::{json, Value};
 
 /// The W3C key under which element references travel.
@@ -236,14 +237,6 @@ pub fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
         }
     }
     Ok(out)
-}
-
-/// A free loopback port (bound, read, released: a tiny race we accept).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 /// A running chromedriver, killed on drop (also when a test panics).

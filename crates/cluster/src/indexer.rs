@@ -481,14 +481,6 @@ mod tests {
             .unwrap()
     }
 
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-
     async fn connect(port: u16) -> async_nats::Client {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -515,7 +507,7 @@ mod tests {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let port = mediawatch_testkit::free_port();
         let mut server = nats(&bin, port, dir.path());
         let client = connect(port).await;
         let js = async_nats::jetstream::new(client);

@@ -7,6 +7,15 @@ pub mod corpus;
 pub mod postgres;
 
 use chrono::{DateTime, TimeZone, Utc};
+
+/// A port free right now on loopback (bound, read, released: a tiny race
+/// that tests accept).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
 use mediawatch_core::labels::Labels;
 use mediawatch_core::{DocId, DocKind, Document, SourceMeta, SourceScope};
 

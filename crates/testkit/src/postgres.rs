@@ -11,10 +11,12 @@
 //! to run as root; as root the server runs as the `postgres` user.
 
 use std::path::{Path, PathBuf};
-
-use mediawatch_core::procs::{find_bin, is_root};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use mediawatch_core::procs::{find_bin, is_root};
+
+use crate::free_port;
 
 /// A running server; stopped and removed on drop.
 pub struct TempPostgres {
@@ -200,14 +202,6 @@ fn log_file(dir: &Path) -> Stdio {
         .open(dir.join("server.log"))
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null())
-}
-
-/// A port free right now on loopback.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 /// A serial number for directory names of servers started in one process.
