@@ -225,6 +225,7 @@ impl Pipeline {
         SinkHandle::start_with(
             &self.index,
             self.config.index.writer_heap_bytes,
+            pipeline_indexing_threads(self.config.index.indexing_threads),
             self.classifier.clone(),
             self.state.clone(),
             self.metrics.clone(),
@@ -450,4 +451,13 @@ pub async fn check_sources(config: &Config, only: Option<&str>) -> Result<Vec<So
 pub(crate) fn jitter(d: Duration) -> Duration {
     let f = 0.9 + fastrand::f64() * 0.2;
     d.mul_f64(f)
+}
+
+/// Index writer threads of the pipeline for `[index] indexing_threads`
+/// (0: a quarter of the cores, at least one; see the config's docs).
+pub fn pipeline_indexing_threads(configured: usize) -> usize {
+    match configured {
+        0 => (std::thread::available_parallelism().map_or(1, |n| n.get()) / 4).max(1),
+        n => n,
+    }
 }

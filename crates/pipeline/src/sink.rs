@@ -150,6 +150,7 @@ impl SinkHandle {
         Self::start_with(
             index,
             heap_bytes,
+            crate::pipeline_indexing_threads(0),
             classifier,
             state,
             Arc::new(PipelineMetrics::default()),
@@ -157,16 +158,22 @@ impl SinkHandle {
         )
     }
 
-    /// Starts the classify + index thread, counting into `metrics`.
+    /// Starts the classify + index thread, counting into `metrics`, with
+    /// `indexing_threads` building segments.
     pub(crate) fn start_with(
         index: &Index,
         heap_bytes: usize,
+        indexing_threads: usize,
         classifier: Arc<dyn Classifier>,
         state: Arc<dyn StateBackend>,
         metrics: Arc<PipelineMetrics>,
         track: Option<TrackPolicy>,
     ) -> Result<Self> {
-        let writer = index.writer(heap_bytes)?;
+        let writer = index.writer_with_threads(
+            heap_bytes.max(mediawatch_index::MIN_WRITER_HEAP),
+            indexing_threads,
+            mediawatch_index::DEFAULT_MERGE_THREADS,
+        )?;
         Self::start_to(
             Box::new(IndexOutput(writer)),
             classifier,
