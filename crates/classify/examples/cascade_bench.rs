@@ -2,7 +2,9 @@
 //!
 //! ```sh
 //! cargo run --release -p mediawatch-classify --example cascade_bench -- [MODELS_DIR] [THREADS] [WCXB_DIR]
-//! (`CASCADE_BENCH_BATCH=N`: encoder batch size, default the pipeline's 32.)
+//! (`CASCADE_BENCH_BATCH=N`: documents per classify call, default 64;
+//! `CASCADE_BENCH_ENCODER_BATCH=N`: texts per encoder pass, default the
+//! pipeline's.)
 //! ```
 //!
 //! Three corpora, each classified in batches of 64 as the pipeline does:
@@ -227,7 +229,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // `[classifier] batch_size`, as the pipeline passes it to both.
-    let batch_size = std::env::var("CASCADE_BENCH_BATCH")
+    let batch_size = std::env::var("CASCADE_BENCH_ENCODER_BATCH")
         .ok()
         .and_then(|b| b.parse().ok())
         .unwrap_or(CascadeOptions::default().batch_size);
