@@ -81,9 +81,9 @@ pub struct E5Options {
     /// One text per pass is the default because the int8 graph quantizes
     /// its activations dynamically, with one scale over the whole batch:
     /// in a batch, a text's vector (and so its labels) depended on its
-    /// batch mates. On two cores it is also the fastest and smallest
-    /// (`cascade_bench`, BENCHMARKS.md: 230 short comments/s at 202 MB
-    /// peak against 165/s at 385 MB in batches of 32).
+    /// batch mates. It is also as fast with half the memory on two cores
+    /// (`cascade_bench`, BENCHMARKS.md: 235 comments/s at 205 MB peak
+    /// against 232/s at 391 MB in batches of 32; the ingest 17% faster).
     pub batch_size: usize,
     /// Token cap per text including `<s>`/`</s>` (at most 512, the model's
     /// position limit). Longer texts are truncated.
