@@ -86,6 +86,9 @@ pub struct ClassifierConfig {
     pub batch_size: usize,
     /// Encoder threads, each with its own single-threaded session (and the
     /// threads of the cheap stages for a large batch); 0 means one per core.
+    /// Each session holds its own copy of the weights, ~36 MB resident
+    /// (BENCHMARKS.md), so set it on machines with many cores and little
+    /// memory.
     pub threads: usize,
     /// Most units (windows of whole sentences, about a hundred tokens)
     /// encoded per long document: the lead, windows with migration terms

@@ -88,8 +88,9 @@ pub struct E5Options {
     /// Token cap per text including `<s>`/`</s>` (at most 512, the model's
     /// position limit). Longer texts are truncated.
     pub max_tokens: usize,
-    /// Compute threads: one single-threaded ONNX Runtime session each,
-    /// working on different batches of a call; `None` = one per core.
+    /// Compute threads: one single-threaded ONNX Runtime session each
+    /// (~36 MB resident apiece), working on different batches of a call;
+    /// `None` = one per core.
     pub threads: Option<usize>,
     /// Prefix put before every text: e5 expects `"query: "` for
     /// classification.
