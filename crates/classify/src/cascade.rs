@@ -399,6 +399,8 @@ pub struct CascadeClassifier {
     fast: FastModel,
     version: String,
     opts: CascadeOptions,
+    /// `opts.threads` resolved once (0: the cores), for the cheap stages.
+    threads: usize,
 }
 
 impl std::fmt::Debug for CascadeClassifier {
@@ -476,6 +478,10 @@ impl CascadeClassifier {
                 });
             }
         }
+        let threads = match opts.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
         Ok(Self {
             lexicon: LexiconClassifier::new(),
             encoder,
@@ -483,6 +489,7 @@ impl CascadeClassifier {
             fast,
             version,
             opts,
+            threads,
         })
     }
 
@@ -1016,24 +1023,20 @@ impl CascadeClassifier {
                 .collect::<Vec<_>>()
         };
         let bytes: usize = inputs.iter().map(|i| i.text.len()).sum();
-        let threads = match self.opts.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        }
-        .min(inputs.len());
+        let threads = self.threads.min(inputs.len());
         if threads < 2 || bytes < PARALLEL_FIRST_STAGE_BYTES {
             return run(inputs);
         }
-        let per = inputs.len().div_ceil(threads);
+        let mut parts = inputs.chunks(inputs.len().div_ceil(threads));
+        let first = parts.next().unwrap_or_default();
         std::thread::scope(|s| {
-            let parts: Vec<_> = inputs
-                .chunks(per)
-                .map(|part| s.spawn(move || run(part)))
-                .collect();
-            parts
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
+            // The calling thread takes the first part itself.
+            let rest: Vec<_> = parts.map(|part| s.spawn(move || run(part))).collect();
+            let mut out = run(first);
+            for h in rest {
+                out.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            out
         })
     }
 

@@ -455,7 +455,7 @@ pub(crate) fn jitter(d: Duration) -> Duration {
 
 /// Index writer threads of the pipeline for `[index] indexing_threads`
 /// (0: a quarter of the cores, at least one; see the config's docs).
-pub fn pipeline_indexing_threads(configured: usize) -> usize {
+pub(crate) fn pipeline_indexing_threads(configured: usize) -> usize {
     match configured {
         0 => (std::thread::available_parallelism().map_or(1, |n| n.get()) / 4).max(1),
         n => n,

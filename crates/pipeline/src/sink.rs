@@ -170,7 +170,7 @@ impl SinkHandle {
         track: Option<TrackPolicy>,
     ) -> Result<Self> {
         let writer = index.writer_with_threads(
-            heap_bytes.max(mediawatch_index::MIN_WRITER_HEAP),
+            heap_bytes,
             indexing_threads,
             mediawatch_index::DEFAULT_MERGE_THREADS,
         )?;
