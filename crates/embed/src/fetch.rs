@@ -241,7 +241,7 @@ impl FetchReport {
     }
 }
 
-fn sha256_file(path: &Path) -> Result<String, EmbedError> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String, EmbedError> {
     let mut f = std::fs::File::open(path).map_err(|e| EmbedError::io(path, e))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -262,11 +262,19 @@ fn hex(bytes: &[u8]) -> String {
 /// Checks every artifact of the manifest under `models_dir` (hashing the
 /// files present).
 pub fn verify(manifest: &Manifest, models_dir: &Path) -> Result<Vec<ArtifactStatus>, EmbedError> {
-    manifest
-        .artifacts
-        .iter()
-        .map(|a| status(a, models_dir))
-        .collect()
+    // One thread per artifact: hashing the ~120 MB of model files is most
+    // of a classifier's start-up, and every command that labels starts one.
+    std::thread::scope(|s| {
+        let handles: Vec<_> = manifest
+            .artifacts
+            .iter()
+            .map(|a| s.spawn(move || status(a, models_dir)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 fn status(a: &Artifact, models_dir: &Path) -> Result<ArtifactStatus, EmbedError> {
@@ -302,8 +310,7 @@ pub fn fetch(
 ) -> Result<FetchReport, EmbedError> {
     let mut report = FetchReport::default();
     let mut todo = Vec::new();
-    for a in &manifest.artifacts {
-        let st = status(a, models_dir)?;
+    for (a, st) in manifest.artifacts.iter().zip(verify(manifest, models_dir)?) {
         let action = if a.optional && !opts.include_optional {
             FetchAction::Skipped
         } else if st.ok() {
