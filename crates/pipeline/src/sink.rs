@@ -29,7 +29,7 @@ use crate::{PipelineError, Result};
 
 /// Documents in flight between fetching and indexing. Small on purpose: a
 /// full channel makes pollers wait (backpressure) rather than buffer.
-const CHANNEL_CAPACITY: usize = 64;
+const CHANNEL_CAPACITY: usize = 512;
 /// Largest classification batch.
 const BATCH: usize = 32;
 /// Texts whose labels are remembered (see [`LabelCache`]): a few minutes
@@ -241,15 +241,37 @@ fn run(
     metrics: &PipelineMetrics,
     track: Option<TrackPolicy>,
 ) -> Result<SinkStats> {
-    let mut stats = SinkStats::default();
-    let mut pending = Pending {
-        track,
-        ..Pending::default()
+    let mut store = Store {
+        out: out.as_mut(),
+        state: state.as_ref(),
+        metrics,
+        pending: Pending {
+            track,
+            ..Pending::default()
+        },
+        stats: SinkStats::default(),
     };
     let mut uncommitted = 0u64;
     let mut batch: Vec<PendingDoc> = Vec::with_capacity(BATCH);
     let mut cache = LabelCache::default();
-    while let Some(msg) = rx.blocking_recv() {
+    // The batch classified last, stored while the next one is classified.
+    let mut ready: Option<Classified> = None;
+    loop {
+        let msg = match rx.try_recv() {
+            Ok(msg) => msg,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // Nothing waits: store what is classified before waiting, so
+                // that no document sits unwritten while the sources are quiet.
+                if let Some(c) = ready.take() {
+                    store.store(c)?;
+                }
+                match rx.blocking_recv() {
+                    Some(msg) => msg,
+                    None => break,
+                }
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+        };
         let mut flush = None;
         match msg {
             SinkMsg::Doc(d) => batch.push(*d),
@@ -266,28 +288,34 @@ fn run(
         metrics.sink_queue.set(rx.len() as i64);
         if !batch.is_empty() {
             uncommitted += batch.len() as u64;
-            let (indexed, unlabelled) = (stats.indexed, stats.unlabelled);
+            let docs = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
             let started = std::time::Instant::now();
-            index_batch(
-                &mut batch,
-                out.as_mut(),
-                classifier.as_ref(),
-                &mut cache,
-                state.as_ref(),
-                &mut pending,
-                &mut stats,
-            )?;
+            // The previous batch is stored (near-duplicate clustering in the
+            // state store, the index write, the ledger) on a thread of its
+            // own while this one is classified: this stage is the
+            // pipeline's one serial step, and storing took a fifth of it.
+            let (labels, stored) = std::thread::scope(|s| {
+                let stored = ready.take().map(|c| {
+                    let store = &mut store;
+                    s.spawn(move || store.store(c))
+                });
+                let labels = classify_cached(&docs, classifier.as_ref(), &mut cache);
+                let stored =
+                    stored.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                (labels, stored)
+            });
+            stored.transpose()?;
             metrics
                 .classify_seconds
                 .observe(started.elapsed().as_secs_f64());
-            metrics.documents_indexed.inc_by(stats.indexed - indexed);
-            metrics
-                .documents_unlabelled
-                .inc_by(stats.unlabelled - unlabelled);
+            ready = Some(Classified { docs, labels });
         }
         if let Some(reply) = flush {
+            if let Some(c) = ready.take() {
+                store.store(c)?;
+            }
             let started = std::time::Instant::now();
-            let r = commit(out.as_mut(), state.as_ref(), &mut pending, &mut stats);
+            let r = store.commit();
             if r.is_ok() {
                 metrics.commits.inc();
                 metrics
@@ -299,25 +327,29 @@ fn run(
             uncommitted = 0;
         }
     }
-    commit(out.as_mut(), state.as_ref(), &mut pending, &mut stats)?;
+    if let Some(c) = ready.take() {
+        store.store(c)?;
+    }
+    store.commit()?;
     metrics.commits.inc();
+    let stats = store.stats;
     out.close()?;
     Ok(stats)
 }
 
-/// Documents in a batch from which their fingerprints are computed on a
-/// thread of their own, beside the classifier.
-const PARALLEL_FINGERPRINTS_FROM: usize = 4;
+/// A batch and its labels (or why it could not be labelled), in order.
+struct Classified {
+    docs: Vec<PendingDoc>,
+    labels: Vec<std::result::Result<Labels, ClassifyError>>,
+}
 
-fn index_batch(
-    batch: &mut Vec<PendingDoc>,
-    out: &mut dyn DocOutput,
+/// Labels of `batch`: texts seen lately (or earlier in this batch) come
+/// from `cache`, the rest from the classifier.
+fn classify_cached(
+    batch: &[PendingDoc],
     classifier: &dyn Classifier,
     cache: &mut LabelCache,
-    state: &dyn StateBackend,
-    pending: &mut Pending,
-    stats: &mut SinkStats,
-) -> Result<()> {
+) -> Vec<std::result::Result<Labels, ClassifyError>> {
     let inputs: Vec<ClassifyInput<'_>> = batch
         .iter()
         .map(|p| ClassifyInput {
@@ -328,8 +360,6 @@ fn index_batch(
         })
         .collect();
     let keys: Vec<u64> = inputs.iter().map(LabelCache::key).collect();
-    // Only texts not seen lately (nor earlier in this batch) go to the
-    // classifier.
     let mut todo: Vec<ClassifyInput<'_>> = Vec::new();
     let mut todo_keys: Vec<u64> = Vec::new();
     for (input, key) in inputs.iter().zip(&keys) {
@@ -338,25 +368,7 @@ fn index_batch(
             todo_keys.push(*key);
         }
     }
-    // The near-duplicate fingerprints (SimHash, content hash) need only the
-    // text: computed on another core while the classifier works, as this
-    // stage is the pipeline's one serial step.
-    let fingerprints = |batch: &[PendingDoc]| -> Vec<Fingerprint> {
-        batch
-            .iter()
-            .map(|p| fingerprint(p.doc.classified_text()))
-            .collect()
-    };
-    let (classified, fps) = if batch.len() >= PARALLEL_FINGERPRINTS_FROM {
-        std::thread::scope(|s| {
-            let fps = s.spawn(|| fingerprints(batch));
-            let classified = classifier.classify_batch(&todo);
-            let fps = fps.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-            (classified, fps)
-        })
-    } else {
-        (classifier.classify_batch(&todo), fingerprints(batch))
-    };
+    let classified = classifier.classify_batch(&todo);
     let mut fresh: HashMap<u64, std::result::Result<Labels, ClassifyError>> = HashMap::new();
     for (key, l) in todo_keys.iter().zip(classified) {
         if let Ok(l) = &l {
@@ -364,8 +376,7 @@ fn index_batch(
         }
         fresh.insert(*key, l);
     }
-    let labels: Vec<_> = keys
-        .iter()
+    keys.iter()
         .map(|k| match fresh.get(k) {
             Some(l) => l.clone(),
             // Not classified now, so cached before this batch (a batch
@@ -375,45 +386,77 @@ fn index_batch(
                 reason: "labels of a repeated text were evicted".into(),
             }),
         })
-        .collect();
-    drop(inputs);
-    let extras = dedup_extras(batch, fps, state);
-    for (p, l) in batch.iter_mut().zip(labels) {
-        match l {
-            Ok(mut l) => {
-                // Who voices each hostile span depends on the document (a
-                // comment, a post, an article), not only on its text.
-                mediawatch_classify::attribution::annotate(
-                    &mut l,
-                    p.doc.classified_text(),
-                    p.doc.kind,
-                );
-                p.doc.labels = Some(l);
-            }
-            Err(e) => {
-                // Indexed without labels rather than lost; `reclassify`
-                // labels it later.
-                tracing::warn!(doc = %p.doc.id, source = %p.doc.source_id, "classification failed: {e}");
-                stats.unlabelled += 1;
+        .collect()
+}
+
+/// The writing half of the stage: the output, the state store and what
+/// waits for the next commit.
+struct Store<'a> {
+    out: &'a mut dyn DocOutput,
+    state: &'a dyn StateBackend,
+    metrics: &'a PipelineMetrics,
+    pending: Pending,
+    stats: SinkStats,
+}
+
+impl Store<'_> {
+    /// Writes a classified batch: attribution, near-duplicate clusters, the
+    /// output, and what the state learns at the next commit.
+    fn store(&mut self, c: Classified) -> Result<()> {
+        let Classified { mut docs, labels } = c;
+        let fps: Vec<Fingerprint> = docs
+            .iter()
+            .map(|p| fingerprint(p.doc.classified_text()))
+            .collect();
+        let extras = dedup_extras(&docs, fps, self.state);
+        let unlabelled = self.stats.unlabelled;
+        for (p, l) in docs.iter_mut().zip(labels) {
+            match l {
+                Ok(mut l) => {
+                    // Who voices each hostile span depends on the document
+                    // (a comment, a post, an article), not only on its text.
+                    mediawatch_classify::attribution::annotate(
+                        &mut l,
+                        p.doc.classified_text(),
+                        p.doc.kind,
+                    );
+                    p.doc.labels = Some(l);
+                }
+                Err(e) => {
+                    // Indexed without labels rather than lost; `reclassify`
+                    // labels it later.
+                    tracing::warn!(doc = %p.doc.id, source = %p.doc.source_id, "classification failed: {e}");
+                    self.stats.unlabelled += 1;
+                }
             }
         }
+        // One hand-off to the writer thread for the whole batch.
+        let rows: Vec<_> = docs
+            .iter()
+            .zip(&extras)
+            .map(|(p, extra)| (&p.doc, p.source.as_ref(), extra))
+            .collect();
+        self.out.write(&rows)?;
+        drop(rows);
+        self.stats.indexed += docs.len() as u64;
+        self.metrics.documents_indexed.inc_by(docs.len() as u64);
+        self.metrics
+            .documents_unlabelled
+            .inc_by(self.stats.unlabelled - unlabelled);
+        if let Some(policy) = &self.pending.track {
+            let (articles, comments) = crate::revisit::to_track(&docs, policy);
+            self.pending.articles.extend(articles);
+            self.pending.comments.extend(comments);
+        }
+        self.pending
+            .seen
+            .extend(docs.drain(..).filter_map(|p| p.seen));
+        Ok(())
     }
-    // One hand-off to the writer thread for the whole batch.
-    let rows: Vec<_> = batch
-        .iter()
-        .zip(&extras)
-        .map(|(p, extra)| (&p.doc, p.source.as_ref(), extra))
-        .collect();
-    out.write(&rows)?;
-    drop(rows);
-    stats.indexed += batch.len() as u64;
-    if let Some(policy) = &pending.track {
-        let (articles, comments) = crate::revisit::to_track(batch, policy);
-        pending.articles.extend(articles);
-        pending.comments.extend(comments);
+
+    fn commit(&mut self) -> Result<()> {
+        commit(self.out, self.state, &mut self.pending, &mut self.stats)
     }
-    pending.seen.extend(batch.drain(..).filter_map(|p| p.seen));
-    Ok(())
 }
 
 /// Content hash and near-duplicate cluster of each document of a batch
