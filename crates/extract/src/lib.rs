@@ -48,6 +48,34 @@ pub struct SelectorOverrides {
     pub comment_author: Option<String>,
 }
 
+impl SelectorOverrides {
+    /// Whether no override is set.
+    pub fn is_empty(&self) -> bool {
+        let Self {
+            title,
+            body,
+            byline,
+            published,
+            remove,
+            comments,
+            comment_text,
+            comment_author,
+        } = self;
+        [
+            title,
+            body,
+            byline,
+            published,
+            comments,
+            comment_text,
+            comment_author,
+        ]
+        .iter()
+        .all(|o| o.is_none())
+            && remove.is_empty()
+    }
+}
+
 /// Options for [`extract`] and [`extract_bytes`].
 #[derive(Debug, Clone)]
 pub struct ExtractOptions {
@@ -215,7 +243,9 @@ pub fn extract(
 ) -> Result<Article, ExtractError> {
     check_size(html.len(), opts)?;
     let sel = compile(&opts.selectors)?;
-    let pre = prescan::prescan(html);
+    // Selector overrides may match any attribute; without them the
+    // extractor reads only its own few.
+    let pre = prescan::prescan(html, !opts.selectors.is_empty());
     let doc = Html::parse_document(&pre.html);
     let dom = Dom::build(&doc);
     let mut meta = meta::gather(&dom, &pre.json_ld);

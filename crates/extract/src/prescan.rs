@@ -123,8 +123,35 @@ fn tag_end(hay: &[u8], start: usize) -> usize {
     hay.len()
 }
 
-/// Runs the pre-pass. Linear in the input length.
-pub(crate) fn prescan(input: &str) -> Prescanned<'_> {
+/// Attributes the extractor reads (see `dom`, `meta`, `comments`,
+/// `boilerplate`); sorted for the binary search. Everything else (style
+/// lists, `srcset`, `data-*` blobs, event handlers, SVG geometry) is a
+/// third of a modern page's markup once scripts and styles are gone, and
+/// html5ever tokenizes it a character at a time.
+const KEPT_ATTRIBUTES: &[&str] = &[
+    "aria-hidden",
+    "cite",
+    "class",
+    "content",
+    "data-editor",
+    "data-post",
+    "datetime",
+    "href",
+    "http-equiv",
+    "id",
+    "itemprop",
+    "lang",
+    "name",
+    "property",
+    "rel",
+    "role",
+    "xml:lang",
+];
+
+/// Runs the pre-pass. Linear in the input length. With `all_attributes`
+/// false, start tags keep only [`KEPT_ATTRIBUTES`] (a site's selector
+/// overrides may match any attribute, so they keep them all).
+pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
     let bytes = input.as_bytes();
     let mut out = String::with_capacity(input.len());
     let mut json_ld = Vec::new();
@@ -220,9 +247,16 @@ pub(crate) fn prescan(input: &str) -> Prescanned<'_> {
                         dropped_open += 1;
                         out.push_str(&input[copied_to..lt]);
                         copied_to = end;
-                    } else {
-                        depth += 1;
+                        i = end;
+                        continue;
                     }
+                    depth += 1;
+                }
+                if !all_attributes && end_gt < bytes.len() {
+                    out.push_str(&input[copied_to..name_end]);
+                    push_kept_attributes(&input[name_end..end_gt], name == "link", &mut out);
+                    out.push('>');
+                    copied_to = end;
                 }
                 i = end;
             }
@@ -233,6 +267,70 @@ pub(crate) fn prescan(input: &str) -> Prescanned<'_> {
         out.push_str(&input[copied_to..]);
     }
     Prescanned { html: out, json_ld }
+}
+
+/// Appends the attributes of `attrs` (a start tag's text between its name
+/// and its `>`) that are in [`KEPT_ATTRIBUTES`], each as written, and a
+/// closing `/` if the tag has one. `href` is read only from `<link>` (the
+/// canonical URL); on links in the text it is a twentieth of the markup. Attribute syntax as the HTML tokenizer
+/// reads it: a name runs to whitespace, `/`, `>` or `=`; a value is quoted
+/// or runs to whitespace.
+fn push_kept_attributes(attrs: &str, link: bool, out: &mut String) {
+    let b = attrs.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_whitespace() || b[i] == b'/' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        // The tokenizer reads a leading `=` as part of the name.
+        i += 1;
+        while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'/' | b'=') {
+            i += 1;
+        }
+        let name_end = i;
+        let mut j = i;
+        while j < b.len() && b[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        if j < b.len() && b[j] == b'=' {
+            j += 1;
+            while j < b.len() && b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            match b.get(j) {
+                Some(&q @ (b'"' | b'\'')) => {
+                    j = attrs[j + 1..]
+                        .find(q as char)
+                        .map_or(b.len(), |e| j + 1 + e + 1);
+                }
+                _ => {
+                    while j < b.len() && !b[j].is_ascii_whitespace() {
+                        j += 1;
+                    }
+                }
+            }
+            i = j;
+        }
+        let name = &attrs[start..name_end];
+        if (link || !name.eq_ignore_ascii_case("href"))
+            && KEPT_ATTRIBUTES
+                .binary_search_by(|k| cmp_ignore_ascii_case(k, name))
+                .is_ok()
+        {
+            out.push(' ');
+            out.push_str(&attrs[start..i]);
+        }
+    }
+    if attrs.trim_end().ends_with('/') {
+        out.push('/');
+    }
+}
+
+/// `a` (lower-case) against `b` ignoring ASCII case.
+fn cmp_ignore_ascii_case(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes().cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
 /// End of a tag name starting at `start`.
@@ -253,7 +351,7 @@ mod tests {
     #[test]
     fn drops_scripts_comments_and_keeps_json_ld() {
         let html = r#"<p>a</p><!-- x <p>hidden</p> --><script>var s="</p>";</script><script type="application/ld+json">{"a":1}</script><style>p{}</style><p>b</p>"#;
-        let p = prescan(html);
+        let p = prescan(html, true);
         assert_eq!(p.html, "<p>a</p><p>b</p>");
         assert_eq!(p.json_ld, vec![r#"{"a":1}"#]);
     }
@@ -268,7 +366,7 @@ mod tests {
         for _ in 0..2000 {
             s.push_str("</div>");
         }
-        let p = prescan(&s);
+        let p = prescan(&s, true);
         assert_eq!(p.html.matches("<div>").count(), MAX_DEPTH);
         assert_eq!(p.html.matches("</div>").count(), MAX_DEPTH);
         assert!(p.html.contains("deep"));
@@ -276,8 +374,28 @@ mod tests {
 
     #[test]
     fn quoted_gt_in_attribute_is_not_tag_end() {
-        let p = prescan(r#"<a title="x>y" href="/">link</a><!-- c -->"#);
+        let p = prescan(r#"<a title="x>y" href="/">link</a><!-- c -->"#, true);
         assert_eq!(p.html, r#"<a title="x>y" href="/">link</a>"#);
+    }
+
+    #[test]
+    fn keeps_only_the_attributes_the_extractor_reads() {
+        let html = r#"<div class="post body" style="color:red" data-x='{"a":">"}' id=main><a href="/x" rel=author onclick="go()">A</a><IMG SRCSET="a.jpg 1x" alt=x/><link rel="canonical" HREF="/c"><p data-post="7" hidden>t</p></div>"#;
+        assert_eq!(
+            prescan(html, false).html,
+            r#"<div class="post body" id=main><a rel=author>A</a><IMG/><link rel="canonical" HREF="/c"><p data-post="7">t</p></div>"#
+        );
+        // Selector overrides may name any attribute: all are kept.
+        assert_eq!(prescan(html, true).html, html);
+    }
+
+    #[test]
+    fn attribute_values_with_spaces_and_odd_syntax_stay_whole() {
+        let p = prescan(
+            r#"<span  class = "a b"  title='x y' =odd itemprop=name>n</span><br/>"#,
+            false,
+        );
+        assert_eq!(p.html, r#"<span class = "a b" itemprop=name>n</span><br/>"#);
     }
 
     #[test]
@@ -293,7 +411,8 @@ mod tests {
             "<div",
             "é<é",
         ] {
-            let _ = prescan(s);
+            let _ = prescan(s, true);
+            let _ = prescan(s, false);
         }
     }
 }
