@@ -79,6 +79,11 @@ fn is_raw_text(name: &str) -> bool {
     )
 }
 
+/// Elements whose whitespace is content.
+fn is_preformatted(name: &str) -> bool {
+    matches!(name, "pre" | "listing")
+}
+
 /// Finds `needle` (ASCII, lower-case, starting with `<`) in `hay` ignoring ASCII case,
 /// starting at `from`.
 fn find_ci(hay: &str, from: usize, needle: &[u8]) -> Option<usize> {
@@ -159,9 +164,20 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
     // Number of currently open start tags that were dropped for being too deep.
     let mut dropped_open: usize = 0;
     let mut copied_to = 0; // bytes[..copied_to] already handled
+    // Open `<pre>`/`<listing>` elements, where whitespace is content.
+    let mut pre: usize = 0;
     let mut i = 0;
     while let Some(off) = input.get(i..).and_then(|r| r.find('<')) {
         let lt = i + off;
+        // Indentation between tags is a tenth of a page's markup once the
+        // attributes are gone; one character of it means the same to the
+        // parser and the extractor (which collapse whitespace), except in
+        // a `<pre>`.
+        if pre == 0 && off >= 2 && bytes[i..lt].iter().all(u8::is_ascii_whitespace) {
+            out.push_str(&input[copied_to..i]);
+            out.push(if bytes[i..lt].contains(&b'\n') { '\n' } else { ' ' });
+            copied_to = lt;
+        }
         let next = bytes.get(lt + 1).copied();
         match next {
             Some(b'!') => {
@@ -187,6 +203,9 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
                 let end = tag_end(bytes, name_end).saturating_add(1).min(bytes.len());
                 if name_end > name_start {
                     let name = input[name_start..name_end].to_ascii_lowercase();
+                    if is_preformatted(&name) {
+                        pre = pre.saturating_sub(1);
+                    }
                     if name == "noscript" {
                         out.push_str(&input[copied_to..lt]);
                         copied_to = end;
@@ -209,6 +228,9 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
                 let end = end_gt.saturating_add(1).min(bytes.len());
                 let name = input[name_start..name_end].to_ascii_lowercase();
                 let self_closing = end_gt > name_end && bytes.get(end_gt - 1) == Some(&b'/');
+                if is_preformatted(&name) && !self_closing {
+                    pre += 1;
+                }
                 if name == "noscript" {
                     // We never run scripts, so what a browser without scripts shows is the page:
                     // drop the tag itself so html5ever parses its content as markup, not text.
@@ -396,6 +418,15 @@ mod tests {
             false,
         );
         assert_eq!(p.html, r#"<span class = "a b" itemprop=name>n</span><br/>"#);
+    }
+
+    #[test]
+    fn indentation_between_tags_shrinks_except_in_pre() {
+        let html = "<ul>\n    <li>a</li>  <li>b  c</li>\n</ul><pre>\n  <b>x</b>\n    <i>y</i></pre>";
+        assert_eq!(
+            prescan(html, true).html,
+            "<ul>\n<li>a</li> <li>b  c</li>\n</ul><pre>\n  <b>x</b>\n    <i>y</i></pre>"
+        );
     }
 
     #[test]
