@@ -405,11 +405,21 @@ impl Encoder for E5Encoder {
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
         let batches: Vec<&[usize]> = order.chunks(self.opts.batch_size.max(1)).collect();
-        // Batch k goes to session k mod n: the sorted lengths interleave,
-        // so every session gets a like share of the work.
+        // Each session takes the next batch, longest first, until none is
+        // left: a call's few passes differ in length by up to 40 times, and
+        // a fixed share per session left one idle while the other finished.
+        let next = std::sync::atomic::AtomicUsize::new(0);
         let run = |w: usize| -> Result<Rows, EmbedError> {
             let mut got = Vec::new();
-            for chunk in batches.iter().skip(w).step_by(self.sessions.len()) {
+            loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(chunk) = k
+                    .checked_add(1)
+                    .and_then(|k1| batches.len().checked_sub(k1))
+                    .map(|j| batches[j])
+                else {
+                    break;
+                };
                 let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i]).collect();
                 let vecs = self.forward(&self.sessions[w], &batch)?;
                 got.extend(chunk.iter().copied().zip(vecs));

@@ -164,7 +164,7 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
     // Number of currently open start tags that were dropped for being too deep.
     let mut dropped_open: usize = 0;
     let mut copied_to = 0; // bytes[..copied_to] already handled
-    // Open `<pre>`/`<listing>` elements, where whitespace is content.
+                           // Open `<pre>`/`<listing>` elements, where whitespace is content.
     let mut pre: usize = 0;
     let mut i = 0;
     while let Some(off) = input.get(i..).and_then(|r| r.find('<')) {
@@ -175,7 +175,11 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
         // a `<pre>`.
         if pre == 0 && off >= 2 && bytes[i..lt].iter().all(u8::is_ascii_whitespace) {
             out.push_str(&input[copied_to..i]);
-            out.push(if bytes[i..lt].contains(&b'\n') { '\n' } else { ' ' });
+            out.push(if bytes[i..lt].contains(&b'\n') {
+                '\n'
+            } else {
+                ' '
+            });
             copied_to = lt;
         }
         let next = bytes.get(lt + 1).copied();
@@ -422,7 +426,8 @@ mod tests {
 
     #[test]
     fn indentation_between_tags_shrinks_except_in_pre() {
-        let html = "<ul>\n    <li>a</li>  <li>b  c</li>\n</ul><pre>\n  <b>x</b>\n    <i>y</i></pre>";
+        let html =
+            "<ul>\n    <li>a</li>  <li>b  c</li>\n</ul><pre>\n  <b>x</b>\n    <i>y</i></pre>";
         assert_eq!(
             prescan(html, true).html,
             "<ul>\n<li>a</li> <li>b  c</li>\n</ul><pre>\n  <b>x</b>\n    <i>y</i></pre>"
