@@ -125,7 +125,9 @@ pub fn render(c: &CardInput<'_>) -> String {
          migration.\n\
          5. **Heads** (`models/classifier/heads.json`, format `{}`): {}. Hostile labels take the \
          strongest unit, frames the mean of the strongest few; thresholds are calibrated on \
-         validation data and mapped to 0.5.\n\n\
+         validation data and mapped to 0.5. A text that names no migration term and sits under \
+         no migration story is relevant only when the relevance head reaches 0.85 on that scale \
+         (rules r2, part of the model version).\n\n\
          Out of scope and not flagged, a text keeps `hate: none`, no collective labelling and no \
          frames without being encoded. Hate class: `hate` when both `hate` and `abusive` pass \
          their thresholds, `offensive` when only `abusive` does.\n",
