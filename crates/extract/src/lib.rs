@@ -1093,6 +1093,11 @@ mod content {
     }
 }
 
+/// Attributes that carry a comment's own id on comment platforms (see
+/// `comments::platform_id`); the pre-pass keeps them.
+pub(crate) const COMMENT_ID_ATTRIBUTES: [&str; 3] =
+    ["data-comment-id", "data-commentid", "data-id"];
+
 mod comments {
     //! Reader comments: sections recognised by class/id vocabulary (or the `comments` override)
     //! and the repeated items inside them.
@@ -1141,7 +1146,7 @@ mod comments {
             (!v.is_empty() && v.len() <= 128 && v.chars().any(|c| c.is_ascii_digit()))
                 .then(|| v.to_string())
         };
-        ["data-comment-id", "data-commentid", "data-id"]
+        crate::COMMENT_ID_ATTRIBUTES
             .iter()
             .find_map(|a| el.attr(a).and_then(clean))
             .or_else(|| el.attr("id").and_then(clean))

@@ -129,7 +129,8 @@ fn tag_end(hay: &[u8], start: usize) -> usize {
 }
 
 /// Attributes the extractor reads (see `dom`, `meta`, `comments`,
-/// `boilerplate`); sorted for the binary search. Everything else (style
+/// `boilerplate`); sorted for the binary search. A test reads the crate's
+/// sources for `attr("...")` calls and checks that each is here. Everything else (style
 /// lists, `srcset`, `data-*` blobs, event handlers, SVG geometry) is a
 /// third of a modern page's markup once scripts and styles are gone, and
 /// html5ever tokenizes it a character at a time.
@@ -138,7 +139,10 @@ const KEPT_ATTRIBUTES: &[&str] = &[
     "cite",
     "class",
     "content",
+    "data-comment-id",
+    "data-commentid",
     "data-editor",
+    "data-id",
     "data-post",
     "datetime",
     "href",
@@ -413,6 +417,38 @@ mod tests {
         );
         // Selector overrides may name any attribute: all are kept.
         assert_eq!(prescan(html, true).html, html);
+    }
+
+    #[test]
+    fn every_attribute_the_extractor_reads_is_kept() {
+        assert!(KEPT_ATTRIBUTES.windows(2).all(|w| w[0] < w[1]), "sorted");
+        let mut read: Vec<&str> = crate::COMMENT_ID_ATTRIBUTES.to_vec();
+        for src in [
+            include_str!("lib.rs"),
+            include_str!("meta.rs"),
+            include_str!("dom.rs"),
+            include_str!("dates.rs"),
+        ] {
+            for part in src.split("attr(\"").skip(1) {
+                if let Some(end) = part.find('"') {
+                    read.push(&part[..end]);
+                }
+            }
+            // `el_attr_or_text(dom, i, "content")` reads it by name too.
+            for part in src.split("el_attr_or_text(").skip(1) {
+                let args = &part[..part.find(')').unwrap_or(0)];
+                if let Some(name) = args.split('"').nth(1) {
+                    read.push(name);
+                }
+            }
+        }
+        assert!(read.len() > 20, "{read:?}");
+        for name in read {
+            assert!(
+                KEPT_ATTRIBUTES.binary_search(&name).is_ok(),
+                "{name} is read but dropped"
+            );
+        }
     }
 
     #[test]

@@ -56,6 +56,18 @@ const NEWS: &str = r##"<!DOCTYPE html>
 </body></html>"##;
 
 #[test]
+fn a_comment_platform_id_survives_the_pre_pass() {
+    let page = NEWS.replace(
+        r#"id="comment-2""#,
+        r#"data-comment-id="c9913" style="margin:0""#,
+    );
+    let a = extract(&page, None, &ExtractOptions::default()).expect("extract");
+    assert_eq!(a.comments.len(), 2, "{:?}", a.comments);
+    assert_eq!(a.comments[0].id.as_deref(), Some("comment-1"));
+    assert_eq!(a.comments[1].id.as_deref(), Some("c9913"));
+}
+
+#[test]
 fn news_page_metadata_text_and_comments() {
     let a = extract(
         NEWS,
