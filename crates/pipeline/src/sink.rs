@@ -29,7 +29,7 @@ use crate::{PipelineError, Result};
 
 /// Documents in flight between fetching and indexing. Small on purpose: a
 /// full channel makes pollers wait (backpressure) rather than buffer.
-const CHANNEL_CAPACITY: usize = 512;
+const CHANNEL_CAPACITY: usize = 64;
 /// Largest classification batch.
 const BATCH: usize = 32;
 /// Texts whose labels are remembered (see [`LabelCache`]): a few minutes
