@@ -79,6 +79,14 @@ fn is_raw_text(name: &str) -> bool {
     )
 }
 
+/// `s` lower-cased (ASCII) into `buf`, returned as a `&str`.
+fn lower_into<'b>(buf: &'b mut String, s: &str) -> &'b str {
+    buf.clear();
+    buf.push_str(s);
+    buf.make_ascii_lowercase();
+    buf.as_str()
+}
+
 /// Elements whose whitespace is content.
 fn is_preformatted(name: &str) -> bool {
     matches!(name, "pre" | "listing")
@@ -170,6 +178,8 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
     let mut copied_to = 0; // bytes[..copied_to] already handled
                            // Open `<pre>`/`<listing>` elements, where whitespace is content.
     let mut pre: usize = 0;
+    // The current tag's name, lower-cased (one buffer, not a string per tag).
+    let mut name_buf = String::new();
     let mut i = 0;
     while let Some(off) = input.get(i..).and_then(|r| r.find('<')) {
         let lt = i + off;
@@ -210,7 +220,7 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
                 let name_end = name_end(bytes, name_start);
                 let end = tag_end(bytes, name_end).saturating_add(1).min(bytes.len());
                 if name_end > name_start {
-                    let name = input[name_start..name_end].to_ascii_lowercase();
+                    let name = lower_into(&mut name_buf, &input[name_start..name_end]);
                     if is_preformatted(&name) {
                         pre = pre.saturating_sub(1);
                     }
@@ -234,7 +244,7 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
                 let name_end = name_end(bytes, name_start);
                 let end_gt = tag_end(bytes, name_end);
                 let end = end_gt.saturating_add(1).min(bytes.len());
-                let name = input[name_start..name_end].to_ascii_lowercase();
+                let name = lower_into(&mut name_buf, &input[name_start..name_end]);
                 let self_closing = end_gt > name_end && bytes.get(end_gt - 1) == Some(&b'/');
                 if is_preformatted(&name) && !self_closing {
                     pre += 1;
