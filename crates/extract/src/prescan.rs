@@ -221,13 +221,13 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
                 let end = tag_end(bytes, name_end).saturating_add(1).min(bytes.len());
                 if name_end > name_start {
                     let name = lower_into(&mut name_buf, &input[name_start..name_end]);
-                    if is_preformatted(&name) {
+                    if is_preformatted(name) {
                         pre = pre.saturating_sub(1);
                     }
                     if name == "noscript" {
                         out.push_str(&input[copied_to..lt]);
                         copied_to = end;
-                    } else if !is_void(&name) && !is_optional_end(&name) {
+                    } else if !is_void(name) && !is_optional_end(name) {
                         if dropped_open > 0 {
                             dropped_open -= 1;
                             out.push_str(&input[copied_to..lt]);
@@ -246,7 +246,7 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
                 let end = end_gt.saturating_add(1).min(bytes.len());
                 let name = lower_into(&mut name_buf, &input[name_start..name_end]);
                 let self_closing = end_gt > name_end && bytes.get(end_gt - 1) == Some(&b'/');
-                if is_preformatted(&name) && !self_closing {
+                if is_preformatted(name) && !self_closing {
                     pre += 1;
                 }
                 if name == "noscript" {
@@ -257,7 +257,7 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
                     i = end;
                     continue;
                 }
-                if is_raw_text(&name) || (name == "svg" && !self_closing) {
+                if is_raw_text(name) || (name == "svg" && !self_closing) {
                     // <svg> is not raw text, but its content (icons, paths) is never article
                     // text and is costly to parse; skip to its end tag.
                     let close = find_ci(input, end, format!("</{name}").as_bytes());
@@ -281,7 +281,7 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
                     i = after;
                     continue;
                 }
-                if !is_void(&name) && !is_optional_end(&name) && !self_closing {
+                if !is_void(name) && !is_optional_end(name) && !self_closing {
                     if depth >= MAX_DEPTH {
                         // Too deep: drop this start tag, keep what follows.
                         dropped_open += 1;
