@@ -448,7 +448,7 @@ impl Encoder for E5Encoder {
 }
 
 /// The result of a scoped thread, its panic passed on.
-fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+pub(crate) fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
     h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 

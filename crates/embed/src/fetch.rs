@@ -270,10 +270,7 @@ pub fn verify(manifest: &Manifest, models_dir: &Path) -> Result<Vec<ArtifactStat
             .iter()
             .map(|a| s.spawn(move || status(a, models_dir)))
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+        handles.into_iter().map(crate::e5::join).collect()
     })
 }
 

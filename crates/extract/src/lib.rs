@@ -51,28 +51,7 @@ pub struct SelectorOverrides {
 impl SelectorOverrides {
     /// Whether no override is set.
     pub fn is_empty(&self) -> bool {
-        let Self {
-            title,
-            body,
-            byline,
-            published,
-            remove,
-            comments,
-            comment_text,
-            comment_author,
-        } = self;
-        [
-            title,
-            body,
-            byline,
-            published,
-            comments,
-            comment_text,
-            comment_author,
-        ]
-        .iter()
-        .all(|o| o.is_none())
-            && remove.is_empty()
+        *self == Self::default()
     }
 }
 

@@ -138,10 +138,10 @@ fn tag_end(hay: &[u8], start: usize) -> usize {
 
 /// Attributes the extractor reads (see `dom`, `meta`, `comments`,
 /// `boilerplate`); sorted for the binary search. A test reads the crate's
-/// sources for `attr("...")` calls and checks that each is here. Everything else (style
-/// lists, `srcset`, `data-*` blobs, event handlers, SVG geometry) is a
-/// third of a modern page's markup once scripts and styles are gone, and
-/// html5ever tokenizes it a character at a time.
+/// sources for `attr("...")` calls and checks that each is here.
+/// Everything else (style lists, `srcset`, `data-*` blobs, event handlers,
+/// SVG geometry) is a third of a modern page's markup once scripts and
+/// styles are gone, and html5ever tokenizes it a character at a time.
 const KEPT_ATTRIBUTES: &[&str] = &[
     "aria-hidden",
     "cite",
@@ -175,8 +175,9 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
     let mut depth: usize = 0;
     // Number of currently open start tags that were dropped for being too deep.
     let mut dropped_open: usize = 0;
-    let mut copied_to = 0; // bytes[..copied_to] already handled
-                           // Open `<pre>`/`<listing>` elements, where whitespace is content.
+    // bytes[..copied_to] already handled.
+    let mut copied_to = 0;
+    // Open `<pre>`/`<listing>` elements, where whitespace is content.
     let mut pre: usize = 0;
     // The current tag's name, lower-cased (one buffer, not a string per tag).
     let mut name_buf = String::new();
@@ -292,7 +293,8 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
                     }
                     depth += 1;
                 }
-                if !all_attributes && end_gt < bytes.len() {
+                // A tag without attributes (`<p>`) is copied as it is.
+                if !all_attributes && name_end < end_gt && end_gt < bytes.len() {
                     out.push_str(&input[copied_to..name_end]);
                     push_kept_attributes(&input[name_end..end_gt], name == "link", &mut out);
                     out.push('>');
@@ -312,9 +314,9 @@ pub(crate) fn prescan(input: &str, all_attributes: bool) -> Prescanned<'_> {
 /// Appends the attributes of `attrs` (a start tag's text between its name
 /// and its `>`) that are in [`KEPT_ATTRIBUTES`], each as written, and a
 /// closing `/` if the tag has one. `href` is read only from `<link>` (the
-/// canonical URL); on links in the text it is a twentieth of the markup. Attribute syntax as the HTML tokenizer
-/// reads it: a name runs to whitespace, `/`, `>` or `=`; a value is quoted
-/// or runs to whitespace.
+/// canonical URL); on links in the text it is a twentieth of the markup.
+/// Attribute syntax as the HTML tokenizer reads it: a name runs to
+/// whitespace, `/`, `>` or `=`; a value is quoted or runs to whitespace.
 fn push_kept_attributes(attrs: &str, link: bool, out: &mut String) {
     let b = attrs.as_bytes();
     let mut i = 0;
