@@ -504,6 +504,16 @@ impl CascadeClassifier {
                 });
             }
         }
+        // A blended head without its fast counterpart would silently mix
+        // in zeros.
+        if let Some(name) = heads.blend.keys().find(|n| fast.head(n).is_none()) {
+            return Err(ClassifyError::Model {
+                model: version,
+                reason: format!(
+                    "heads.json blends the fast model into {name:?}, which the fast model does not have: retrain with `mediawatch train`"
+                ),
+            });
+        }
         let threads = match opts.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -863,19 +873,43 @@ impl CascadeClassifier {
             .filter_map(|&r| rows.get(r).map(Vec::as_slice))
             .collect();
         let damping = self.opts.damping;
+        // The fast model read every unit for hate and abusive in the first
+        // stage; a blended framing head needs it again on the few units
+        // that were encoded (microseconds beside their encoding).
+        let framing_blended = self
+            .heads
+            .blend
+            .keys()
+            .any(|h| h != "hate" && h != "abusive");
+        let sel_features: Vec<Features> = if framing_blended {
+            sel.iter()
+                .map(|u| {
+                    self.fast
+                        .features(text.get(u.start..u.end.min(text.len())).unwrap_or(""))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let probs = |head: &str, hostile: bool| -> Vec<f32> {
-            let w = self.heads.blend.get(head).copied().unwrap_or(0.0);
+            let blended = self.heads.blend_weight(head) > 0.0;
             rows.iter()
                 .zip(&sel)
                 .zip(&fast_sel)
-                .map(|((x, u), f)| {
-                    let mut prob = self.heads.prob(head, x).unwrap_or(0.0);
-                    if w > 0.0 {
-                        // The fast model's probability for this unit, mixed
-                        // in with the weight chosen on validation data.
-                        let fp = if head == "hate" { f.0 } else { f.1 };
-                        prob = (1.0 - w) * prob + w * fp;
-                    }
+                .enumerate()
+                .map(|(k, ((x, u), f))| {
+                    // The fast model's probability for this unit, mixed in
+                    // with the weight chosen on validation data.
+                    let fp = match head {
+                        _ if !blended => 0.0,
+                        "hate" => f.0,
+                        "abusive" => f.1,
+                        _ => sel_features
+                            .get(k)
+                            .and_then(|ft| self.fast.prob(head, ft))
+                            .unwrap_or(0.0),
+                    };
+                    let prob = self.heads.blended_prob(head, x, fp).unwrap_or(0.0);
                     if hostile && damping {
                         prob * u.damp()
                     } else {
@@ -1362,6 +1396,89 @@ mod tests {
         )
         .unwrap();
         (c, counting)
+    }
+
+    /// [`toy_fast`] with a `collective` head that knows the wave metaphor.
+    fn toy_fast_with_collective() -> FastModel {
+        let rows = [
+            ("waves of migrants", true),
+            ("a wave of migrants floods", true),
+            ("migrants flood in waves", true),
+            ("the match", false),
+            ("nice weather", false),
+            ("the council met", false),
+            ("a migrant found work", false),
+        ];
+        let ex: Vec<FastExample> = rows
+            .iter()
+            .map(|(t, y)| FastExample {
+                features: features(t, 12),
+                targets: vec![Some(false), Some(false), Some(*y)],
+                weight: 1.0,
+            })
+            .collect();
+        let mut fast = toy_fast();
+        let collective = train(
+            &["relevance", "abusive", "collective"],
+            &ex,
+            None,
+            &FastTrainOptions {
+                bits: 12,
+                epochs: 30,
+                ..FastTrainOptions::default()
+            },
+        );
+        fast.heads.extend(
+            collective
+                .heads
+                .into_iter()
+                .filter(|h| h.name == "collective"),
+        );
+        fast
+    }
+
+    #[test]
+    fn a_blended_framing_head_mixes_in_the_fast_model() {
+        let (plain, _) = classifier();
+        let text = "Waves of migrants, a flood of migrants, arrive every night.";
+        let collective = |c: &CascadeClassifier| {
+            c.classify_batch(&[input(text, None)])
+                .remove(0)
+                .unwrap()
+                .collective_labelling
+                .score
+        };
+        let alone = collective(&plain);
+        let mut heads = plain.heads().clone();
+        heads.blend.insert("collective".into(), 0.75);
+        let fast = toy_fast_with_collective();
+        let p = fast
+            .prob("collective", &fast.features(text))
+            .expect("the toy has the head");
+        assert!(p > 0.8, "the fast head fires on the metaphor: {p}");
+        let blended = CascadeClassifier::new(
+            Arc::new(HashingEncoder::new(DIM)),
+            heads.clone(),
+            fast,
+            "mw-test".into(),
+            CascadeOptions::default(),
+        )
+        .unwrap();
+        let mixed = collective(&blended);
+        assert!(alone < 0.5, "the prototype head alone misses it: {alone}");
+        assert!(mixed >= 0.5, "the blend labels it: {mixed}");
+
+        // A blend on a head the fast model lacks is refused at load.
+        let Err(err) = CascadeClassifier::new(
+            Arc::new(HashingEncoder::new(DIM)),
+            heads,
+            toy_fast(),
+            "mw-test".into(),
+            CascadeOptions::default(),
+        ) else {
+            panic!("a blend without its fast head must be refused");
+        };
+        assert!(err.to_string().contains("\"collective\""), "{err}");
     }
 
     fn input<'a>(text: &'a str, context: Option<&'a str>) -> ClassifyInput<'a> {

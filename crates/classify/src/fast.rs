@@ -157,6 +157,51 @@ fn cut_chars(text: &str, max: usize) -> &str {
     }
 }
 
+/// One weight per bucket: as training leaves them, or as the file stores
+/// them. A loaded model keeps the file's bytes (1 MiB a head at 20 bits,
+/// not the 4 MiB of f32): eight heads are read on every document, and
+/// their memory is part of every worker's peak.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Weights {
+    /// Full precision (training).
+    F32(Vec<f32>),
+    /// Quantized: weight = `q[i]` x `scale`.
+    I8 {
+        /// One byte per bucket.
+        q: Vec<i8>,
+        /// The head's scale.
+        scale: f32,
+    },
+}
+
+impl Weights {
+    /// The weights in full precision (a warm start's starting point).
+    pub fn to_f32(&self) -> Vec<f32> {
+        match self {
+            Self::F32(w) => w.clone(),
+            Self::I8 { q, scale } => q.iter().map(|&b| f32::from(b) * scale).collect(),
+        }
+    }
+
+    /// The stored form: i8 per bucket and the scale (`n` buckets).
+    fn quantized(&self, n: usize) -> (Vec<i8>, f32) {
+        match self {
+            Self::I8 { q, scale } => (q.clone(), *scale),
+            Self::F32(w) => {
+                let max = w.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+                let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+                let q = (0..n)
+                    .map(|i| {
+                        let x = w.get(i).copied().unwrap_or(0.0);
+                        (x / scale).round().clamp(-127.0, 127.0) as i8
+                    })
+                    .collect();
+                (q, scale)
+            }
+        }
+    }
+}
+
 /// One label's weights.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FastHead {
@@ -165,17 +210,27 @@ pub struct FastHead {
     /// Intercept.
     pub bias: f32,
     /// One weight per bucket.
-    pub weights: Vec<f32>,
+    pub weights: Weights,
 }
 
 impl FastHead {
     /// Logit for `f`.
     pub fn logit(&self, f: &Features) -> f32 {
-        let mut z = self.bias;
-        for (&i, &v) in f.idx.iter().zip(&f.val) {
-            z += self.weights.get(i as usize).copied().unwrap_or(0.0) * v;
+        let pairs = f.idx.iter().map(|&i| i as usize).zip(&f.val);
+        match &self.weights {
+            Weights::F32(w) => {
+                self.bias
+                    + pairs
+                        .map(|(i, v)| w.get(i).copied().unwrap_or(0.0) * v)
+                        .sum::<f32>()
+            }
+            Weights::I8 { q, scale } => {
+                let dot: f32 = pairs
+                    .map(|(i, v)| q.get(i).map_or(0.0, |&b| f32::from(b)) * v)
+                    .sum();
+                self.bias + dot * scale
+            }
         }
-        z
     }
 }
 
@@ -215,14 +270,10 @@ impl FastModel {
             let name = h.name.as_bytes();
             out.extend_from_slice(&(name.len() as u16).to_le_bytes());
             out.extend_from_slice(name);
-            let max = h.weights.iter().fold(0.0f32, |m, w| m.max(w.abs()));
-            let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+            let (q, scale) = h.weights.quantized(n);
             out.extend_from_slice(&h.bias.to_le_bytes());
             out.extend_from_slice(&scale.to_le_bytes());
-            out.extend((0..n).map(|i| {
-                let w = h.weights.get(i).copied().unwrap_or(0.0);
-                ((w / scale).round().clamp(-127.0, 127.0) as i8) as u8
-            }));
+            out.extend(q.iter().map(|&b| b as u8));
         }
         out
     }
@@ -267,14 +318,11 @@ impl FastModel {
             if !bias.is_finite() || !scale.is_finite() {
                 return Err(err(format!("head {name}: non-finite bias or scale")));
             }
-            let weights = take(n)?
-                .iter()
-                .map(|&b| f32::from(b as i8) * scale)
-                .collect();
+            let q = take(n)?.iter().map(|&b| b as i8).collect();
             heads.push(FastHead {
                 name,
                 bias,
-                weights,
+                weights: Weights::I8 { q, scale },
             });
         }
         if pos != bytes.len() {
@@ -321,6 +369,9 @@ pub struct FastTrainOptions {
     pub l2: f32,
     /// Shuffling seed.
     pub seed: u64,
+    /// Keep the heads `init` has as they are and train only the others
+    /// (a run with no data the initial model has not seen).
+    pub keep_init: bool,
 }
 
 impl Default for FastTrainOptions {
@@ -331,6 +382,7 @@ impl Default for FastTrainOptions {
             learning_rate: 0.2,
             l2: 1e-6,
             seed: 7,
+            keep_init: false,
         }
     }
 }
@@ -370,8 +422,13 @@ pub fn train(
             (1.0, 1.0)
         };
         let start = init.and_then(|m| m.head(name));
-        let anchor: Option<&[f32]> = start.map(|h| h.weights.as_slice());
-        let mut w = start.map_or_else(|| vec![0f32; n], |h| h.weights.clone());
+        if let Some(kept) = start.filter(|_| opts.keep_init) {
+            heads.push(kept.clone());
+            continue;
+        }
+        let anchor_w: Option<Vec<f32>> = start.map(|h| h.weights.to_f32());
+        let anchor: Option<&[f32]> = anchor_w.as_deref();
+        let mut w = anchor_w.clone().unwrap_or_else(|| vec![0f32; n]);
         let mut g2 = vec![1e-6f32; n];
         let mut b = start.map_or(0.0, |h| h.bias);
         let mut gb = 1e-6f32;
@@ -404,7 +461,7 @@ pub fn train(
         heads.push(FastHead {
             name: (*name).to_string(),
             bias: b,
-            weights: w,
+            weights: Weights::F32(w),
         });
     }
     FastModel {
@@ -564,6 +621,32 @@ mod tests {
                 .unwrap()
                 > 0.5
         );
+        // Kept: the heads the initial model has stay as they are, a head
+        // it lacks is trained.
+        let grown: Vec<FastExample> = data
+            .iter()
+            .map(|(t, y)| FastExample {
+                features: features(t, 16),
+                targets: vec![Some(*y), None, Some(!*y)],
+                weight: 1.0,
+            })
+            .collect();
+        let kept = train(
+            &["abusive", "relevance", "civil"],
+            &grown,
+            Some(&m),
+            &FastTrainOptions {
+                keep_init: true,
+                ..opts.clone()
+            },
+        );
+        assert_eq!(kept.head("abusive"), m.head("abusive"));
+        assert_eq!(kept.head("relevance"), m.head("relevance"));
+        assert!(
+            kept.prob("civil", &kept.features("nice weather today"))
+                .unwrap()
+                > 0.5
+        );
         let bytes = m.to_bytes();
         let back = FastModel::from_bytes(&bytes, "test").unwrap();
         assert_eq!(back.bits, 16);
@@ -584,7 +667,7 @@ mod tests {
             heads: vec![FastHead {
                 name: "abusive".into(),
                 bias: 0.1,
-                weights: vec![0.5; 256],
+                weights: Weights::F32(vec![0.5; 256]),
             }],
         };
         let bytes = m.to_bytes();

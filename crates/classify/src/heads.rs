@@ -699,7 +699,8 @@ pub struct HeadSet {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fast: BTreeMap<String, FastGate>,
     /// Share of the fast model's probability mixed into a head's, by head
-    /// name (`hate`, `abusive`); chosen on validation data.
+    /// name (`hate`, `abusive` and the framing heads); chosen on validation
+    /// data.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub blend: BTreeMap<String, f32>,
 }
@@ -844,6 +845,29 @@ impl HeadSet {
     /// has no such head.
     pub fn prob(&self, name: &str, x: &[f32]) -> Option<f32> {
         self.heads.get(name).map(|h| h.head.prob(x))
+    }
+
+    /// Probability of head `name` for embedding `x` with the fast model's
+    /// probability `fast` for the same text mixed in at the head's
+    /// [`Self::blend`] weight (none: the head's own).
+    pub fn blended_prob(&self, name: &str, x: &[f32], fast: f32) -> Option<f32> {
+        let p = self.prob(name, x)?;
+        Some(blend(p, fast, self.blend_weight(name)))
+    }
+
+    /// The fast model's share in head `name` (0 when not blended).
+    pub fn blend_weight(&self, name: &str) -> f32 {
+        self.blend.get(name).copied().unwrap_or(0.0)
+    }
+}
+
+/// `(1 - w) * head + w * fast`: the one formula by which training chooses a
+/// blend weight and the cascade applies it.
+pub fn blend(head: f32, fast: f32, w: f32) -> f32 {
+    if w > 0.0 {
+        (1.0 - w) * head + w * fast
+    } else {
+        head
     }
 }
 

@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 use crate::fast::{features, FastExample, FastModel, FastTrainOptions};
 use crate::heads::FastGate;
 use crate::heads::{
-    best_f1_threshold, best_macro_f1_threshold, fit_logistic, fit_logistic_from, fit_mlp, rescale,
-    FitOptions, HeadEntry, HeadSet, HEAD_NAMES, TARGET_GROUPS,
+    best_f1_threshold, best_macro_f1_threshold, blend, fit_logistic, fit_logistic_from, fit_mlp,
+    rescale, FitOptions, HeadEntry, HeadSet, HEAD_NAMES, TARGET_GROUPS,
 };
 use crate::ClassifyError;
 
@@ -399,6 +399,14 @@ pub struct TrainOptions {
     pub mlp_min_examples: usize,
     /// Adam step size of the hidden-layer heads.
     pub mlp_learning_rate: f32,
+    /// Keep the warm-start heads' weights as they are (thresholds and
+    /// blends are still calibrated): for a run that brings no data the
+    /// warm-start heads have not seen. The encoder was fine-tuned on the
+    /// training split, so its vectors nearly separate it, and every further
+    /// fit only grows the weights: measured on validation, a second
+    /// warm-started fit left the abusive head over-confident (GermEval
+    /// abusive macro-F1 0.77 -> 0.69).
+    pub keep_warm: bool,
 }
 
 impl Default for TrainOptions {
@@ -410,6 +418,7 @@ impl Default for TrainOptions {
             hidden_units: 128,
             mlp_min_examples: 2000,
             mlp_learning_rate: 0.002,
+            keep_warm: false,
         }
     }
 }
@@ -425,6 +434,27 @@ pub struct TrainMetrics {
     pub hate_by_lang: BTreeMap<String, HateMetrics>,
     /// Hate three-class scores on the framing test split, per language (and `all`).
     pub framing_hate: BTreeMap<String, HateMetrics>,
+    /// Per framing head: what blending in the fast model did on validation.
+    pub blend: BTreeMap<String, BlendChoice>,
+}
+
+/// What [`blend_label_heads`] measured for one head on the validation split.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct BlendChoice {
+    /// Validation examples with a target for the head.
+    pub n: usize,
+    /// Of which positive.
+    pub positives: usize,
+    /// F1 of the head alone at its best threshold.
+    pub alone_f1: f32,
+    /// F1 of the fast model alone at its best threshold.
+    pub fast_f1: f32,
+    /// F1 at the best weight tried.
+    pub best_f1: f32,
+    /// The best weight tried.
+    pub best_weight: f32,
+    /// The weight kept (0 when the gain was under [`MIN_BLEND_GAIN`]).
+    pub weight: f32,
 }
 
 /// Re-calibrates the `hate` and `abusive` thresholds together, for the
@@ -591,7 +621,7 @@ fn blend_and_calibrate(
     set: &mut HeadSet,
     examples: &[TrainExample],
     embeddings: &[Vec<f32>],
-    fast_probs: Option<&[(f32, f32)]>,
+    fast_probs: Option<&FastProbs>,
     opts: &TrainOptions,
 ) {
     let (Some(h), Some(a)) = (
@@ -600,6 +630,11 @@ fn blend_and_calibrate(
     ) else {
         return;
     };
+    let fast_pairs: Option<Vec<(f32, f32)>> = fast_probs.and_then(|f| {
+        let (fh, fa) = (f.get("hate")?, f.get("abusive")?);
+        Some(fh.iter().copied().zip(fa.iter().copied()).collect())
+    });
+    let fast_probs = fast_pairs.as_deref();
     let heads: Vec<(f32, f32)> = embeddings
         .iter()
         .zip(examples)
@@ -627,7 +662,7 @@ fn blend_and_calibrate(
                 Some(f) => heads
                     .iter()
                     .zip(f)
-                    .map(|(e, f)| ((1.0 - wh) * e.0 + wh * f.0, (1.0 - wa) * e.1 + wa * f.1))
+                    .map(|(e, f)| (blend(e.0, f.0, wh), blend(e.1, f.1, wa)))
                     .collect(),
                 None => heads.clone(),
             };
@@ -639,7 +674,8 @@ fn blend_and_calibrate(
         }
     }
     if let Some((_, wh, wa, mut trial)) = best {
-        trial.blend.clear();
+        trial.blend.remove("hate");
+        trial.blend.remove("abusive");
         for (name, w) in [("hate", wh), ("abusive", wa)] {
             if w > 0.0 {
                 trial.blend.insert(name.into(), w);
@@ -647,6 +683,130 @@ fn blend_and_calibrate(
         }
         *set = trial;
     }
+}
+
+/// The fast model's probability per head name, one per example (in the
+/// order of the examples); only the validation and test rows are read.
+pub type FastProbs = BTreeMap<String, Vec<f32>>;
+
+/// Heads besides `hate` and `abusive` that may take a share of the fast
+/// model's probability: the framing labels. Their training sets are small
+/// (hundreds of positives), and on them the n-gram model and the encoder
+/// err differently: it memorises the wording of a frame ("we must help
+/// these poor people"), the encoder carries it across languages. Relevance
+/// is not blended: the fast model's relevance is already the cascade's
+/// scope gate, and the relevance floors were chosen for the head alone.
+pub const BLENDED_LABEL_HEADS: [&str; 5] =
+    ["collective", "threat", "victim", "recognition", "solutions"];
+
+/// Smallest gain in validation F1 for a head to take a share of the fast
+/// model: below it, the blend is noise and the head stays alone.
+const MIN_BLEND_GAIN: f32 = 0.005;
+
+/// The decision threshold of a head (best F1 on validation `scores`,
+/// pooled) and the per-language thresholds where a language has enough
+/// validation examples and positives of its own.
+fn calibrate_head(
+    examples: &[TrainExample],
+    head: &str,
+    val: &[usize],
+    scores: &[f32],
+    opts: &TrainOptions,
+) -> (f32, BTreeMap<String, f32>) {
+    let gold: Vec<bool> = val
+        .iter()
+        .map(|&i| examples[i].targets[head] > 0.5)
+        .collect();
+    let threshold = best_f1_threshold(scores, &gold).map_or(0.5, |(t, _)| t);
+    let mut lang_thresholds = BTreeMap::new();
+    let langs: BTreeSet<&str> = val.iter().map(|&i| examples[i].lang.as_str()).collect();
+    for lang in langs {
+        let (s, g): (Vec<f32>, Vec<bool>) = val
+            .iter()
+            .zip(scores.iter().zip(&gold))
+            .filter(|(&i, _)| examples[i].lang == lang)
+            .map(|(_, (s, g))| (*s, *g))
+            .unzip();
+        let pos = g.iter().filter(|x| **x).count();
+        if pos >= opts.min_lang_positives && g.len() >= opts.min_lang_examples {
+            if let Some((t, _)) = best_f1_threshold(&s, &g) {
+                lang_thresholds.insert(lang.to_string(), t);
+            }
+        }
+    }
+    (threshold, lang_thresholds)
+}
+
+/// For each of [`BLENDED_LABEL_HEADS`], the share of the fast model's
+/// probability (one of [`BLEND_WEIGHTS`]) that gives the best validation F1
+/// at its best threshold, kept only when it gains [`MIN_BLEND_GAIN`] over
+/// the head alone; the head's thresholds are calibrated again for the
+/// blend.
+fn blend_label_heads(
+    set: &mut HeadSet,
+    examples: &[TrainExample],
+    embeddings: &[Vec<f32>],
+    fast_probs: &FastProbs,
+    opts: &TrainOptions,
+) -> BTreeMap<String, BlendChoice> {
+    let mut choices = BTreeMap::new();
+    for head in BLENDED_LABEL_HEADS {
+        set.blend.remove(head);
+        let (Some(entry), Some(fast)) = (set.heads.get(head), fast_probs.get(head)) else {
+            continue;
+        };
+        let val: Vec<usize> = (0..examples.len())
+            .filter(|&i| {
+                examples[i].split == Split::Validation && examples[i].targets.contains_key(head)
+            })
+            .collect();
+        let gold: Vec<bool> = val
+            .iter()
+            .map(|&i| examples[i].targets[head] > 0.5)
+            .collect();
+        let own: Vec<f32> = val
+            .iter()
+            .map(|&i| entry.head.prob(&embeddings[i]))
+            .collect();
+        let mixed = |w: f32| -> Vec<f32> {
+            val.iter()
+                .zip(&own)
+                .map(|(&i, &p)| blend(p, fast[i], w))
+                .collect()
+        };
+        let f1_at = |w: f32| best_f1_threshold(&mixed(w), &gold).map_or(0.0, |(_, f)| f);
+        let alone = f1_at(0.0);
+        let mut best = (alone, 0.0f32);
+        for &w in &BLEND_WEIGHTS[1..] {
+            let f = f1_at(w);
+            if f > best.0 + 1e-4 {
+                best = (f, w);
+            }
+        }
+        let mut choice = BlendChoice {
+            n: val.len(),
+            positives: gold.iter().filter(|g| **g).count(),
+            alone_f1: alone,
+            fast_f1: f1_at(1.0),
+            best_f1: best.0,
+            best_weight: best.1,
+            weight: 0.0,
+        };
+        if best.1 == 0.0 || best.0 < alone + MIN_BLEND_GAIN {
+            choices.insert(head.to_string(), choice);
+            continue;
+        }
+        choice.weight = best.1;
+        choices.insert(head.to_string(), choice);
+        let (threshold, lang_thresholds) =
+            calibrate_head(examples, head, &val, &mixed(best.1), opts);
+        if let Some(e) = set.heads.get_mut(head) {
+            e.threshold = threshold;
+            e.lang_thresholds = lang_thresholds;
+        }
+        set.blend.insert(head.to_string(), best.1);
+    }
+    choices
 }
 
 /// One-against-the-rest heads over the groups hate and offence are aimed
@@ -705,7 +865,10 @@ fn train_target_heads(
             seed: opts.fit.seed.wrapping_add(100 + k as u64),
             ..opts.fit.clone()
         };
-        let head = fit_logistic_from(start, &xs, &ys, &ws, &fit);
+        let head = match start {
+            Some(h) if opts.keep_warm => h.clone(),
+            _ => fit_logistic_from(start, &xs, &ys, &ws, &fit),
+        };
         let langs: BTreeSet<String> = idx
             .iter()
             .zip(&ys)
@@ -730,7 +893,7 @@ fn train_target_heads(
 pub fn train_heads(
     examples: &[TrainExample],
     embeddings: &[Vec<f32>],
-    fast_probs: Option<&[(f32, f32)]>,
+    fast_probs: Option<&FastProbs>,
     encoder_name: &str,
     init: Option<&HeadSet>,
     opts: &TrainOptions,
@@ -759,7 +922,17 @@ pub fn train_heads(
             .entry(split)
             .or_default() += 1;
     }
+    // What the warm start has is kept, weights, thresholds and blends:
+    // only what it lacks is trained and calibrated below.
+    let kept = |name: &str| {
+        init.filter(|_| opts.keep_warm)
+            .and_then(|s| s.heads.get(name))
+    };
     for (hi, head) in HEAD_NAMES.iter().enumerate() {
+        if let Some(entry) = kept(head) {
+            set.heads.insert(head.to_string(), entry.clone());
+            continue;
+        }
         let pick = |split: Split| -> Vec<usize> {
             (0..examples.len())
                 .filter(|&i| examples[i].split == split && examples[i].targets.contains_key(head))
@@ -808,7 +981,11 @@ pub fn train_heads(
             .map(|e| &e.head)
             .filter(|h| h.hidden.is_none());
         let model = if let Some(start) = start {
-            fit_logistic_from(Some(start), &xs, &ys, &ws, &fit)
+            if opts.keep_warm {
+                start.clone()
+            } else {
+                fit_logistic_from(Some(start), &xs, &ys, &ws, &fit)
+            }
         } else if opts.hidden_units > 0 && train.len() >= opts.mlp_min_examples {
             let vx: Vec<&[f32]> = val.iter().map(|&i| embeddings[i].as_slice()).collect();
             let vy: Vec<f32> = val.iter().map(|&i| examples[i].targets[head]).collect();
@@ -844,27 +1021,7 @@ pub fn train_heads(
             }
         }
         let vs: Vec<f32> = val.iter().map(|&i| model.prob(&embeddings[i])).collect();
-        let vg: Vec<bool> = val
-            .iter()
-            .map(|&i| examples[i].targets[head] > 0.5)
-            .collect();
-        let threshold = best_f1_threshold(&vs, &vg).map_or(0.5, |(t, _)| t);
-        let mut lang_thresholds = BTreeMap::new();
-        let langs: BTreeSet<&str> = val.iter().map(|&i| examples[i].lang.as_str()).collect();
-        for lang in langs {
-            let (s, g): (Vec<f32>, Vec<bool>) = val
-                .iter()
-                .zip(vs.iter().zip(&vg))
-                .filter(|(&i, _)| examples[i].lang == lang)
-                .map(|(_, (s, g))| (*s, *g))
-                .unzip();
-            let pos = g.iter().filter(|x| **x).count();
-            if pos >= opts.min_lang_positives && g.len() >= opts.min_lang_examples {
-                if let Some((t, _)) = best_f1_threshold(&s, &g) {
-                    lang_thresholds.insert(lang.to_string(), t);
-                }
-            }
-        }
+        let (threshold, lang_thresholds) = calibrate_head(examples, head, &val, &vs, opts);
         let entry = HeadEntry {
             head: model,
             threshold,
@@ -877,7 +1034,34 @@ pub fn train_heads(
         };
         set.heads.insert(head.to_string(), entry);
     }
-    blend_and_calibrate(&mut set, examples, embeddings, fast_probs, opts);
+    match init.filter(|_| opts.keep_warm && kept("hate").is_some() && kept("abusive").is_some()) {
+        Some(init) => {
+            for name in ["hate", "abusive"] {
+                if let Some(w) = init.blend.get(name) {
+                    set.blend.insert(name.to_string(), *w);
+                }
+            }
+        }
+        None => blend_and_calibrate(&mut set, examples, embeddings, fast_probs, opts),
+    }
+    if let Some(f) = fast_probs {
+        // A kept head that already had a blend keeps it too.
+        let decided: Vec<(String, f32)> = BLENDED_LABEL_HEADS
+            .iter()
+            .filter_map(|h| {
+                let w = init.filter(|_| opts.keep_warm)?.blend.get(*h)?;
+                Some((h.to_string(), *w))
+            })
+            .collect();
+        metrics.blend = blend_label_heads(&mut set, examples, embeddings, f, opts);
+        for (name, w) in decided {
+            if let Some(entry) = kept(&name) {
+                set.heads.insert(name.clone(), entry.clone());
+            }
+            metrics.blend.remove(&name);
+            set.blend.insert(name, w);
+        }
+    }
     train_target_heads(&mut set, examples, embeddings, init, opts);
     // Test metrics per head, per language and pooled.
     for (head, entry) in &set.heads {
@@ -889,7 +1073,15 @@ pub fn train_heads(
         let mut by_lang: BTreeMap<String, (Vec<bool>, Vec<bool>)> = BTreeMap::new();
         for &i in &test {
             let e = &examples[i];
-            let pred = entry.head.prob(&embeddings[i]) >= entry.threshold_for(Some(&e.lang));
+            let fast = fast_probs
+                .and_then(|f| f.get(head.as_str()))
+                .map_or(0.0, |f| f[i]);
+            let prob = blend(
+                entry.head.prob(&embeddings[i]),
+                fast,
+                set.blend_weight(head),
+            );
+            let pred = prob >= entry.threshold_for(Some(&e.lang));
             let gold = e.targets[head.as_str()] > 0.5;
             for key in [e.lang.clone(), "all".to_string()] {
                 let slot = by_lang.entry(key).or_default();
@@ -909,15 +1101,23 @@ pub fn train_heads(
     if let (Some(h), Some(a)) = (set.heads.get("hate"), set.heads.get("abusive")) {
         let mut hate_data: BTreeMap<String, (Vec<HateClass>, Vec<HateClass>)> = BTreeMap::new();
         let mut framing: BTreeMap<String, (Vec<HateClass>, Vec<HateClass>)> = BTreeMap::new();
-        for (e, x) in examples.iter().zip(embeddings) {
+        let fast =
+            |head: &str, i: usize| fast_probs.and_then(|f| f.get(head)).map_or(0.0, |f| f[i]);
+        for (i, (e, x)) in examples.iter().zip(embeddings).enumerate() {
             let Some(gold) = e.hate else { continue };
             if e.split != Split::Test {
                 continue;
             }
             let lang = Some(e.lang.as_str());
+            let ph = blend(h.head.prob(x), fast("hate", i), set.blend_weight("hate"));
+            let pa = blend(
+                a.head.prob(x),
+                fast("abusive", i),
+                set.blend_weight("abusive"),
+            );
             let pred = decide_class(
-                rescale(h.head.prob(x), h.threshold_for(lang)),
-                rescale(a.head.prob(x), a.threshold_for(lang)),
+                rescale(ph, h.threshold_for(lang)),
+                rescale(pa, a.threshold_for(lang)),
             );
             let target = if e.source == "framing" {
                 &mut framing
@@ -943,7 +1143,16 @@ pub fn train_heads(
 }
 
 /// Heads of the fast model.
-pub const FAST_HEADS: [&str; 3] = ["relevance", "abusive", "hate"];
+pub const FAST_HEADS: [&str; 8] = [
+    "relevance",
+    "abusive",
+    "hate",
+    "collective",
+    "threat",
+    "victim",
+    "recognition",
+    "solutions",
+];
 
 /// Recall each gate keeps on validation positives: what the cheap stages
 /// let through to the encoder. The rest (3 %) is the cascade's measured
@@ -1010,10 +1219,14 @@ fn fast_target(
 /// Trains the fast model on the training split (warm-starting from `init`
 /// when given) and calibrates its thresholds and gates on the validation
 /// split.
+///
+/// `kept_gates`: the gates of the heads `init` has, used as they are for
+/// the heads kept ([`FastTrainOptions::keep_init`]) and measured.
 pub fn train_fast(
     examples: &[TrainExample],
     names_migration: &dyn Fn(&TrainExample) -> bool,
     init: Option<&FastModel>,
+    kept_gates: &BTreeMap<String, FastGate>,
     opts: &FastTrainOptions,
 ) -> (
     FastModel,
@@ -1057,12 +1270,24 @@ pub fn train_fast(
                 Some((model.prob(name, &f.features).unwrap_or(0.0), y))
             })
             .unzip();
-        let Some((threshold, macro_f1)) = best_macro_f1_threshold(&scores, &gold) else {
-            continue;
+        let kept = kept_gates
+            .get(*name)
+            .filter(|_| opts.keep_init && init.is_some_and(|m| m.head(name).is_some()));
+        let (threshold, macro_f1, gate) = if let Some(k) = kept {
+            let pred: Vec<bool> = scores.iter().map(|s| *s >= k.threshold).collect();
+            let neg = |v: &[bool]| v.iter().map(|x| !x).collect::<Vec<_>>();
+            let macro_f1 =
+                (Binary::of(&pred, &gold).f1 + Binary::of(&neg(&pred), &neg(&gold)).f1) / 2.0;
+            (k.threshold, macro_f1, k.gate)
+        } else {
+            let Some((threshold, macro_f1)) = best_macro_f1_threshold(&scores, &gold) else {
+                continue;
+            };
+            let gate = recall_threshold(&scores, &gold, GATE_RECALL)
+                .unwrap_or(threshold)
+                .min(threshold);
+            (threshold, macro_f1, gate)
         };
-        let gate = recall_threshold(&scores, &gold, GATE_RECALL)
-            .unwrap_or(threshold)
-            .min(threshold);
         let positives = gold.iter().filter(|g| **g).count();
         let passed_pos = scores
             .iter()
@@ -1077,12 +1302,12 @@ pub fn train_fast(
             .count();
         gates.insert(
             name.to_string(),
-            FastGate {
+            kept.cloned().unwrap_or(FastGate {
                 threshold,
                 gate,
                 lang_thresholds: BTreeMap::new(),
                 lang_gates: BTreeMap::new(),
-            },
+            }),
         );
         stats.insert(
             name.to_string(),
@@ -1159,6 +1384,76 @@ mod tests {
             .unwrap();
         assert_eq!(calls, 0);
         assert_eq!(b[0], a[1]);
+    }
+
+    #[test]
+    fn a_framing_head_takes_the_fast_model_only_where_it_helps() {
+        use crate::heads::{HeadEntry, LogisticHead};
+        // The head reads x0, which half-predicts the gold label; the fast
+        // model's `victim` sees it exactly, its `threat` is noise.
+        let mut set = HeadSet::new("t", 1, 1);
+        for name in ["victim", "threat"] {
+            set.heads.insert(
+                name.into(),
+                HeadEntry {
+                    head: LogisticHead {
+                        weights: vec![4.0],
+                        bias: 0.0,
+                        hidden: None,
+                    },
+                    threshold: 0.5,
+                    lang_thresholds: BTreeMap::new(),
+                    trained_langs: vec![],
+                },
+            );
+        }
+        let mut rng = fastrand::Rng::with_seed(3);
+        let (mut examples, mut embeddings) = (Vec::new(), Vec::new());
+        let mut fast: FastProbs = BTreeMap::new();
+        for i in 0..600 {
+            let gold = rng.bool();
+            let x0 = if gold { 0.3 } else { -0.3 } + rng.f32() * 1.6 - 0.8;
+            let mut e = crate::data::example(
+                i.to_string(),
+                String::new(),
+                "en",
+                "synthetic",
+                Split::Validation,
+            );
+            for name in ["victim", "threat"] {
+                e.targets.insert(name, f32::from(u8::from(gold)));
+            }
+            examples.push(e);
+            embeddings.push(vec![x0]);
+            let exact = if gold { 0.9 } else { 0.1 };
+            fast.entry("victim".into()).or_default().push(exact);
+            fast.entry("threat".into()).or_default().push(rng.f32());
+        }
+        let opts = TrainOptions {
+            min_lang_examples: 10_000,
+            ..TrainOptions::default()
+        };
+        let choices = blend_label_heads(&mut set, &examples, &embeddings, &fast, &opts);
+        let victim = choices["victim"];
+        assert!(victim.weight > 0.0, "{victim:?}");
+        assert!(victim.best_f1 > victim.alone_f1 + 0.1, "{victim:?}");
+        assert_eq!(set.blend_weight("victim"), victim.weight);
+        let threat = choices["threat"];
+        assert_eq!(threat.weight, 0.0, "{threat:?}");
+        assert_eq!(set.blend_weight("threat"), 0.0);
+        // The blended head's threshold was calibrated on the blend: at it,
+        // the validation F1 is the one reported.
+        let v = &set.heads["victim"];
+        let (p, g): (Vec<bool>, Vec<bool>) = examples
+            .iter()
+            .zip(&embeddings)
+            .enumerate()
+            .map(|(i, (e, x))| {
+                let prob = set.blended_prob("victim", x, fast["victim"][i]).unwrap();
+                (prob >= v.threshold, e.targets["victim"] > 0.5)
+            })
+            .unzip();
+        assert!((Binary::of(&p, &g).f1 - victim.best_f1).abs() < 1e-4);
     }
 
     #[test]
@@ -1269,6 +1564,19 @@ mod tests {
         // Warm start from the same heads keeps them close.
         let (again, _) = train_heads(&ex, &emb, None, enc.name(), Some(&set), &opts).unwrap();
         assert!(again.heads["relevance"].head.weights.len() == 256);
+        // A run with nothing new keeps what the warm start has, weights and
+        // thresholds, and trains only what it lacks.
+        let mut partial = set.clone();
+        partial.heads.remove("victim");
+        let keep = TrainOptions {
+            keep_warm: true,
+            ..opts.clone()
+        };
+        let (kept, _) = train_heads(&ex, &emb, None, enc.name(), Some(&partial), &keep).unwrap();
+        for (name, entry) in &partial.heads {
+            assert_eq!(&kept.heads[name], entry, "{name}");
+        }
+        assert!(kept.heads.contains_key("victim"));
         // A head set for another encoder is not a warm start.
         let other = HeadSet::new("another", 256, 1);
         assert!(train_heads(&ex, &emb, None, enc.name(), Some(&other), &opts).is_ok());
@@ -1278,13 +1586,14 @@ mod tests {
             &ex,
             &names,
             None,
+            &BTreeMap::new(),
             &FastTrainOptions {
                 bits: 18,
                 epochs: 3,
                 ..FastTrainOptions::default()
             },
         );
-        assert_eq!(fast.heads.len(), 3);
+        assert_eq!(fast.heads.len(), FAST_HEADS.len());
         let ab = &stats["abusive"];
         assert!(ab.macro_f1 > 0.7, "{ab:?}");
         assert!(
