@@ -1317,6 +1317,21 @@ mod tests {
         }
     }
 
+    /// A fast model of `names` trained on a handful of `ex`amples, in a
+    /// small hash space, until it fits them.
+    fn train_toy(names: &[&str], ex: &[FastExample]) -> FastModel {
+        train(
+            names,
+            ex,
+            None,
+            &FastTrainOptions {
+                bits: 12,
+                epochs: 30,
+                ..FastTrainOptions::default()
+            },
+        )
+    }
+
     /// A fast model that knows a few abusive words and a few migration
     /// words (the lexicon knows more).
     fn toy_fast() -> FastModel {
@@ -1340,16 +1355,7 @@ mod tests {
                 weight: 1.0,
             });
         }
-        train(
-            &["relevance", "abusive"],
-            &ex,
-            None,
-            &FastTrainOptions {
-                bits: 12,
-                epochs: 30,
-                ..FastTrainOptions::default()
-            },
-        )
+        train_toy(&["relevance", "abusive"], &ex)
     }
 
     fn classifier() -> (CascadeClassifier, Arc<Counting>) {
@@ -1418,16 +1424,7 @@ mod tests {
             })
             .collect();
         let mut fast = toy_fast();
-        let collective = train(
-            &["relevance", "abusive", "collective"],
-            &ex,
-            None,
-            &FastTrainOptions {
-                bits: 12,
-                epochs: 30,
-                ..FastTrainOptions::default()
-            },
-        );
+        let collective = train_toy(&["relevance", "abusive", "collective"], &ex);
         fast.heads.extend(
             collective
                 .heads
