@@ -1058,7 +1058,10 @@ pub fn train_heads(
             if let Some(entry) = kept(&name) {
                 set.heads.insert(name.clone(), entry.clone());
             }
-            metrics.blend.remove(&name);
+            // Measured again (the same head and fast model), kept as it was.
+            if let Some(c) = metrics.blend.get_mut(&name) {
+                c.weight = w;
+            }
             set.blend.insert(name, w);
         }
     }
