@@ -741,12 +741,14 @@ fn calibrate_head(
 /// probability (one of [`BLEND_WEIGHTS`]) that gives the best validation F1
 /// at its best threshold, kept only when it gains [`MIN_BLEND_GAIN`] over
 /// the head alone; the head's thresholds are calibrated again for the
-/// blend.
+/// blend. A head in `kept` (a kept warm start's weight) is measured and
+/// keeps that weight and its thresholds.
 fn blend_label_heads(
     set: &mut HeadSet,
     examples: &[TrainExample],
     embeddings: &[Vec<f32>],
     fast_probs: &FastProbs,
+    kept: &BTreeMap<String, f32>,
     opts: &TrainOptions,
 ) -> BTreeMap<String, BlendChoice> {
     let mut choices = BTreeMap::new();
@@ -792,6 +794,12 @@ fn blend_label_heads(
             best_weight: best.1,
             weight: 0.0,
         };
+        if let Some(&w) = kept.get(head) {
+            choice.weight = w;
+            choices.insert(head.to_string(), choice);
+            set.blend.insert(head.to_string(), w);
+            continue;
+        }
         if best.1 == 0.0 || best.0 < alone + MIN_BLEND_GAIN {
             choices.insert(head.to_string(), choice);
             continue;
@@ -981,11 +989,7 @@ pub fn train_heads(
             .map(|e| &e.head)
             .filter(|h| h.hidden.is_none());
         let model = if let Some(start) = start {
-            if opts.keep_warm {
-                start.clone()
-            } else {
-                fit_logistic_from(Some(start), &xs, &ys, &ws, &fit)
-            }
+            fit_logistic_from(Some(start), &xs, &ys, &ws, &fit)
         } else if opts.hidden_units > 0 && train.len() >= opts.mlp_min_examples {
             let vx: Vec<&[f32]> = val.iter().map(|&i| embeddings[i].as_slice()).collect();
             let vy: Vec<f32> = val.iter().map(|&i| examples[i].targets[head]).collect();
@@ -1046,26 +1050,16 @@ pub fn train_heads(
     }
     if let Some(f) = fast_probs {
         // A kept head that already had a blend keeps it too.
-        let decided: Vec<(String, f32)> = BLENDED_LABEL_HEADS
+        let kept_blends: BTreeMap<String, f32> = BLENDED_LABEL_HEADS
             .iter()
-            .filter_map(|h| {
-                let w = init.filter(|_| opts.keep_warm)?.blend.get(*h)?;
-                Some((h.to_string(), *w))
-            })
+            .filter(|h| kept(h).is_some())
+            .filter_map(|h| Some((h.to_string(), *init?.blend.get(*h)?)))
             .collect();
-        metrics.blend = blend_label_heads(&mut set, examples, embeddings, f, opts);
-        for (name, w) in decided {
-            if let Some(entry) = kept(&name) {
-                set.heads.insert(name.clone(), entry.clone());
-            }
-            // Measured again (the same head and fast model), kept as it was.
-            if let Some(c) = metrics.blend.get_mut(&name) {
-                c.weight = w;
-            }
-            set.blend.insert(name, w);
-        }
+        metrics.blend = blend_label_heads(&mut set, examples, embeddings, f, &kept_blends, opts);
     }
     train_target_heads(&mut set, examples, embeddings, init, opts);
+    // The fast model's probability of `head` for example `i` (test split).
+    let fast_of = |head: &str, i: usize| fast_probs.and_then(|f| f.get(head)).map_or(0.0, |f| f[i]);
     // Test metrics per head, per language and pooled.
     for (head, entry) in &set.heads {
         let test: Vec<usize> = (0..examples.len())
@@ -1076,12 +1070,9 @@ pub fn train_heads(
         let mut by_lang: BTreeMap<String, (Vec<bool>, Vec<bool>)> = BTreeMap::new();
         for &i in &test {
             let e = &examples[i];
-            let fast = fast_probs
-                .and_then(|f| f.get(head.as_str()))
-                .map_or(0.0, |f| f[i]);
             let prob = blend(
                 entry.head.prob(&embeddings[i]),
-                fast,
+                fast_of(head, i),
                 set.blend_weight(head),
             );
             let pred = prob >= entry.threshold_for(Some(&e.lang));
@@ -1104,18 +1095,16 @@ pub fn train_heads(
     if let (Some(h), Some(a)) = (set.heads.get("hate"), set.heads.get("abusive")) {
         let mut hate_data: BTreeMap<String, (Vec<HateClass>, Vec<HateClass>)> = BTreeMap::new();
         let mut framing: BTreeMap<String, (Vec<HateClass>, Vec<HateClass>)> = BTreeMap::new();
-        let fast =
-            |head: &str, i: usize| fast_probs.and_then(|f| f.get(head)).map_or(0.0, |f| f[i]);
         for (i, (e, x)) in examples.iter().zip(embeddings).enumerate() {
             let Some(gold) = e.hate else { continue };
             if e.split != Split::Test {
                 continue;
             }
             let lang = Some(e.lang.as_str());
-            let ph = blend(h.head.prob(x), fast("hate", i), set.blend_weight("hate"));
+            let ph = blend(h.head.prob(x), fast_of("hate", i), set.blend_weight("hate"));
             let pa = blend(
                 a.head.prob(x),
-                fast("abusive", i),
+                fast_of("abusive", i),
                 set.blend_weight("abusive"),
             );
             let pred = decide_class(
@@ -1436,7 +1425,14 @@ mod tests {
             min_lang_examples: 10_000,
             ..TrainOptions::default()
         };
-        let choices = blend_label_heads(&mut set, &examples, &embeddings, &fast, &opts);
+        let choices = blend_label_heads(
+            &mut set,
+            &examples,
+            &embeddings,
+            &fast,
+            &BTreeMap::new(),
+            &opts,
+        );
         let victim = choices["victim"];
         assert!(victim.weight > 0.0, "{victim:?}");
         assert!(victim.best_f1 > victim.alone_f1 + 0.1, "{victim:?}");
