@@ -45,8 +45,16 @@ def f1(y, p):
     return 2 * tp / d if d else 0.0
 
 
-def group(d):
-    return d['source'] if d['source'] not in ft.WRITTEN else f"{d['source']}:{d['lang']}"
+# Sources reported as one group, as `group_of` in crates/classify/src/eval.rs does; every
+# other source is reported per language and pooled (`comments:all`).
+SINGLE_LANGUAGE = {'davidson2017', 'degibert2018-stormfront', 'germeval2018', 'poleval2019-task6',
+                   'toxigen-prompts', 'banpl', 'wcxb'}
+
+
+def groups_of(d):
+    if d['source'] in SINGLE_LANGUAGE:
+        return [d['source']]
+    return [f"{d['source']}:{d['lang']}", f"{d['source']}:all"]
 
 
 def main():
@@ -83,7 +91,8 @@ def main():
         pte = m.predict_proba(xte)[:, 1] >= t
         groups = collections.defaultdict(list)
         for i, d in enumerate(rte):
-            groups[group(d)].append(i)
+            for g in groups_of(d):
+                groups[g].append(i)
         for g, idx in groups.items():
             y, p = yte[idx], pte[idx]
             if label == 'abusive':
@@ -100,8 +109,9 @@ def main():
                     continue
                 hateful = d['hate'] == 1
                 k = 0 if hateful else 2
-                by[d['lang']][k] += 1
-                by[d['lang']][k + 1] += int(pte[i] == hateful)
+                for lang in (d['lang'], 'all'):
+                    by[lang][k] += 1
+                    by[lang][k + 1] += int(pte[i] == hateful)
             functional = {l: {'accuracy': round((v[1] + v[3]) / max(1, v[0] + v[2]), 3),
                               'hateful': round(v[1] / max(1, v[0]), 3),
                               'non_hateful': round(v[3] / max(1, v[2]), 3)} for l, v in by.items()}

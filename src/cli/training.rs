@@ -2,6 +2,7 @@
 //! [`build_classifier`], which every command that labels documents uses so
 //! that `[classifier]` decides which model runs.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -230,10 +231,40 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
     // Heads straight from `finetune.py` carry no gates and uncalibrated
     // thresholds: those are always fitted and calibrated here.
     let calibrated_start = previous_heads.as_ref().is_some_and(|h| !h.fast.is_empty());
-    let keep_warm = calibrated_start && a.data.is_empty() && !a.corrections;
+    let new_rows = examples
+        .iter()
+        .filter(|e| e.split == Split::Train && tr::is_new_data(e))
+        .count();
+    let keep_warm = calibrated_start && new_rows == 0;
+    // With rows they have not seen, calibrated models adapt: they train on
+    // those rows and a replayed sample of the old ones, pulled towards
+    // where they start, and are calibrated again (`--fresh` refits all).
+    let adapt = calibrated_start && new_rows > 0;
+    let adapted = adapt.then(|| tr::keep_for_adaptation(&mut examples, a.seed));
+    if let Some((new, replayed)) = adapted {
+        eprintln!(
+            "adapting the warm start: {new} new training rows, {replayed} old ones replayed ({} per new row); validation and test rows unchanged",
+            tr::REPLAY_PER_NEW
+        );
+    }
     let fast_started = Instant::now();
+    // An adapting fast model trains on the new rows alone (from where it
+    // starts): its n-gram weights for the old rows would only grow, which
+    // took GermEval's validation abusive macro-F1 from 0.771 to 0.759 when
+    // the replayed rows were given to it too (0.765 without them).
+    let fast_rows: Cow<'_, [TrainExample]> = if adapt {
+        Cow::Owned(
+            examples
+                .iter()
+                .filter(|e| e.split != Split::Train || tr::is_new_data(e))
+                .cloned()
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(&examples)
+    };
     let (fast, gates, gate_stats) = tr::train_fast(
-        &examples,
+        &fast_rows,
         &names_migration,
         previous_fast.as_ref(),
         &previous_heads
@@ -246,6 +277,7 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
             ..FastTrainOptions::default()
         },
     );
+    drop(fast_rows);
     eprintln!(
         "fast model: {} heads in {:.0} s",
         fast.heads.len(),
@@ -267,6 +299,11 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
         fit: mediawatch_classify::heads::FitOptions {
             seed: a.seed,
             epochs: a.epochs,
+            l2: if adapt {
+                tr::ADAPT_ANCHOR_L2
+            } else {
+                mediawatch_classify::heads::FitOptions::default().l2
+            },
             ..Default::default()
         },
         hidden_units: 0,
@@ -373,6 +410,7 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
         peer: peer.as_ref(),
         covered_langs: &COVERED_LANGS,
         command: &command,
+        adapted,
     });
     if let Some(parent) = a.card.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
@@ -700,10 +738,55 @@ mod tests {
         }
         assert!(out.join(FAST_FILE).is_file());
         assert!(heads.fast.contains_key("abusive") && heads.fast.contains_key("relevance"));
-        let card_text = std::fs::read_to_string(card_path).unwrap();
+        let card_text = std::fs::read_to_string(&card_path).unwrap();
         assert!(
             card_text.contains("| corrections | 1 | 0 | 0 |"),
             "{card_text}"
         );
+        assert!(!card_text.contains("**Adapted**"), "{card_text}");
+
+        // Again on those calibrated models with the same rows: they adapt.
+        // Every new row trains, of the old ones a replayed sample, and the
+        // validation and test rows are as before.
+        let counts = |card: &str, source: &str| -> Vec<u64> {
+            let prefix = format!("| {source} | ");
+            let line = card.lines().find(|l| l.starts_with(&prefix)).unwrap();
+            line.trim_matches('|')
+                .split('|')
+                .skip(1)
+                .map(|x| x.trim().parse().unwrap())
+                .collect()
+        };
+        let before = counts(&card_text, "comments");
+        train(
+            &config,
+            data.path(),
+            TrainArgs {
+                data: vec![data.path().join("hate")],
+                lang: None,
+                exclude: vec![],
+                public: data.path().join("no-public-data"),
+                written: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/data"),
+                corrections: true,
+                seed: 3,
+                out: out.clone(),
+                card: card_path.clone(),
+                fresh: false,
+                cache: data.path().join("cache"),
+                encoder: EncoderChoice::Hashing,
+                epochs: 2,
+                json: true,
+            },
+        )
+        .unwrap();
+        let adapted = std::fs::read_to_string(&card_path).unwrap();
+        assert!(adapted.contains("**Adapted**"), "{adapted}");
+        assert!(adapted.contains("| corrections | 1 | 0 | 0 |"), "{adapted}");
+        assert_eq!(counts(&adapted, "user:toy"), counts(&card_text, "user:toy"));
+        let after = counts(&adapted, "comments");
+        assert!(after[0] < before[0], "{before:?} -> {after:?}");
+        assert_eq!(after[1..], before[1..]);
+        let (again, _) = HeadSet::load(&out).unwrap();
+        assert_ne!(again.heads["abusive"].head, heads.heads["abusive"].head);
     }
 }

@@ -80,6 +80,10 @@ pub struct CardInput<'a> {
     pub covered_langs: &'a [&'a str],
     /// The command that produced the models.
     pub command: &'a str,
+    /// For a run that adapted calibrated models to rows they had not seen
+    /// (see [`crate::train::keep_for_adaptation`]): (new training rows,
+    /// old ones replayed).
+    pub adapted: Option<(usize, usize)>,
 }
 
 fn f2(x: f64) -> String {
@@ -199,6 +203,16 @@ pub fn render(c: &CardInput<'_>) -> String {
         }
         o.push('\n');
     }
+    if let Some((new, replayed)) = c.adapted {
+        let _ = writeln!(
+            o,
+            "**Adapted**: these models started from the previous ones and trained on {new} rows \
+             they had not seen (an organisation's own, analysts' corrections) and {replayed} of \
+             their old training rows replayed beside them (the `train` counts above), the heads \
+             pulled towards where they started; every threshold, gate and blend was calibrated \
+             again on the validation split.\n"
+        );
+    }
 
     if let Some(ft) = c.finetune {
         o.push_str("## Fine-tuning the encoder\n\n");
@@ -242,7 +256,8 @@ pub fn render(c: &CardInput<'_>) -> String {
          share of texts the encoder saw; `never encoded` the share of gold-abusive texts the \
          cheap stages kept from it (the cascade's loss).\n\n\
          `TF-IDF peer` is the peer pipeline's model trained on the same training split \
-         (`models/scripts/peer_baseline.py`).\n\n\
+         (`models/scripts/peer_baseline.py`). A `SET:all` row is the set's test split as a \
+         whole, all its languages pooled.\n\n\
          | group | n | abusive macro-F1 | lexicon | TF-IDF peer | 3-class macro-F1 | encoded | never encoded |\n\
          |---|---|---|---|---|---|---|---|\n",
     );
@@ -400,9 +415,15 @@ pub fn render(c: &CardInput<'_>) -> String {
             );
         }
         o.push('\n');
-        // Per functionality, pooled over languages.
+        // Per functionality, pooled over languages (`all`, when the suite
+        // has that pooled group, already is).
         let mut pooled: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-        for s in c.held_out.functional.values() {
+        for (_, s) in c
+            .held_out
+            .functional
+            .iter()
+            .filter(|(lang, _)| lang.as_str() != "all")
+        {
             for (func, (n, ok)) in &s.by_functionality {
                 let p = pooled.entry(func.as_str()).or_default();
                 p.0 += n;

@@ -537,6 +537,14 @@ pub fn group_of(e: &TrainExample) -> String {
     }
 }
 
+/// The pooled group of an example whose source spans several languages
+/// (`comments:all`, `user:ours:all`): the source's test split as a whole,
+/// reported beside its languages (a language's framing rows may be ten
+/// texts, too few to rank two classifiers by).
+pub fn pooled_group_of(e: &TrainExample) -> Option<String> {
+    (group_of(e) != e.source).then(|| format!("{}:all", e.source))
+}
+
 /// A training example as a gold example (its targets as gold labels).
 pub fn gold_of(e: &TrainExample) -> GoldExample {
     let mut binary = BTreeMap::new();
@@ -584,7 +592,7 @@ pub struct FunctionalScores {
 /// What the model card reports from the test split, from one pass.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct HeldOut {
-    /// One report per [`group_of`] key.
+    /// One report per [`group_of`] key, and per [`pooled_group_of`] key.
     pub reports: BTreeMap<String, EvalReport>,
     /// The functional suite's cases, per language.
     pub functional: BTreeMap<String, FunctionalScores>,
@@ -641,18 +649,19 @@ pub fn held_out(
     let mut groups: BTreeMap<String, (Vec<GoldExample>, Vec<Labels>)> = BTreeMap::new();
     let mut routes: BTreeMap<String, [u64; 4]> = BTreeMap::new();
     for (e, (l, route)) in test.iter().zip(&labels) {
-        let g = group_of(e);
-        let slot = groups.entry(g.clone()).or_default();
-        slot.0.push(gold_of(e));
-        slot.1.push(l.clone());
-        if let Some(r) = route {
-            let encoded = r.encoded_units > 0;
-            let t = routes.entry(g).or_default();
-            t[0] += 1;
-            t[1] += u64::from(encoded);
-            if e.targets.get("abusive").is_some_and(|v| *v > 0.5) {
-                t[2] += 1;
-                t[3] += u64::from(!encoded);
+        for g in std::iter::once(group_of(e)).chain(pooled_group_of(e)) {
+            let slot = groups.entry(g.clone()).or_default();
+            slot.0.push(gold_of(e));
+            slot.1.push(l.clone());
+            if let Some(r) = route {
+                let encoded = r.encoded_units > 0;
+                let t = routes.entry(g).or_default();
+                t[0] += 1;
+                t[1] += u64::from(encoded);
+                if e.targets.get("abusive").is_some_and(|v| *v > 0.5) {
+                    t[2] += 1;
+                    t[3] += u64::from(!encoded);
+                }
             }
         }
         if let Some(case) = &e.hard_case {
