@@ -308,6 +308,7 @@ pub fn train(config: &Config, data_dir: &Path, a: TrainArgs) -> Result<()> {
         },
         hidden_units: 0,
         keep_warm,
+        adapt,
         ..Default::default()
     };
     if previous_heads.is_some() && opts.keep_warm {
