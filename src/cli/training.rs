@@ -711,27 +711,25 @@ mod tests {
         let config =
             Config::from_toml_str("version = 1\n[classifier]\nkind = \"lexicon\"\n", "test")
                 .unwrap();
-        train(
-            &config,
-            data.path(),
-            TrainArgs {
-                data: vec![hate],
-                lang: None,
-                exclude: vec![],
-                public: data.path().join("no-public-data"),
-                written: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/data"),
-                corrections: true,
-                seed: 3,
-                out: out.clone(),
-                card: card_path.clone(),
-                fresh: true,
-                cache: data.path().join("cache"),
-                encoder: EncoderChoice::Hashing,
-                epochs: 2,
-                json: true,
-            },
-        )
-        .unwrap();
+        // Both runs: the organisation's file, the corrections, the written
+        // sets, no public data; `fresh` or not.
+        let args = |fresh: bool| TrainArgs {
+            data: vec![hate.clone()],
+            lang: None,
+            exclude: vec![],
+            public: data.path().join("no-public-data"),
+            written: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/data"),
+            corrections: true,
+            seed: 3,
+            out: out.clone(),
+            card: card_path.clone(),
+            fresh,
+            cache: data.path().join("cache"),
+            encoder: EncoderChoice::Hashing,
+            epochs: 2,
+            json: true,
+        };
+        train(&config, data.path(), args(true)).unwrap();
         let (heads, _) = HeadSet::load(&out).unwrap();
         // The eight labels, plus one head per hate target the data names.
         for name in mediawatch_classify::heads::HEAD_NAMES {
@@ -759,27 +757,7 @@ mod tests {
                 .collect()
         };
         let before = counts(&card_text, "comments");
-        train(
-            &config,
-            data.path(),
-            TrainArgs {
-                data: vec![data.path().join("hate")],
-                lang: None,
-                exclude: vec![],
-                public: data.path().join("no-public-data"),
-                written: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/data"),
-                corrections: true,
-                seed: 3,
-                out: out.clone(),
-                card: card_path.clone(),
-                fresh: false,
-                cache: data.path().join("cache"),
-                encoder: EncoderChoice::Hashing,
-                epochs: 2,
-                json: true,
-            },
-        )
-        .unwrap();
+        train(&config, data.path(), args(false)).unwrap();
         let adapted = std::fs::read_to_string(&card_path).unwrap();
         assert!(adapted.contains("**Adapted**"), "{adapted}");
         assert!(adapted.contains("| corrections | 1 | 0 | 0 |"), "{adapted}");
